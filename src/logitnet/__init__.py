@@ -1,0 +1,3 @@
+"""logitnet: logistic regression as a neural network, as dependable software."""
+
+__version__ = "0.1.0"

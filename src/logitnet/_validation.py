@@ -1,0 +1,103 @@
+"""Checks for arrays entering the course API in its (n_x, m) layout.
+
+Broadcasting silently turns a rank-1 ``w`` of shape (n_x,) into nonsense
+(w.T @ X still "works"), so shapes are checked exactly, once, at the door.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+
+def _numeric_array(x: ArrayLike, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise ValueError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+    return arr
+
+
+def _require_finite(arr: np.ndarray, name: str) -> None:
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise ValueError(f"{name} must be finite; it contains {bad}")
+
+
+def check_positive_int(value: object, name: str, *, minimum: int = 0) -> int:
+    """Return ``value`` as an int >= ``minimum``, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be an integer; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def check_learning_rate(value: object) -> float:
+    """Return ``value`` as a finite float > 0, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"learning_rate must be a number; got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"learning_rate must be a finite number > 0; got {value}")
+    return float(value)
+
+
+def check_X(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
+    """X as a finite float array of shape (n_x, m)."""
+    arr = _numeric_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (n_x, m), one column per example; "
+            f"got shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(
+            f"{name} must have at least one feature and one example; "
+            f"got shape {arr.shape}"
+        )
+    _require_finite(arr, name)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def check_w(w: ArrayLike, n_x: int, dtype: np.dtype) -> NDArray[np.floating]:
+    """w as a finite array of shape (n_x, 1) in ``dtype``."""
+    arr = _numeric_array(w, "w")
+    if arr.shape != (n_x, 1):
+        hint = " (a rank-1 array: use w.reshape(-1, 1))" if arr.ndim == 1 else ""
+        raise ValueError(f"w must have shape ({n_x}, 1); got shape {arr.shape}{hint}")
+    _require_finite(arr, "w")
+    return arr.astype(dtype, copy=False)
+
+
+def check_b(b: object) -> float:
+    """b as a finite Python float (a 0-d or one-element array is accepted)."""
+    arr = _numeric_array(b, "b")
+    if arr.size != 1:
+        raise ValueError(f"b must be a scalar; got an array of shape {arr.shape}")
+    value = float(arr.reshape(()))
+    if not math.isfinite(value):
+        raise ValueError(f"b must be finite; got {value}")
+    return value
+
+
+def check_Y(Y: ArrayLike, m: int, dtype: np.dtype, name: str = "Y") -> np.ndarray:
+    """Y as labels 0/1 of shape (1, m) in ``dtype``."""
+    arr = _numeric_array(Y, name)
+    if arr.shape != (1, m):
+        hint = f" (a rank-1 array: use {name}.reshape(1, -1))" if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must have shape (1, {m}), one label per example; "
+            f"got shape {arr.shape}{hint}"
+        )
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        raise ValueError(
+            f"{name} must hold labels 0 and 1 only; got {arr[bad].flat[0]!r}"
+        )
+    return arr.astype(dtype, copy=False)

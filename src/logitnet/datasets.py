@@ -1,0 +1,353 @@
+"""The course's cat / non-cat data: files in, checked arrays out.
+
+Where the two HDF5 files are looked for, in order:
+
+1. the ``data_dir`` argument (``--data-dir`` on the command line);
+2. the directory in the environment variable ``LOGITNET_DATA_DIR``;
+3. a per-user cache directory (``LOGITNET_CACHE_DIR``, else the system's
+   cache folder), into which they are downloaded on first use from
+   ``LOGITNET_DATA_URL`` (else :data:`DEFAULT_BASE_URL`) and verified by
+   SHA-256 before use.
+
+A directory that was named explicitly is only read, never replaced by a
+download; its files are checked for the course's layout instead. A download
+or cached copy whose checksum is wrong is never used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from logitnet.exceptions import DataError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "FILES",
+    "SHA256",
+    "fetch_dataset",
+    "flatten",
+    "load_dataset",
+    "read_split",
+    "resolve_data_dir",
+    "scale",
+]
+
+#: File name of each split.
+FILES = {"train": "train_catvnoncat.h5", "test": "test_catvnoncat.h5"}
+
+#: SHA-256 of each file as the course distributes it.
+SHA256 = {
+    "train_catvnoncat.h5": (
+        "fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242"
+    ),
+    "test_catvnoncat.h5": (
+        "6a9d39ce52fa85953c5834695b8534a30ed8cfd54971fb2f080b5a24d002b951"
+    ),
+}
+
+#: A public copy of the two files, pinned to one commit.
+DEFAULT_BASE_URL = (
+    "https://raw.githubusercontent.com/Hiren2002/Logistic-Regression/"
+    "a6139a838a0e624f4ab923377df0c5d3386fdf1f/datasets/"
+)
+
+ENV_DATA_DIR = "LOGITNET_DATA_DIR"
+ENV_CACHE_DIR = "LOGITNET_CACHE_DIR"
+ENV_DATA_URL = "LOGITNET_DATA_URL"
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def _not_hdf5_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be an HDF5 file, or None if it might be one."""
+    with open(path, "rb") as f:
+        head = f.read(len(_LFS_POINTER))
+    if not head:
+        return "is empty"
+    if head.startswith(_LFS_POINTER):
+        return (
+            "is a Git LFS pointer file, not the data (fetch the real file, "
+            "e.g. with `git lfs pull`, or use another copy)"
+        )
+    if not h5py.is_hdf5(path):
+        return "is not an HDF5 file"
+    return None
+
+
+def read_split(
+    path: str | os.PathLike[str], split: str
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.bytes_]]:
+    """Read and check one file in the course's HDF5 layout.
+
+    Parameters
+    ----------
+    path : path-like
+        The file, holding ``{split}_set_x``, ``{split}_set_y`` and
+        ``list_classes``.
+    split : {"train", "test"}
+
+    Returns
+    -------
+    set_x_orig : ndarray of shape (m, height, width, 3), uint8
+    set_y : ndarray of shape (1, m), int64
+        Labels 0 or 1.
+    classes : ndarray of shape (2,), bytes
+        The class names, index = label.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong: missing, a directory, empty, not
+        HDF5 (or a Git LFS pointer), unreadable or truncated, a missing key,
+        a wrong shape or dtype, or labels other than 0/1.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not an HDF5 file")
+    reason = _not_hdf5_reason(path)
+    if reason:
+        raise DataError(f"{path}: {reason}")
+    x_key, y_key = f"{split}_set_x", f"{split}_set_y"
+    try:
+        with h5py.File(path, "r") as f:
+            for key in (x_key, y_key, "list_classes"):
+                if key not in f or not isinstance(f[key], h5py.Dataset):
+                    raise DataError(
+                        f"{path}: missing dataset {key!r} (it has: "
+                        f"{', '.join(sorted(f.keys())) or 'nothing'})"
+                    )
+            x, y, classes = f[x_key], f[y_key], f["list_classes"]
+            _check_layout(path, x_key, x, y_key, y, classes)
+            x, y, classes = x[()], y[()], classes[()]
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read as HDF5 ({e})") from e
+    y = y.reshape(1, -1)
+    bad = (y != 0) & (y != 1)
+    if bad.any():
+        raise DataError(
+            f"{path}: {y_key} must hold labels 0 and 1 only; found {y[bad].flat[0]!r}"
+        )
+    return x, y.astype(np.int64), classes
+
+
+def _check_layout(path, x_key, x, y_key, y, classes) -> None:
+    """Shapes and dtypes of the three datasets, checked before reading them."""
+    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[0] == 0:
+        raise DataError(
+            f"{path}: {x_key} must have shape (m, height, width, 3) with m >= 1; "
+            f"got {x.shape}"
+        )
+    if x.dtype != np.uint8:
+        raise DataError(f"{path}: {x_key} must be uint8 pixels; got {x.dtype}")
+    m = x.shape[0]
+    if y.shape not in ((m,), (1, m)):
+        raise DataError(
+            f"{path}: {y_key} must have shape ({m},), one label per image; "
+            f"got {y.shape}"
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: {y_key} must hold integer labels; got {y.dtype}")
+    if classes.shape != (2,) or classes.dtype.kind not in "SU":
+        raise DataError(
+            f"{path}: list_classes must be 2 class names; "
+            f"got shape {classes.shape}, dtype {classes.dtype}"
+        )
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The directory named by ``data_dir`` or ``LOGITNET_DATA_DIR``, else None."""
+    if data_dir is None:
+        data_dir = os.environ.get(ENV_DATA_DIR) or None
+    if data_dir is None:
+        return None
+    path = Path(data_dir)
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise DataError(f"{path}: data directory {what}")
+    return path
+
+
+def fetch_dataset(
+    cache_dir: str | os.PathLike[str] | None = None,
+    base_url: str | None = None,
+    progressbar: bool = False,
+) -> Path:
+    """Download the two course files into a cache, verified by SHA-256.
+
+    A file already in the cache with the right checksum is not downloaded
+    again; one with a wrong checksum is downloaded afresh. A download whose
+    checksum is wrong is deleted and never used.
+
+    Parameters
+    ----------
+    cache_dir : path-like, optional
+        Default: ``LOGITNET_CACHE_DIR``, else the system's per-user cache
+        folder for logitnet.
+    base_url : str, optional
+        Where the files are, ending in ``/``. Default: ``LOGITNET_DATA_URL``,
+        else :data:`DEFAULT_BASE_URL`.
+    progressbar : bool, default=False
+        Show download progress on stderr.
+
+    Returns
+    -------
+    Path
+        The cache directory, holding both files.
+
+    Raises
+    ------
+    DataError
+        When a file cannot be downloaded or fails its checksum.
+    """
+    import pooch  # imported here: only the download path needs it
+    import requests
+
+    if cache_dir is None:
+        cache_dir = os.environ.get(ENV_CACHE_DIR) or pooch.os_cache("logitnet")
+    if base_url is None:
+        base_url = os.environ.get(ENV_DATA_URL) or DEFAULT_BASE_URL
+    if not base_url.endswith("/"):
+        base_url += "/"
+    downloader = _Downloader(pooch.HTTPDownloader(progressbar=progressbar))
+    for name, sha256 in SHA256.items():
+        url = base_url + name
+        try:
+            pooch.retrieve(
+                url=url,
+                known_hash=f"sha256:{sha256}",
+                fname=name,
+                path=cache_dir,
+                downloader=downloader,
+            )
+        except requests.RequestException as e:
+            raise DataError(f"{url}: download failed ({e})") from e
+        except ValueError as e:
+            if isinstance(e, DataError):
+                raise
+            raise DataError(
+                f"{url}: the download does not match the SHA-256 checksum of "
+                f"{name} ({sha256}); refusing to use it"
+            ) from e
+    return Path(cache_dir)
+
+
+class _Downloader:
+    """pooch's HTTP download, plus a look at what arrived before it is hashed.
+
+    A Git LFS pointer would also fail the checksum, but saying what it is
+    tells the user how to fix it.
+    """
+
+    def __init__(self, http):
+        self.http = http
+
+    def __call__(self, url, output_file, pooch, check_only=False):
+        result = self.http(url, output_file, pooch, check_only=check_only)
+        if not check_only:
+            with open(output_file, "rb") as f:
+                if f.read(len(_LFS_POINTER)) == _LFS_POINTER:
+                    raise DataError(
+                        f"{url}: serves a Git LFS pointer file, not the data; "
+                        "use a URL that serves the file itself"
+                    )
+        return result
+
+
+def load_dataset(
+    data_dir: str | os.PathLike[str] | None = None,
+) -> tuple[
+    NDArray[np.uint8],
+    NDArray[np.int64],
+    NDArray[np.uint8],
+    NDArray[np.int64],
+    NDArray[np.bytes_],
+]:
+    """Load the course's cat / non-cat data, as the course's ``load_dataset``.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        Directory holding ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``.
+        Default: ``LOGITNET_DATA_DIR``, else the download cache (see the
+        module's documentation).
+
+    Returns
+    -------
+    train_set_x_orig : ndarray of shape (209, 64, 64, 3), uint8
+    train_set_y : ndarray of shape (1, 209), int64
+    test_set_x_orig : ndarray of shape (50, 64, 64, 3), uint8
+    test_set_y : ndarray of shape (1, 50), int64
+    classes : ndarray of shape (2,), bytes
+        ``[b'non-cat', b'cat']``.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong with it.
+    """
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        directory = fetch_dataset()
+    train_x, train_y, classes = read_split(directory / FILES["train"], "train")
+    test_x, test_y, test_classes = read_split(directory / FILES["test"], "test")
+    if test_x.shape[1:] != train_x.shape[1:]:
+        raise DataError(
+            f"{directory / FILES['test']}: images of shape {test_x.shape[1:]} "
+            f"do not match the training images' {train_x.shape[1:]}"
+        )
+    if list(test_classes) != list(classes):
+        raise DataError(
+            f"{directory / FILES['test']}: list_classes {list(test_classes)} "
+            f"differs from the training file's {list(classes)}"
+        )
+    return train_x, train_y, test_x, test_y, classes
+
+
+def flatten(images: NDArray) -> NDArray:
+    """Unroll images into columns, as the course does by hand.
+
+    Parameters
+    ----------
+    images : ndarray of shape (m, height, width, channels)
+
+    Returns
+    -------
+    X : ndarray of shape (height * width * channels, m)
+        Column i is image i in C order (channels fastest), the dtype of
+        ``images``. A view, not a copy, when ``images`` is C-contiguous.
+    """
+    images = np.asarray(images)
+    if images.ndim < 2:
+        raise ValueError(
+            f"images must have shape (m, height, width, channels); "
+            f"got shape {images.shape}"
+        )
+    return images.reshape(images.shape[0], -1).T
+
+
+def scale(X: NDArray, dtype: DTypeLike = np.float64) -> NDArray[np.floating]:
+    """Pixel values 0..255 to [0, 1]: ``X / 255`` in ``dtype``.
+
+    Parameters
+    ----------
+    X : ndarray of any shape, uint8
+    dtype : float dtype, default=float64
+
+    Returns
+    -------
+    ndarray of the shape of X, in ``dtype``
+    """
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"dtype must be a floating dtype; got {dtype}")
+    out = np.asarray(X).astype(dtype)
+    out /= dtype.type(255)
+    return out

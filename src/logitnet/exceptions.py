@@ -1,0 +1,21 @@
+"""Errors logitnet raises on bad input.
+
+Each message names what was expected, what was given and, where it helps,
+how to fix it, so the command line can print it as one line.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DataError", "LogitnetError", "ModelFileError"]
+
+
+class LogitnetError(Exception):
+    """Base class of logitnet's own errors."""
+
+
+class DataError(LogitnetError, ValueError):
+    """A data file is missing, unreadable, or not in the expected layout."""
+
+
+class ModelFileError(LogitnetError, ValueError):
+    """A model file is missing, damaged, foreign or of an unknown version."""

@@ -1,0 +1,95 @@
+"""The one implementation of the neuron's math: cross-entropy cost and gradient.
+
+Every caller goes through :func:`loss_and_grad`: the course API in
+:mod:`logitnet.neuron`, every solver in :mod:`logitnet.solvers`, and the
+command line. Inputs are trusted here; they are checked where they enter.
+
+For one neuron with weights w and bias b on examples x_i with labels y_i:
+
+    forward    z_i = w . x_i + b
+               a_i = sigma(z_i)
+               J   = -(1/m) sum_i [ y_i log a_i + (1 - y_i) log(1 - a_i) ]
+    backward   dz_i = a_i - y_i
+               dw   = (1/m) sum_i x_i dz_i
+               db   = (1/m) sum_i dz_i
+
+The cost is evaluated as J = (1/m) sum_i [softplus(z_i) - y_i z_i], which is
+the same quantity (log a = -softplus(-z), log(1 - a) = -softplus(z), and
+softplus(-z) = softplus(z) - z) but never takes log(0): it stays finite and
+right for |z| in the thousands, where a rounds to exactly 0 or 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import expit
+
+__all__ = ["decision_function", "loss_and_grad"]
+
+
+def decision_function(
+    w: NDArray[np.floating], b: float, X: NDArray[np.floating]
+) -> NDArray[np.floating]:
+    """Pre-activation z = X w + b.
+
+    Parameters
+    ----------
+    w : ndarray of shape (n_features,)
+    b : float
+    X : ndarray of shape (n_samples, n_features)
+        Any memory layout; the course's (n_x, m) array is passed as its
+        transpose ``X.T``, a view, so no copy is made.
+
+    Returns
+    -------
+    z : ndarray of shape (n_samples,)
+    """
+    z = X @ w
+    z += b
+    return z
+
+
+def loss_and_grad(
+    w: NDArray[np.floating],
+    b: float,
+    X: NDArray[np.floating],
+    y: NDArray[np.floating],
+    *,
+    compute_loss: bool = True,
+) -> tuple[float | None, NDArray[np.floating], float]:
+    """Cross-entropy cost of one sigmoid neuron and its gradient, in one pass.
+
+    Parameters
+    ----------
+    w : ndarray of shape (n_features,)
+        Weights, the same float dtype as ``X``.
+    b : float
+        Bias.
+    X : ndarray of shape (n_samples, n_features)
+        Examples, one per row (a transposed view of the course's (n_x, m)).
+    y : ndarray of shape (n_samples,)
+        Labels 0.0 or 1.0, the same float dtype as ``X``.
+    compute_loss : bool, default=True
+        Skip the cost (one log per example) when only the gradient is needed.
+
+    Returns
+    -------
+    cost : float or None
+        J(w, b), or None when ``compute_loss`` is False.
+    dw : ndarray of shape (n_features,)
+        dJ/dw, the dtype of ``X``.
+    db : float
+        dJ/db.
+    """
+    m = X.shape[0]
+    z = decision_function(w, b, X)
+    dz = expit(z)  # a = sigma(z), overwritten in place by dz = a - y
+    dz -= y
+    dw = X.T @ dz
+    dw /= m
+    db = float(np.sum(dz)) / m
+    cost = None
+    if compute_loss:
+        cost = float(np.mean(np.logaddexp(0, z) - y * z))
+    return cost, dw, db
