@@ -1,0 +1,5 @@
+"""``python -m logitnet``: the same as the ``logitnet`` command."""
+
+from logitnet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,249 @@
+"""The ``logitnet`` command: parse options, call the library, print.
+
+Every failure the user can cause ends in one line on stderr, ``logitnet:
+error: ...``, and a non-zero exit status: 2 for a usage error (a bad or
+missing option), 1 for bad data or files. No traceback, and no output file
+is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from logitnet import __version__
+from logitnet.exceptions import LogitnetError
+
+__all__ = ["build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0; got {text!r}")
+    return value
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number; got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _show_progress() -> bool:
+    """A progress bar only when a person is watching both streams."""
+    return sys.stderr.isatty() and sys.stdout.isatty()
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory holding train_catvnoncat.h5 and test_catvnoncat.h5 "
+        "(default: $LOGITNET_DATA_DIR, else download to the user cache, "
+        "verified by SHA-256)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``logitnet`` command and its subcommands."""
+    parser = _Parser(
+        prog="logitnet",
+        description="Logistic regression as a neural network: one sigmoid "
+        "neuron that tells cat photos from non-cat photos.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"logitnet {__version__}"
+    )
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
+
+    train = commands.add_parser(
+        "train",
+        help="train the cat classifier with the course's gradient descent",
+        description="Train one sigmoid neuron on the course's cat data with "
+        "fixed-step gradient descent from zeros; print the cost every 100 "
+        "iterations and the train and test accuracy, as the course does.",
+    )
+    _add_data_dir(train)
+    train.add_argument(
+        "--iterations",
+        type=_int_at_least(0),
+        default=2000,
+        metavar="N",
+        help="number of gradient-descent steps (default: %(default)s)",
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=0.005,
+        metavar="RATE",
+        help="step size, > 0 (default: %(default)s)",
+    )
+    train.add_argument(
+        "--out",
+        metavar="PATH",
+        help="save the trained model to this file (.npz; written atomically, "
+        "only if training succeeds)",
+    )
+    train.set_defaults(func=_train)
+
+    vec = commands.add_parser(
+        "vectorization",
+        help="time explicit loops against vectorized NumPy",
+        description="The lesson's demo, measured: a dot product, an "
+        "elementwise exp and one gradient step on the cat data, each with "
+        "explicit Python loops and vectorized, on the same input.",
+    )
+    _add_data_dir(vec)
+    vec.add_argument(
+        "--size",
+        type=_int_at_least(1),
+        default=1_000_000,
+        metavar="N",
+        help="length of the vectors for the dot product and exp (default: %(default)s)",
+    )
+    vec.add_argument(
+        "--repeat",
+        type=_int_at_least(1),
+        default=3,
+        metavar="R",
+        help="timing rounds; the median is reported (default: %(default)s)",
+    )
+    vec.add_argument(
+        "--seed",
+        type=_int_at_least(0),
+        default=0,
+        help="seed of the random vectors (default: %(default)s)",
+    )
+    vec.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON list of objects with keys operation, loop_seconds, "
+        "vectorized_seconds, speedup, max_abs_difference",
+    )
+    vec.set_defaults(func=_vectorization)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from logitnet.datasets import flatten, load_dataset, scale
+    from logitnet.modelfile import SavedModel, check_output_path, save_model
+    from logitnet.neuron import model
+
+    if args.out is not None:
+        check_output_path(args.out)  # fail before training, not after
+    train_x, train_y, test_x, test_y, classes = load_dataset(args.data_dir)
+    d = model(
+        scale(flatten(train_x)),
+        train_y,
+        scale(flatten(test_x)),
+        test_y,
+        num_iterations=args.iterations,
+        learning_rate=args.learning_rate,
+        print_cost=True,
+        progress=_show_progress(),
+    )
+    if args.out is not None:
+        saved = SavedModel(
+            w=d["w"].ravel(),
+            b=d["b"],
+            classes=[c.decode() if isinstance(c, bytes) else str(c) for c in classes],
+            image_shape=tuple(int(n) for n in train_x.shape[1:]),
+            training={
+                "solver": "gd",
+                "num_iterations": d["num_iterations"],
+                "learning_rate": d["learning_rate"],
+                "cost_every": 100,
+                "costs": d["costs"],
+            },
+            metrics={
+                "train_accuracy": d["train_accuracy"],
+                "test_accuracy": d["test_accuracy"],
+            },
+        )
+        save_model(args.out, saved)
+        print(f"model saved to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _format_seconds(seconds: float) -> str:
+    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= factor:
+            return f"{seconds / factor:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _vectorization(args: argparse.Namespace) -> int:
+    from logitnet.datasets import flatten, load_dataset, scale
+    from logitnet.vectorization import compare
+
+    train_x, train_y, *_ = load_dataset(args.data_dir)
+    rows = compare(
+        scale(flatten(train_x)),
+        train_y,
+        size=args.size,
+        repeat=args.repeat,
+        seed=args.seed,
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    header = ("operation", "loop", "vectorized", "speed-up", "max |difference|")
+    table = [header] + [
+        (
+            r["operation"],
+            _format_seconds(r["loop_seconds"]),
+            _format_seconds(r["vectorized_seconds"]),
+            f"{r['speedup']:,.0f}x",
+            f"{r['max_abs_difference']:.1e}",
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        cells = [row[0].ljust(widths[0])]
+        cells += [
+            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
+        ]
+        print("  ".join(cells))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``logitnet`` command; return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (LogitnetError, ValueError, OSError) as e:
+        message = " ".join(str(e).split())  # always one line
+        print(f"logitnet: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("logitnet: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,231 @@
+"""Model files: a trained neuron kept on disk, safely.
+
+Format (version 1): a NumPy ``.npz`` archive holding exactly
+
+- ``w``: float64 array of shape (n_x,), the weights;
+- ``b``: float64 array of shape (), the bias;
+- ``metadata``: a 0-d unicode array, a JSON object with ``format``
+  (``"logitnet-model"``), ``format_version`` (1), ``logitnet_version``,
+  ``classes`` (the two class names, index = label), ``image_shape``
+  ([height, width, channels]), ``preprocessing``, ``training`` (settings and
+  the cost curve) and ``metrics``.
+
+It is read with ``allow_pickle=False``: loading a file can never run code.
+Writes are atomic: the file at the path is either the old one or the
+complete new one, whatever happens mid-write.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from logitnet import __version__
+from logitnet.exceptions import ModelFileError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
+
+FORMAT = "logitnet-model"
+FORMAT_VERSION = 1
+
+#: How training images become a column x of the model's input.
+PREPROCESSING = {
+    "flatten": "C order: (height, width, channels) -> height*width*channels",
+    "scale": "pixel / 255",
+}
+
+
+@dataclass
+class SavedModel:
+    """A trained neuron and what is needed to use it.
+
+    Attributes
+    ----------
+    w : ndarray of shape (n_x,), float64
+    b : float
+    classes : list of str
+        Class names; label i is ``classes[i]``.
+    image_shape : tuple of int
+        (height, width, channels) the model takes; n_x is their product.
+    training : dict
+        Solver settings and the recorded costs.
+    metrics : dict
+        Accuracy on the training and test sets, in percent.
+    preprocessing : dict
+    logitnet_version : str
+    """
+
+    w: NDArray[np.float64]
+    b: float
+    classes: list[str]
+    image_shape: tuple[int, ...]
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    preprocessing: dict[str, str] = field(default_factory=lambda: dict(PREPROCESSING))
+    logitnet_version: str = __version__
+
+
+def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
+    """Write ``model`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        The file to write (any name; no suffix is added). Its directory must
+        exist.
+    model : SavedModel
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ModelFileError
+        If the directory is missing, or ``path`` is a directory.
+    OSError
+        If the disk refuses the write; ``path`` is then left as it was.
+    """
+    path = Path(path)
+    check_output_path(path)
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "logitnet_version": model.logitnet_version,
+        "classes": list(model.classes),
+        "image_shape": list(model.image_shape),
+        "preprocessing": model.preprocessing,
+        "training": model.training,
+        "metrics": model.metrics,
+    }
+    arrays = {
+        "w": np.asarray(model.w, dtype=np.float64).ravel(),
+        "b": np.asarray(model.b, dtype=np.float64).reshape(()),
+        "metadata": np.array(json.dumps(metadata, sort_keys=True)),
+    }
+    # Write beside the target, then rename over it: a rename within one
+    # directory is atomic, so a reader never sees a half-written model.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Check that a file can be written at ``path``, before any work is done.
+
+    Raises
+    ------
+    ModelFileError
+        If ``path`` is a directory, or its parent is missing or not a
+        directory.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a directory; give a file name")
+    parent = path.parent
+    if not parent.exists():
+        raise ModelFileError(f"{path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise ModelFileError(f"{path}: {parent} is not a directory")
+    return path
+
+
+def load_model(path: str | os.PathLike[str]) -> SavedModel:
+    """Read and check a model file written by :func:`save_model`.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file and the problem: missing, a directory, not a model
+        file (truncated, foreign, tampered), an unknown format version, or
+        weights that do not fit the image shape.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such model file")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a directory, not a model file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = set(npz.files)
+            if names != {"w", "b", "metadata"}:
+                raise ModelFileError(
+                    f"{path}: not a logitnet model (holds {sorted(names)}, "
+                    "expected ['b', 'metadata', 'w'])"
+                )
+            w, b, raw = npz["w"], npz["b"], npz["metadata"]
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise ModelFileError(f"{path}: not a readable model file ({e})") from e
+    try:
+        metadata = json.loads(str(raw))
+    except (json.JSONDecodeError, ValueError) as e:
+        raise ModelFileError(f"{path}: metadata is not valid JSON ({e})") from e
+    return _from_parts(path, w, b, metadata)
+
+
+def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedModel:
+    def bad(what: str) -> ModelFileError:
+        return ModelFileError(f"{path}: {what}")
+
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise bad("not a logitnet model (no 'logitnet-model' format tag)")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise bad(
+            f"model format version {version!r} is not supported "
+            f"(this logitnet reads version {FORMAT_VERSION})"
+        )
+    classes = meta.get("classes")
+    if not (
+        isinstance(classes, list)
+        and len(classes) == 2
+        and all(isinstance(c, str) for c in classes)
+    ):
+        raise bad(f"'classes' must be two names; got {classes!r}")
+    shape = meta.get("image_shape")
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and all(isinstance(n, int) and n > 0 for n in shape)
+    ):
+        raise bad(f"'image_shape' must be [height, width, channels]; got {shape!r}")
+    n_x = math.prod(shape)
+    if w.dtype != np.float64 or w.shape != (n_x,):
+        raise bad(
+            f"weights must be float64 of shape ({n_x},) for images of shape "
+            f"{tuple(shape)}; got {w.dtype} of shape {w.shape}"
+        )
+    if b.dtype != np.float64 or b.shape != ():
+        raise bad(f"bias must be a float64 scalar; got {b.dtype} of shape {b.shape}")
+    if not (np.isfinite(w).all() and np.isfinite(b)):
+        raise bad("weights or bias contain NaN or inf")
+    return SavedModel(
+        w=w,
+        b=float(b),
+        classes=classes,
+        image_shape=tuple(shape),
+        training=meta.get("training", {}),
+        metrics=meta.get("metrics", {}),
+        preprocessing=meta.get("preprocessing", dict(PREPROCESSING)),
+        logitnet_version=meta.get("logitnet_version", "unknown"),
+    )
