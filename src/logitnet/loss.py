@@ -13,10 +13,12 @@ For one neuron with weights w and bias b on examples x_i with labels y_i:
                dw   = (1/m) sum_i x_i dz_i
                db   = (1/m) sum_i dz_i
 
-The cost is evaluated as J = (1/m) sum_i [softplus(z_i) - y_i z_i], which is
-the same quantity (log a = -softplus(-z), log(1 - a) = -softplus(z), and
-softplus(-z) = softplus(z) - z) but never takes log(0): it stays finite and
-right for |z| in the thousands, where a rounds to exactly 0 or 1.
+Since log a = -softplus(-z) and log(1 - a) = -softplus(z), with
+softplus(t) = log(1 + e^t), the loss of one example is softplus(-z) when
+y = 1 and softplus(z) when y = 0, that is softplus((1 - 2y) z). The cost is
+evaluated in that form, with a stable softplus (``np.logaddexp(0, t)``): it
+never takes log(0), stays finite and right for |z| in the thousands, where a
+rounds to exactly 0 or 1, and has no y * z product that could make inf - inf.
 """
 
 from __future__ import annotations
@@ -91,5 +93,6 @@ def loss_and_grad(
     db = float(np.sum(dz)) / m
     cost = None
     if compute_loss:
-        cost = float(np.mean(np.logaddexp(0, z) - y * z))
+        sign = 1 - 2 * y  # +1 for y = 0, -1 for y = 1: exact, so z * sign is too
+        cost = float(np.mean(np.logaddexp(0, z * sign)))
     return cost, dw, db

@@ -1,0 +1,299 @@
+"""Loading the course data: layout checks, bad files, and verified downloads."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from logitnet import datasets
+from logitnet.datasets import (
+    DataError,
+    fetch_dataset,
+    flatten,
+    load_dataset,
+    read_split,
+    scale,
+)
+
+LFS_POINTER = (
+    b"version https://git-lfs.github.com/spec/v1\n"
+    b"oid sha256:fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242\n"
+    b"size 2572022\n"
+)
+
+
+def write_split(path, split="train", x=None, y=None, classes=None, skip=()):
+    """A small file in the course's layout, with any part replaced."""
+    x = np.zeros((3, 4, 4, 3), np.uint8) if x is None else x
+    y = np.array([0, 1, 1]) if y is None else y
+    classes = np.array([b"non-cat", b"cat"]) if classes is None else classes
+    with h5py.File(path, "w") as f:
+        for key, value in (
+            (f"{split}_set_x", x),
+            (f"{split}_set_y", y),
+            ("list_classes", classes),
+        ):
+            if key not in skip:
+                f[key] = value
+    return path
+
+
+# The real files ----------------------------------------------------------
+
+
+def test_load_dataset_course_layout(cat_data):
+    train_x, train_y, test_x, test_y, classes = cat_data
+    assert train_x.shape == (209, 64, 64, 3) and train_x.dtype == np.uint8
+    assert test_x.shape == (50, 64, 64, 3) and test_x.dtype == np.uint8
+    assert train_y.shape == (1, 209) and test_y.shape == (1, 50)
+    assert list(classes) == [b"non-cat", b"cat"]
+    assert set(np.unique(train_y)) == {0, 1}
+    # The course's data: 72 of the 209 training images are cats.
+    assert int(train_y.sum()) == 72
+
+
+def test_env_var_is_used(data_dir, monkeypatch):
+    monkeypatch.setenv("LOGITNET_DATA_DIR", str(data_dir))
+    assert load_dataset()[0].shape == (209, 64, 64, 3)
+
+
+def test_argument_wins_over_env(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGITNET_DATA_DIR", str(tmp_path))  # empty: would fail
+    assert load_dataset(data_dir)[0].shape == (209, 64, 64, 3)
+    monkeypatch.setenv("LOGITNET_DATA_DIR", str(data_dir))
+    with pytest.raises(DataError, match=r"train_catvnoncat.h5: no such file"):
+        load_dataset(tmp_path)
+
+
+# Preprocessing -----------------------------------------------------------
+
+
+def test_flatten_is_a_view_in_the_course_order():
+    images = np.arange(2 * 2 * 2 * 3, dtype=np.uint8).reshape(2, 2, 2, 3)
+    X = flatten(images)
+    assert X.shape == (12, 2)
+    assert np.shares_memory(X, images)
+    np.testing.assert_array_equal(X[:, 1], images[1].ravel())
+    # the course's own recipe
+    np.testing.assert_array_equal(X, images.reshape(images.shape[0], -1).T)
+
+
+def test_flatten_rejects_a_single_vector():
+    with pytest.raises(ValueError, match=r"\(m, height, width, channels\)"):
+        flatten(np.zeros(5))
+
+
+def test_scale_matches_the_course_division():
+    x = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    np.testing.assert_array_equal(scale(x), x / 255)
+    assert scale(x, np.float32).dtype == np.float32
+    np.testing.assert_allclose(scale(x, np.float32), x / 255, rtol=1e-7)
+    with pytest.raises(ValueError, match="floating dtype"):
+        scale(x, np.int32)
+
+
+# Bad files: each names the file and the problem ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.write_bytes(LFS_POINTER), "Git LFS pointer file, not the data"),
+        (lambda p: p.write_text("x,y\n1,2\n"), "is not an HDF5 file"),
+        (lambda p: write_split(p, skip=("train_set_y",)),
+         "missing dataset 'train_set_y' .*has: list_classes, train_set_x"),
+        (lambda p: write_split(p, split="test"), "missing dataset 'train_set_x'"),
+        (lambda p: write_split(p, x=np.zeros((3, 4, 4), np.uint8)),
+         r"train_set_x must have shape \(m, height, width, 3\).*got \(3, 4, 4\)"),
+        (lambda p: write_split(p, x=np.zeros((3, 4, 4, 1), np.uint8)),
+         r"got \(3, 4, 4, 1\)"),
+        (lambda p: write_split(p, x=np.zeros((3, 4, 4, 3), np.float32)),
+         "train_set_x must be uint8 pixels; got float32"),
+        (lambda p: write_split(p, y=np.array([0, 1])),
+         r"train_set_y must have shape \(3,\), one label per image; got \(2,\)"),
+        (lambda p: write_split(p, y=np.array([0.0, 1.0, 1.0])),
+         "train_set_y must hold integer labels; got float64"),
+        (lambda p: write_split(p, y=np.array([0, 2, 1])),
+         "train_set_y must hold labels 0 and 1 only; found np.int64\\(2\\)"),
+        (lambda p: write_split(p, y=np.array([0, -1, 1])), "found np.int64\\(-1\\)"),
+        (lambda p: write_split(p, classes=np.array([b"a", b"b", b"c"])),
+         "list_classes must be 2 class names"),
+        (lambda p: write_split(p, x=np.zeros((0, 4, 4, 3), np.uint8), y=np.zeros(0, int)),
+         "with m >= 1"),
+    ],
+)  # fmt: skip
+def test_bad_file_is_named(tmp_path, make, message):
+    path = tmp_path / "train_catvnoncat.h5"
+    make(path)
+    with pytest.raises(DataError, match=message) as info:
+        read_split(path, "train")
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_file(tmp_path, data_dir):
+    path = tmp_path / "train_catvnoncat.h5"
+    path.write_bytes((data_dir / "train_catvnoncat.h5").read_bytes()[:100_000])
+    with pytest.raises(DataError, match="cannot be read as HDF5") as info:
+        read_split(path, "train")
+    assert str(path) in str(info.value)
+
+
+def test_missing_data_dir(tmp_path):
+    with pytest.raises(DataError, match="data directory does not exist"):
+        load_dataset(tmp_path / "nowhere")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataError, match="data directory is not a directory"):
+        load_dataset(tmp_path / "file")
+
+
+def test_train_and_test_must_agree(tmp_path):
+    write_split(tmp_path / "train_catvnoncat.h5")
+    write_split(tmp_path / "test_catvnoncat.h5", "test", x=np.zeros((2, 5, 5, 3), np.uint8),
+                y=np.array([0, 1]))  # fmt: skip
+    with pytest.raises(DataError, match=r"images of shape \(5, 5, 3\) do not match"):
+        load_dataset(tmp_path)
+    write_split(
+        tmp_path / "test_catvnoncat.h5", "test", classes=np.array([b"dog", b"cat"])
+    )
+    with pytest.raises(DataError, match=r"list_classes .* differs"):
+        load_dataset(tmp_path)
+
+
+def test_small_files_in_the_layout_load(tmp_path):
+    write_split(tmp_path / "train_catvnoncat.h5", y=np.array([[0, 1, 1]]))
+    write_split(tmp_path / "test_catvnoncat.h5", "test")
+    train_x, train_y, *_ = load_dataset(tmp_path)
+    assert train_y.shape == (1, 3) and train_y.dtype == np.int64
+    assert train_x.shape == (3, 4, 4, 3)
+
+
+# Downloads, from a server on 127.0.0.1 -------------------------------------
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """An HTTP server on 127.0.0.1 serving the folder it returns."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(_Handler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.requests = []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    httpd.root = root
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def served_copy(server, data_dir):
+    for name in datasets.SHA256:
+        shutil.copy(data_dir / name, server.root / name)
+    return server
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_download_is_verified_and_cached(served_copy, tmp_path):
+    cache = tmp_path / "cache"
+    assert fetch_dataset(cache, served_copy.url) == cache
+    for name, digest in datasets.SHA256.items():
+        assert sha256(cache / name) == digest
+    assert len(served_copy.requests) == 2
+    fetch_dataset(cache, served_copy.url)  # cached and verified: no new request
+    assert len(served_copy.requests) == 2
+    assert load_dataset(cache)[0].shape == (209, 64, 64, 3)
+
+
+def test_load_dataset_downloads_when_nothing_is_configured(
+    served_copy, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("LOGITNET_DATA_DIR", raising=False)
+    monkeypatch.setenv("LOGITNET_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LOGITNET_DATA_URL", served_copy.url)
+    assert load_dataset()[3].shape == (1, 50)
+    assert (tmp_path / "cache" / "test_catvnoncat.h5").is_file()
+
+
+def test_corrupted_download_is_refused(served_copy, tmp_path):
+    path = served_copy.root / "test_catvnoncat.h5"
+    data = bytearray(path.read_bytes())
+    data[5000] ^= 0xFF
+    path.write_bytes(bytes(data))
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError, match="does not match the SHA-256 checksum"):
+        fetch_dataset(cache, served_copy.url)
+    assert not (cache / "test_catvnoncat.h5").exists()
+    assert sorted(p.name for p in cache.iterdir()) == ["train_catvnoncat.h5"]
+
+
+def test_corrupted_cache_is_downloaded_again(served_copy, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "train_catvnoncat.h5").write_bytes(b"damaged")
+    fetch_dataset(cache, served_copy.url)
+    assert (
+        sha256(cache / "train_catvnoncat.h5") == datasets.SHA256["train_catvnoncat.h5"]
+    )
+
+
+def test_lfs_pointer_download_is_named(server, tmp_path):
+    for name in datasets.SHA256:
+        (server.root / name).write_bytes(LFS_POINTER)
+    with pytest.raises(DataError, match="serves a Git LFS pointer file"):
+        fetch_dataset(tmp_path / "cache", server.url)
+    assert not list((tmp_path / "cache").glob("*.h5"))
+
+
+def test_missing_on_server(server, tmp_path):
+    with pytest.raises(DataError, match=r"download failed .*404"):
+        fetch_dataset(tmp_path / "cache", server.url)
+
+
+def test_server_unreachable(tmp_path, server):
+    url = server.url
+    server.shutdown()
+    server.server_close()
+    with pytest.raises(DataError, match="download failed"):
+        fetch_dataset(tmp_path / "cache", url)
+
+
+def test_explicit_directory_is_never_replaced_by_a_download(
+    served_copy, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LOGITNET_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LOGITNET_DATA_URL", served_copy.url)
+    empty = tmp_path / "mine"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset(empty)
+    monkeypatch.setenv("LOGITNET_DATA_DIR", str(empty))
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset()
+    assert served_copy.requests == []
+    assert list(empty.iterdir()) == []
