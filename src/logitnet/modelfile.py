@@ -164,14 +164,23 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
     if path.is_dir():
         raise ModelFileError(f"{path}: is a directory, not a model file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if names != {"w", "b", "metadata"}:
+        # The file is opened here, not by np.load, so that it is closed even
+        # when np.load fails part-way through a damaged archive.
+        with open(path, "rb") as f:
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
                 raise ModelFileError(
-                    f"{path}: not a logitnet model (holds {sorted(names)}, "
-                    "expected ['b', 'metadata', 'w'])"
+                    f"{path}: not a logitnet model (a single .npy array, "
+                    "not an .npz archive)"
                 )
-            w, b, raw = npz["w"], npz["b"], npz["metadata"]
+            with npz:
+                names = set(npz.files)
+                if names != {"w", "b", "metadata"}:
+                    raise ModelFileError(
+                        f"{path}: not a logitnet model (holds {sorted(names)}, "
+                        "expected ['b', 'metadata', 'w'])"
+                    )
+                w, b, raw = npz["w"], npz["b"], npz["metadata"]
     except ModelFileError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:

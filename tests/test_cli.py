@@ -1,0 +1,266 @@
+"""The ``logitnet`` command, run as a real process."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import COURSE_REPORT
+from logitnet.cli import build_parser
+from logitnet.modelfile import load_model
+from logitnet.neuron import predict
+
+
+def run(*args: str, env: dict | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, "-m", "logitnet", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "cat.npz"
+    result = run("train", "--data-dir", str(data_dir), "--out", str(out))
+    return result, out
+
+
+def test_train_prints_the_course_report(trained):
+    result, out = trained
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == COURSE_REPORT
+    assert result.stderr == f"model saved to {out}\n"  # no progress bar in a pipe
+
+
+def test_train_saves_a_usable_model(trained, cat_arrays):
+    _, out = trained
+    saved = load_model(out)
+    assert saved.classes == ["non-cat", "cat"]
+    assert saved.image_shape == (64, 64, 3)
+    assert saved.training["num_iterations"] == 2000
+    assert saved.training["learning_rate"] == 0.005
+    assert saved.metrics == {"train_accuracy": 99.04306220095694, "test_accuracy": 70.0}
+    assert [f"{c:f}" for c in saved.training["costs"]][-1] == "0.140872"
+    *_, X_test, Y_test = cat_arrays
+    pred = predict(saved.w.reshape(-1, 1), saved.b, X_test)
+    assert 100 - np.mean(np.abs(pred - Y_test)) * 100 == 70.0
+
+
+def test_data_dir_from_environment(data_dir):
+    result = run(
+        "train", "--iterations", "101", env={"LOGITNET_DATA_DIR": str(data_dir)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == COURSE_REPORT[:2]
+    assert result.stderr == ""
+
+
+def test_installed_command(data_dir):
+    exe = Path(sys.executable).parent / "logitnet"
+    if not exe.exists():
+        exe = shutil.which("logitnet")
+    assert exe, "the logitnet console script is not installed"
+    result = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.startswith("logitnet ")
+
+
+# Bad input: one line on stderr, the right status, nothing written --------
+
+
+def _lfs_dir(tmp: Path) -> Path:
+    d = tmp / "lfs"
+    d.mkdir()
+    for name in ("train_catvnoncat.h5", "test_catvnoncat.h5"):
+        (d / name).write_bytes(b"version https://git-lfs.github.com/spec/v1\noid x\n")
+    return d
+
+
+def _corrupt_dir(tmp: Path) -> Path:
+    d = tmp / "corrupt"
+    d.mkdir()
+    (d / "train_catvnoncat.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    return d
+
+
+def _empty_dir(tmp: Path) -> Path:
+    d = tmp / "empty"
+    d.mkdir()
+    return d
+
+
+USAGE = 2
+FAILURE = 1
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        ([], USAGE, "the following arguments are required: COMMAND"),
+        (["frobnicate"], USAGE, "invalid choice: 'frobnicate'"),
+        (["train", "--bogus"], USAGE, "unrecognized arguments: --bogus"),
+        (["train", "--learning-rate", "abc"], USAGE, "expected a number; got 'abc'"),
+        (["train", "--learning-rate", "-0.1"], USAGE, "must be a finite number > 0"),
+        (["train", "--learning-rate", "0"], USAGE, "must be a finite number > 0"),
+        (["train", "--learning-rate", "nan"], USAGE, "must be a finite number > 0"),
+        (["train", "--learning-rate", "inf"], USAGE, "must be a finite number > 0"),
+        (["train", "--learning-rate"], USAGE, "expected one argument"),
+        (["train", "--iterations", "-1"], USAGE, "must be >= 0; got '-1'"),
+        (["train", "--iterations", "1.5"], USAGE, "expected a whole number"),
+        (["vectorization", "--size", "0"], USAGE, "must be >= 1"),
+        (["vectorization", "--repeat", "x"], USAGE, "expected a whole number"),
+        (["train", "--data-dir", "{tmp}/missing"], FAILURE,
+         "{tmp}/missing: data directory does not exist"),
+        (["train", "--data-dir", "{empty}"], FAILURE,
+         "{empty}/train_catvnoncat.h5: no such file"),
+        (["train", "--data-dir", "{lfs}"], FAILURE, "Git LFS pointer file"),
+        (["train", "--data-dir", "{corrupt}"], FAILURE,
+         "{corrupt}/train_catvnoncat.h5: cannot be read as HDF5"),
+        (["vectorization", "--data-dir", "{empty}"], FAILURE, "no such file"),
+        (["train", "--out", "{tmp}/no/such/dir/m.npz"], FAILURE,
+         "directory {tmp}/no/such/dir does not exist"),
+        (["train", "--out", "{tmp}"], FAILURE, "{tmp}: is a directory"),
+    ],
+)  # fmt: skip
+def test_bad_input(tmp_path, args, status, message):
+    places = {
+        "tmp": str(tmp_path),
+        "empty": str(_empty_dir(tmp_path)),
+        "lfs": str(_lfs_dir(tmp_path)),
+        "corrupt": str(_corrupt_dir(tmp_path)),
+    }
+    args = [a.format(**places) for a in args]
+    if args[:1] == ["train"] and "--out" not in args:
+        args += ["--out", str(tmp_path / "model.npz")]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    # An unset data directory would mean a download: point it nowhere instead.
+    result = run(*args, env={"LOGITNET_DATA_DIR": str(tmp_path / "unset")})
+    assert result.returncode == status
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message.format(**places) in lines[0]
+    assert lines[0].startswith("logitnet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_failed_training_leaves_an_existing_model_unchanged(tmp_path, trained):
+    _, good = trained
+    out = tmp_path / "model.npz"
+    shutil.copy(good, out)
+    before = out.read_bytes()
+    result = run("train", "--data-dir", str(_lfs_dir(tmp_path)), "--out", str(out))
+    assert result.returncode == FAILURE
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lfs", "model.npz"]
+
+
+# Help ----------------------------------------------------------------------
+
+
+def _subparsers():
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return action.choices
+
+
+@pytest.mark.parametrize("command", sorted(_subparsers()))
+def test_help_describes_every_option(command):
+    result = run(command, "--help")
+    assert result.returncode == 0 and result.stderr == ""
+    for action in _subparsers()[command]._actions:
+        for option in action.option_strings:
+            assert option in result.stdout
+        assert action.help, f"{command} {action.option_strings} has no help text"
+
+
+def test_top_level_help_lists_commands():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in _subparsers():
+        assert command in result.stdout
+
+
+# Progress bar: on a terminal, not in a pipe ---------------------------------
+
+
+def test_progress_bar_on_a_terminal(data_dir):
+    controller, terminal = pty.openpty()
+    # A new pty is 0 columns wide, where a bar has no room: size it like a
+    # real terminal.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logitnet", "train", "--iterations", "300",
+         "--data-dir", str(data_dir)],
+        stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    assert proc.wait(timeout=60) == 0
+    screen = b"".join(chunks).decode()
+    assert "training: " in screen and "/300 [" in screen
+    assert "Cost after iteration 200: " in screen
+
+
+# The vectorization demo -----------------------------------------------------
+
+
+def test_vectorization_json(data_dir):
+    result = run("vectorization", "--size", "20000", "--repeat", "1", "--json",
+                 env={"LOGITNET_DATA_DIR": str(data_dir)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 3
+    for row in rows:
+        assert set(row) == {
+            "operation",
+            "loop_seconds",
+            "vectorized_seconds",
+            "speedup",
+            "max_abs_difference",
+        }
+        assert row["loop_seconds"] > 0 and row["vectorized_seconds"] > 0
+        assert row["speedup"] == pytest.approx(
+            row["loop_seconds"] / row["vectorized_seconds"]
+        )
+    assert rows[0]["operation"] == "dot product of two 20,000-vectors"
+    assert rows[0]["max_abs_difference"] < 1e-9
+    assert rows[1]["max_abs_difference"] < 1e-12
+    assert rows[2]["operation"].startswith("one gradient step, 209 examples")
+    assert rows[2]["max_abs_difference"] < 1e-12
+
+
+def test_vectorization_table(data_dir):
+    result = run("vectorization", "--size", "1000", "--repeat", "1",
+                 "--data-dir", str(data_dir))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["operation", "loop", "vectorized", "speed-up",
+                                "max", "|difference|"]  # fmt: skip
+    assert len(lines) == 4
+    assert all(line.split()[-2].endswith("x") for line in lines[1:])

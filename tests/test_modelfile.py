@@ -1,0 +1,168 @@
+"""Model files: round trip, every damaged or foreign file refused, atomic writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from logitnet import modelfile
+from logitnet.exceptions import ModelFileError
+from logitnet.modelfile import SavedModel, check_output_path, load_model, save_model
+
+
+@pytest.fixture
+def saved(rng) -> SavedModel:
+    return SavedModel(
+        w=rng.normal(size=2 * 2 * 3),
+        b=-0.25,
+        classes=["non-cat", "cat"],
+        image_shape=(2, 2, 3),
+        training={"solver": "gd", "num_iterations": 10, "costs": [0.69]},
+        metrics={"train_accuracy": 90.0},
+    )
+
+
+def write_raw(path, w, b, metadata):
+    with open(path, "wb") as f:
+        np.savez(f, w=w, b=b, metadata=np.array(json.dumps(metadata)))
+
+
+def save_npy(path, array):
+    with open(path, "wb") as f:  # a path would get ".npy" appended
+        np.save(f, array)
+
+
+def metadata_of(model: SavedModel) -> dict:
+    return {
+        "format": "logitnet-model",
+        "format_version": 1,
+        "classes": model.classes,
+        "image_shape": list(model.image_shape),
+    }
+
+
+def test_round_trip(tmp_path, saved):
+    path = save_model(tmp_path / "m.npz", saved)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.w, saved.w)
+    assert loaded.b == saved.b
+    assert loaded.classes == saved.classes
+    assert loaded.image_shape == saved.image_shape
+    assert loaded.training == saved.training
+    assert loaded.metrics == saved.metrics
+    assert loaded.preprocessing == modelfile.PREPROCESSING
+
+
+def test_no_suffix_is_added(tmp_path, saved):
+    save_model(tmp_path / "model", saved)
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert load_model(tmp_path / "model").b == saved.b
+
+
+def test_overwrite_replaces_the_whole_file(tmp_path, saved):
+    path = tmp_path / "m.npz"
+    save_model(path, saved)
+    saved.b = 3.0
+    save_model(path, saved)
+    assert load_model(path).b == 3.0
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+@pytest.mark.parametrize("fail_in", ["savez", "replace"])
+def test_failed_write_leaves_the_old_file(tmp_path, saved, monkeypatch, fail_in):
+    path = tmp_path / "m.npz"
+    save_model(path, saved)
+    before = path.read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")  # a partial write, then the crash
+        raise OSError("No space left on device")
+
+    def broken_replace(src, dst):
+        raise KeyboardInterrupt  # killed between write and rename
+
+    if fail_in == "savez":
+        monkeypatch.setattr(modelfile.np, "savez", broken_savez)
+        error = OSError
+    else:
+        monkeypatch.setattr(modelfile.os, "replace", broken_replace)
+        error = KeyboardInterrupt
+    saved.b = 7.0
+    with pytest.raises(error):
+        save_model(path, saved)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temp file left
+
+
+def test_output_path_checks(tmp_path):
+    with pytest.raises(ModelFileError, match="is a directory; give a file name"):
+        check_output_path(tmp_path)
+    with pytest.raises(ModelFileError, match=r"directory .*nowhere does not exist"):
+        check_output_path(tmp_path / "nowhere" / "m.npz")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ModelFileError, match="file is not a directory"):
+        check_output_path(tmp_path / "file" / "m.npz")
+
+
+def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        save_model(tmp_path / "nowhere" / "m.npz", saved)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p, m: None, "no such model file"),
+        (lambda p, m: p.mkdir(), "is a directory, not a model file"),
+        (lambda p, m: p.write_bytes(b""), "not a readable model file"),
+        (lambda p, m: p.write_text("w,b\n1,2\n"), "not a readable model file"),
+        (lambda p, m: np.savez(p, weights=np.zeros(3)), r"holds \['weights'\]"),
+        (lambda p, m: save_npy(p, np.zeros(3)), "a single .npy array"),
+        (lambda p, m: np.savez(p, w=np.array([{"x": 1}], dtype=object),
+                               b=np.zeros(()), metadata=np.array("{}")),
+         "not a readable model file .*pickle"),
+        (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "format": "other"}),
+         "not a logitnet model"),
+        (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "format_version": 99}),
+         "model format version 99 is not supported"),
+        (lambda p, m: write_raw(p, m.w[:-1], m.b, metadata_of(m)),
+         r"weights must be float64 of shape \(12,\) .*got float64 of shape \(11,\)"),
+        (lambda p, m: write_raw(p, m.w.astype(np.float32), m.b, metadata_of(m)),
+         "got float32"),
+        (lambda p, m: write_raw(p, m.w, np.zeros(2), metadata_of(m)),
+         "bias must be a float64 scalar"),
+        (lambda p, m: write_raw(p, np.full(12, np.nan), m.b, metadata_of(m)),
+         "contain NaN or inf"),
+        (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "classes": ["a"]}),
+         "'classes' must be two names"),
+        (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "image_shape": [12]}),
+         "'image_shape' must be"),
+        (lambda p, m: write_raw(p, m.w, m.b, ["not", "a", "dict"]),
+         "not a logitnet model"),
+    ],
+)  # fmt: skip
+def test_bad_model_file_is_named(tmp_path, saved, make, message):
+    path = tmp_path / "m.npz"
+    make(path, saved)
+    with pytest.raises(ModelFileError, match=message) as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_model_file(tmp_path, saved):
+    path = save_model(tmp_path / "m.npz", saved)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="not a readable model file"):
+        load_model(path)
+
+
+def test_tampered_metadata_is_not_json(tmp_path, saved):
+    path = tmp_path / "m.npz"
+    with open(path, "wb") as f:
+        np.savez(f, w=saved.w, b=np.float64(saved.b), metadata=np.array("{oops"))
+    with pytest.raises(ModelFileError, match="metadata is not valid JSON"):
+        load_model(path)
