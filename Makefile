@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The course data kept beside the checkout (../shared), unless already set;
+# where there is none, logitnet downloads it to the user cache on first use.
+export LOGITNET_DATA_DIR ?= $(wildcard $(abspath ../shared/data/catvnoncat))
+
 .PHONY: run test lint format clean
 
 $(BIN)/python:
