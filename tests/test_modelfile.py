@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -166,3 +167,19 @@ def test_tampered_metadata_is_not_json(tmp_path, saved):
         np.savez(f, w=saved.w, b=np.float64(saved.b), metadata=np.array("{oops"))
     with pytest.raises(ModelFileError, match="metadata is not valid JSON"):
         load_model(path)
+
+
+def test_new_file_gets_ordinary_permissions(tmp_path, saved):
+    old = os.umask(0o022)
+    try:
+        path = save_model(tmp_path / "m.npz", saved)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_replaced_file_keeps_its_permissions(tmp_path, saved):
+    path = save_model(tmp_path / "m.npz", saved)
+    path.chmod(0o600)
+    save_model(path, saved)
+    assert path.stat().st_mode & 0o777 == 0o600

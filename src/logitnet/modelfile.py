@@ -117,6 +117,9 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
     # directory is atomic, so a reader never sees a half-written model.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the permissions an
+        # ordinary new file would have, or those of the file it replaces.
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -126,6 +129,15 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
