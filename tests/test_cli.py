@@ -130,7 +130,9 @@ FAILURE = 1
          "{empty}/train_catvnoncat.h5: no such file"),
         (["train", "--data-dir", "{lfs}"], FAILURE, "Git LFS pointer file"),
         (["train", "--data-dir", "{corrupt}"], FAILURE,
-         "{corrupt}/train_catvnoncat.h5: cannot be read as HDF5"),
+         "{corrupt}/train_catvnoncat.h5: SHA-256 "),
+        (["train", "--out", "{fifo}", "--iterations", "1"], FAILURE,
+         "{fifo}: is not a regular file"),
         (["vectorization", "--data-dir", "{empty}"], FAILURE, "no such file"),
         (["train", "--out", "{tmp}/no/such/dir/m.npz"], FAILURE,
          "directory {tmp}/no/such/dir does not exist"),
@@ -138,11 +140,14 @@ FAILURE = 1
     ],
 )  # fmt: skip
 def test_bad_input(tmp_path, args, status, message):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
     places = {
         "tmp": str(tmp_path),
         "empty": str(_empty_dir(tmp_path)),
         "lfs": str(_lfs_dir(tmp_path)),
         "corrupt": str(_corrupt_dir(tmp_path)),
+        "fifo": str(fifo),
     }
     args = [a.format(**places) for a in args]
     if args[:1] == ["train"] and "--out" not in args:
@@ -158,6 +163,43 @@ def test_bad_input(tmp_path, args, status, message):
     assert message.format(**places) in lines[0]
     assert lines[0].startswith("logitnet")
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_divergence_is_one_line_and_writes_nothing(tmp_path, data_dir):
+    out = tmp_path / "model.npz"
+    result = run("train", "--learning-rate", "1e308", "--data-dir", str(data_dir),
+                 "--out", str(out))  # fmt: skip
+    assert result.returncode == FAILURE
+    assert result.stdout == "Cost after iteration 0: 0.693147\n"
+    assert result.stderr == (
+        "logitnet: error: gradient descent diverged at iteration 7: the weights "
+        "overflowed to inf or NaN; use a smaller learning rate (got 1e+308)\n"
+    )
+    assert not out.exists()
+
+
+def test_failed_download_is_one_line(tmp_path):
+    result = run(
+        "train",
+        env={
+            "LOGITNET_DATA_DIR": "",
+            "LOGITNET_CACHE_DIR": str(tmp_path / "cache"),
+            # the discard port on loopback: nothing listens, the connection is refused
+            "LOGITNET_DATA_URL": "http://127.0.0.1:9/",
+        },
+    )
+    assert result.returncode == FAILURE
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "logitnet: error: http://127.0.0.1:9/train_catvnoncat.h5: download failed"
+    )
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_vectorization_out_of_memory_is_one_line(data_dir):
+    result = run("vectorization", "--size", str(10**15), "--data-dir", str(data_dir))
+    assert result.returncode == FAILURE
+    assert result.stderr == "logitnet: error: out of memory\n"
 
 
 def test_failed_training_leaves_an_existing_model_unchanged(tmp_path, trained):

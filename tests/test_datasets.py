@@ -86,9 +86,10 @@ def test_flatten_is_a_view_in_the_course_order():
     np.testing.assert_array_equal(X, images.reshape(images.shape[0], -1).T)
 
 
-def test_flatten_rejects_a_single_vector():
+@pytest.mark.parametrize("shape", [(5,), (2, 5), (2, 4, 4)])
+def test_flatten_wants_a_stack_of_images(shape):
     with pytest.raises(ValueError, match=r"\(m, height, width, channels\)"):
-        flatten(np.zeros(5))
+        flatten(np.zeros(shape))
 
 
 def test_scale_matches_the_course_division():
@@ -96,8 +97,20 @@ def test_scale_matches_the_course_division():
     np.testing.assert_array_equal(scale(x), x / 255)
     assert scale(x, np.float32).dtype == np.float32
     np.testing.assert_allclose(scale(x, np.float32), x / 255, rtol=1e-7)
+    np.testing.assert_array_equal(scale(x.astype(np.int64)), x / 255)
     with pytest.raises(ValueError, match="floating dtype"):
         scale(x, np.int32)
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [(np.array([-1, 0, 255]), "got values from -1 to 255"),
+     (np.array([0.0, 256.0]), "got values from 0.0 to 256.0"),
+     (np.array(["a"]), "got dtype <U1")],
+)  # fmt: skip
+def test_scale_refuses_what_is_not_pixels(x, message):
+    with pytest.raises(ValueError, match=message):
+        scale(x)
 
 
 # Bad files: each names the file and the problem ----------------------------
@@ -142,6 +155,37 @@ def test_bad_file_is_named(tmp_path, make, message):
     assert "\n" not in str(info.value)
 
 
+def test_a_damaged_course_file_is_never_used(tmp_path, data_dir):
+    for name in datasets.SHA256:
+        shutil.copy(data_dir / name, tmp_path / name)
+    path = tmp_path / "train_catvnoncat.h5"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of one pixel: still valid HDF5
+    path.write_bytes(bytes(data))
+    assert read_split(path, "train")[0].shape == (209, 64, 64, 3)
+    with pytest.raises(DataError, match=r"train_catvnoncat.h5: SHA-256 \w+ is not"):
+        load_dataset(tmp_path)
+
+
+def test_damage_anywhere_in_the_header_is_a_data_error(tmp_path, data_dir):
+    """h5py raises half a dozen exception types for damaged files."""
+    original = (data_dir / "test_catvnoncat.h5").read_bytes()
+    rng = np.random.default_rng(0)
+    path = tmp_path / "test_catvnoncat.h5"
+    kinds = set()
+    for _ in range(150):
+        data = bytearray(original)
+        for pos in rng.integers(8, 4096, size=4):
+            data[pos] = int(rng.integers(256))
+        path.write_bytes(bytes(data))
+        try:
+            read_split(path, "test")
+        except DataError as e:
+            assert str(path) in str(e)
+            kinds.add(str(e).split("damaged (")[-1].split(":")[0])
+    assert len(kinds) > 1  # several kinds of damage were met and reported
+
+
 def test_truncated_file(tmp_path, data_dir):
     path = tmp_path / "train_catvnoncat.h5"
     path.write_bytes((data_dir / "train_catvnoncat.h5").read_bytes()[:100_000])
@@ -163,18 +207,20 @@ def test_train_and_test_must_agree(tmp_path):
     write_split(tmp_path / "test_catvnoncat.h5", "test", x=np.zeros((2, 5, 5, 3), np.uint8),
                 y=np.array([0, 1]))  # fmt: skip
     with pytest.raises(DataError, match=r"images of shape \(5, 5, 3\) do not match"):
-        load_dataset(tmp_path)
+        load_dataset(tmp_path, verify=False)
     write_split(
         tmp_path / "test_catvnoncat.h5", "test", classes=np.array([b"dog", b"cat"])
     )
     with pytest.raises(DataError, match=r"list_classes .* differs"):
-        load_dataset(tmp_path)
+        load_dataset(tmp_path, verify=False)
 
 
-def test_small_files_in_the_layout_load(tmp_path):
+def test_own_files_in_the_layout_are_not_the_course_data(tmp_path):
     write_split(tmp_path / "train_catvnoncat.h5", y=np.array([[0, 1, 1]]))
     write_split(tmp_path / "test_catvnoncat.h5", "test")
-    train_x, train_y, *_ = load_dataset(tmp_path)
+    with pytest.raises(DataError, match="is not the course file's"):
+        load_dataset(tmp_path)
+    train_x, train_y, *_ = load_dataset(tmp_path, verify=False)
     assert train_y.shape == (1, 3) and train_y.dtype == np.int64
     assert train_x.shape == (3, 4, 4, 3)
 
@@ -273,6 +319,12 @@ def test_lfs_pointer_download_is_named(server, tmp_path):
 def test_missing_on_server(server, tmp_path):
     with pytest.raises(DataError, match=r"download failed .*404"):
         fetch_dataset(tmp_path / "cache", server.url)
+
+
+def test_unusable_cache_directory(served_copy, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataError, match="cannot be used as the download cache"):
+        fetch_dataset(tmp_path / "file" / "cache", served_copy.url)
 
 
 def test_server_unreachable(tmp_path, server):

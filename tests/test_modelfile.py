@@ -143,6 +143,10 @@ def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
          "'image_shape' must be"),
         (lambda p, m: write_raw(p, m.w, m.b, ["not", "a", "dict"]),
          "not a logitnet model"),
+        (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "format_version": True}),
+         "model format version True is not supported"),
+        (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "image_shape": [True, 4, 3]}),
+         "'image_shape' must be"),
     ],
 )  # fmt: skip
 def test_bad_model_file_is_named(tmp_path, saved, make, message):
@@ -161,12 +165,21 @@ def test_truncated_model_file(tmp_path, saved):
         load_model(path)
 
 
-def test_tampered_metadata_is_not_json(tmp_path, saved):
+@pytest.mark.parametrize("text", ["{oops", "[" * 100_000 + "]" * 100_000])
+def test_tampered_metadata_is_not_json(tmp_path, saved, text):
     path = tmp_path / "m.npz"
     with open(path, "wb") as f:
-        np.savez(f, w=saved.w, b=np.float64(saved.b), metadata=np.array("{oops"))
+        np.savez(f, w=saved.w, b=np.float64(saved.b), metadata=np.array(text))
     with pytest.raises(ModelFileError, match="metadata is not valid JSON"):
         load_model(path)
+
+
+def test_a_special_file_is_never_replaced(tmp_path, saved):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match="is not a regular file"):
+        save_model(fifo, saved)
+    assert fifo.is_fifo()
 
 
 def test_new_file_gets_ordinary_permissions(tmp_path, saved):

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from logitnet.exceptions import DivergenceError
 from logitnet.neuron import (
     accuracy,
     initialize_with_zeros,
@@ -204,8 +205,71 @@ def test_model_returns_the_course_dictionary():
 
 def test_accuracy_is_the_course_formula():
     assert accuracy([[1, 0, 1, 1]], [[1, 1, 1, 1]]) == 75.0
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match=r"Y_prediction must have shape \(1, 3\)"):
         accuracy([[1, 0]], [[1, 0, 1]])
+    with pytest.raises(ValueError, match="Y_prediction must hold labels 0 and 1"):
+        accuracy([[5.0]], [[0]])
+    with pytest.raises(ValueError, match=r"Y must have shape \(1, m\)"):
+        accuracy([1, 0], [1, 0])
+
+
+def test_propagate_gradient_matches_central_differences():
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(4, 6)), (rng.random((1, 6)) > 0.5).astype(int)
+    w, b = rng.normal(size=(4, 1)), 0.7
+    grads, _ = propagate(w, b, X, Y)
+    eps = 1e-6
+    numeric = np.empty(5)
+    for j in range(4):
+        e = np.zeros((4, 1))
+        e[j] = eps
+        numeric[j] = (propagate(w + e, b, X, Y)[1] - propagate(w - e, b, X, Y)[1]) / (
+            2 * eps
+        )
+    numeric[4] = (propagate(w, b + eps, X, Y)[1] - propagate(w, b - eps, X, Y)[1]) / (
+        2 * eps
+    )
+    analytic = np.append(grads["dw"], grads["db"])
+    rel = np.linalg.norm(analytic - numeric) / (
+        np.linalg.norm(analytic) + np.linalg.norm(numeric)
+    )
+    assert rel < 1e-7
+
+
+def test_divergence_is_an_error_not_nan():
+    # Pixel-like data with random labels: steps of 1e308 overflow the weights.
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((100, 60)), (rng.random((1, 60)) > 0.5).astype(int)
+    with pytest.raises(
+        DivergenceError, match=r"diverged at iteration \d+.*got 1e\+308"
+    ):
+        optimize(np.zeros((100, 1)), 0.0, X, Y, num_iterations=500, learning_rate=1e308)
+
+
+def test_a_huge_step_on_separable_data_stays_finite():
+    params, _, costs = optimize(np.zeros((2, 1)), 0.0, X1, Y1, 201, 1e308)
+    assert np.isfinite(params["w"]).all() and costs[-1] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("w", "b", "message"),
+    [(np.array([[1e39]]), 0.0, "w has values beyond the range of float32"),
+     (np.ones((1, 1)), 1e39, "b has values beyond the range of float32")],
+)  # fmt: skip
+def test_float32_data_refuses_weights_it_cannot_hold(w, b, message):
+    with pytest.raises(ValueError, match=message):
+        propagate(w, b, np.ones((1, 1), np.float32), [[1]])
+
+
+def test_float16_data_is_computed_in_float64():
+    grads, cost = propagate([[300.0]], 0.0, np.float16([[300]]), [[1]])
+    assert grads["dw"].dtype == np.float64 and cost == 0.0
+
+
+def test_cost_beyond_the_float_range_is_inf_not_a_warning():
+    grads, cost = propagate(np.full((2, 1), 1e300), 0.0, np.full((2, 3), 1e300), Y2)
+    assert cost == np.inf
+    assert np.isfinite(grads["dw"]).all()
 
 
 @given(
@@ -220,3 +284,24 @@ def test_propagate_never_warns_or_returns_nan(X, w, b, Y):
     assert np.isfinite(cost) and cost >= 0
     assert np.isfinite(grads["dw"]).all() and np.isfinite(grads["db"])
     assert set(np.unique(predict(w, b, X))) <= {0.0, 1.0}
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    arrays(np.float64, (3, 4), elements=finite),
+    arrays(np.float64, (3, 1), elements=finite),
+    finite,
+    arrays(np.int64, (1, 4), elements=st.integers(0, 1)),
+)
+def test_any_finite_input_gives_an_answer_or_a_clear_error(X, w, b, Y):
+    # Over the whole float range w^T x + b can overflow: the result is then
+    # an honest inf cost, or a ValueError that says so; never NaN or a warning.
+    try:
+        grads, cost = propagate(w, b, X, Y)
+    except ValueError as e:
+        assert "overflows the float range" in str(e)
+    else:
+        assert not np.isnan(cost) and cost >= 0
+        assert np.isfinite(grads["dw"]).all() and np.isfinite(grads["db"])

@@ -36,6 +36,14 @@ def test_gradient_step_loop_matches_propagate(rng, scale):
     assert loop[2] == pytest.approx(vec[2], rel=1e-12)
 
 
+def test_disagreement_is_an_error(rng, monkeypatch):
+    from logitnet import vectorization
+
+    monkeypatch.setattr(vectorization, "dot_loop", lambda a, b: float(np.dot(a, b)) + 1)
+    with pytest.raises(ArithmeticError, match=r"dot product .* differ by 1"):
+        compare(rng.random((5, 4)), np.array([[0, 1, 1, 0]]), size=100, repeat=1)
+
+
 def test_compare_rows(rng):
     X = rng.random((5, 4))
     Y = np.array([[0, 1, 1, 0]])

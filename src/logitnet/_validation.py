@@ -10,7 +10,7 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 
 def _numeric_array(x: ArrayLike, name: str) -> np.ndarray:
@@ -60,9 +60,21 @@ def check_X(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
             f"got shape {arr.shape}"
         )
     _require_finite(arr, name)
-    if not np.issubdtype(arr.dtype, np.floating):
+    # float32 is kept for speed; everything else (integers, float16 with
+    # its 65504 ceiling, longdouble) is computed in float64.
+    if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
     return arr
+
+
+def _require_in_range(arr: np.ndarray, dtype: np.dtype, name: str) -> None:
+    """Values must survive the cast to ``dtype`` (float32 tops out at 3.4e38)."""
+    limit = np.finfo(dtype).max
+    if arr.size and np.max(np.abs(arr)) > limit:
+        raise ValueError(
+            f"{name} has values beyond the range of {dtype} (|value| <= {limit:.3g}), "
+            f"the dtype of X"
+        )
 
 
 def check_w(w: ArrayLike, n_x: int, dtype: np.dtype) -> NDArray[np.floating]:
@@ -72,10 +84,11 @@ def check_w(w: ArrayLike, n_x: int, dtype: np.dtype) -> NDArray[np.floating]:
         hint = " (a rank-1 array: use w.reshape(-1, 1))" if arr.ndim == 1 else ""
         raise ValueError(f"w must have shape ({n_x}, 1); got shape {arr.shape}{hint}")
     _require_finite(arr, "w")
+    _require_in_range(arr, dtype, "w")
     return arr.astype(dtype, copy=False)
 
 
-def check_b(b: object) -> float:
+def check_b(b: object, dtype: DTypeLike = np.float64) -> float:
     """b as a finite Python float (a 0-d or one-element array is accepted)."""
     arr = _numeric_array(b, "b")
     if arr.size != 1:
@@ -83,6 +96,7 @@ def check_b(b: object) -> float:
     value = float(arr.reshape(()))
     if not math.isfinite(value):
         raise ValueError(f"b must be finite; got {value}")
+    _require_in_range(np.array(value), np.dtype(dtype), "b")
     return value
 
 

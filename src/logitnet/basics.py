@@ -2,13 +2,14 @@
 
 Each function keeps the course's name and meaning. What differs from the
 textbook one-liners is numerical care: no function here overflows, warns or
-returns NaN for finite input, and floating-point input keeps its dtype
-(float32 in, float32 out). Integer input is computed in float64.
+returns NaN for finite input. float32 input is computed and returned in
+float32; every other real input (integers, float16, float64) in float64.
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,13 +29,13 @@ __all__ = [
 
 
 def _as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating]:
-    """Return ``x`` as a floating ndarray, keeping float16/32/64, else float64."""
+    """Return ``x`` as a float32 or float64 ndarray (float32 only if given)."""
     arr = np.asarray(x)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must be real; got dtype {arr.dtype}")
-    if not np.issubdtype(arr.dtype, np.floating):
+    if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
     return arr
 
@@ -53,8 +54,8 @@ def basic_sigmoid(x: float) -> float:
 
     Parameters
     ----------
-    x : float
-        Any finite real number.
+    x : real number
+        Any finite real number: int (of any size), float, or a NumPy scalar.
 
     Returns
     -------
@@ -66,8 +67,12 @@ def basic_sigmoid(x: float) -> float:
     >>> basic_sigmoid(3)
     0.9525741268224334
     """
-    if isinstance(x, bool) or not isinstance(x, int | float):
+    if isinstance(x, bool | np.bool_) or not isinstance(x, Real):
         raise TypeError(f"x must be a real number; got {type(x).__name__}")
+    try:
+        x = float(x)
+    except OverflowError:  # an int beyond the float range: sigma is 0 or 1
+        x = math.inf if x > 0 else -math.inf
     # exp(-x) overflows for x < -709; for negative x the equivalent
     # exp(x) / (1 + exp(x)) only ever underflows, quietly, to 0.
     if x >= 0:
@@ -198,7 +203,11 @@ def softmax(x: ArrayLike) -> NDArray[np.floating]:
     _require_ndim(arr, 2, "x", "(n, m)")
     if arr.shape[1] == 0:
         return arr.copy()
-    e = np.exp(arr - np.max(arr, axis=1, keepdims=True))
+    # A difference beyond the float range (1e308 - -1e308) rounds to -inf,
+    # whose exp is exactly the right 0: that overflow is harmless.
+    with np.errstate(over="ignore"):
+        shifted = arr - np.max(arr, axis=1, keepdims=True)
+    e = np.exp(shifted)
     return e / np.sum(e, axis=1, keepdims=True)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -235,15 +236,31 @@ def _vectorization(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``logitnet`` command; return its exit status."""
+    """Run the ``logitnet`` command; return its exit status.
+
+    Set ``LOGITNET_DEBUG=1`` to see the traceback of an unexpected error.
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (LogitnetError, ValueError, OSError) as e:
-        message = " ".join(str(e).split())  # always one line
-        print(f"logitnet: error: {message}", file=sys.stderr)
-        return 1
+        print(f"logitnet: error: {_one_line(e)}", file=sys.stderr)
+    except MemoryError:
+        print("logitnet: error: out of memory", file=sys.stderr)
     except KeyboardInterrupt:
         print("logitnet: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if os.environ.get("LOGITNET_DEBUG"):
+            raise
+        print(
+            f"logitnet: internal error: {type(e).__name__}: {_one_line(e)} "
+            "(this is a bug in logitnet; LOGITNET_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+    return 1

@@ -10,13 +10,18 @@ Where the two HDF5 files are looked for, in order:
    SHA-256 before use.
 
 A directory that was named explicitly is only read, never replaced by a
-download; its files are checked for the course's layout instead. A download
-or cached copy whose checksum is wrong is never used.
+download. Wherever the files come from, a file whose SHA-256 is not the
+course file's is never used (``load_dataset(..., verify=False)`` reads a
+file of your own in the same layout), and every file is checked for the
+course's layout: keys, shapes, dtypes and labels.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import sys
 from pathlib import Path
 
 import h5py
@@ -81,7 +86,7 @@ def _not_hdf5_reason(path: Path) -> str | None:
 
 
 def read_split(
-    path: str | os.PathLike[str], split: str
+    path: str | os.PathLike[str], split: str, sha256: str | None = None
 ) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.bytes_]]:
     """Read and check one file in the course's HDF5 layout.
 
@@ -91,6 +96,9 @@ def read_split(
         The file, holding ``{split}_set_x``, ``{split}_set_y`` and
         ``list_classes``.
     split : {"train", "test"}
+    sha256 : str, optional
+        The file's expected SHA-256 (hex); when given, a file with another
+        checksum is refused before it is read.
 
     Returns
     -------
@@ -104,8 +112,9 @@ def read_split(
     ------
     DataError
         Naming the file and what is wrong: missing, a directory, empty, not
-        HDF5 (or a Git LFS pointer), unreadable or truncated, a missing key,
-        a wrong shape or dtype, or labels other than 0/1.
+        HDF5 (or a Git LFS pointer), the wrong checksum, damaged or
+        truncated, a missing key, a wrong shape or dtype, or labels other
+        than 0/1.
     """
     path = Path(path)
     if not path.exists():
@@ -115,6 +124,14 @@ def read_split(
     reason = _not_hdf5_reason(path)
     if reason:
         raise DataError(f"{path}: {reason}")
+    if sha256 is not None:
+        with open(path, "rb") as f:
+            actual = hashlib.file_digest(f, "sha256").hexdigest()
+        if actual != sha256:
+            raise DataError(
+                f"{path}: SHA-256 {actual} is not the course file's {sha256}: "
+                "the file is damaged or not the course's; refusing to use it"
+            )
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
     try:
         with h5py.File(path, "r") as f:
@@ -122,13 +139,20 @@ def read_split(
                 if key not in f or not isinstance(f[key], h5py.Dataset):
                     raise DataError(
                         f"{path}: missing dataset {key!r} (it has: "
-                        f"{', '.join(sorted(f.keys())) or 'nothing'})"
+                        f"{', '.join(sorted(map(str, f.keys()))) or 'nothing'})"
                     )
             x, y, classes = f[x_key], f[y_key], f["list_classes"]
             _check_layout(path, x_key, x, y_key, y, classes)
             x, y, classes = x[()], y[()], classes[()]
-    except OSError as e:
-        raise DataError(f"{path}: cannot be read as HDF5 ({e})") from e
+    except DataError:
+        raise
+    except Exception as e:
+        # h5py reports a damaged file as OSError, KeyError, RuntimeError,
+        # TypeError or ValueError depending on where the damage is.
+        raise DataError(
+            f"{path}: cannot be read as HDF5, the file is damaged "
+            f"({type(e).__name__}: {e})"
+        ) from e
     y = y.reshape(1, -1)
     bad = (y != 0) & (y != 1)
     if bad.any():
@@ -178,7 +202,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | N
 def fetch_dataset(
     cache_dir: str | os.PathLike[str] | None = None,
     base_url: str | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
 ) -> Path:
     """Download the two course files into a cache, verified by SHA-256.
 
@@ -194,8 +218,9 @@ def fetch_dataset(
     base_url : str, optional
         Where the files are, ending in ``/``. Default: ``LOGITNET_DATA_URL``,
         else :data:`DEFAULT_BASE_URL`.
-    progressbar : bool, default=False
-        Show download progress on stderr.
+    progressbar : bool, optional
+        Show download progress on stderr. Default: only when stderr is a
+        terminal.
 
     Returns
     -------
@@ -216,27 +241,47 @@ def fetch_dataset(
         base_url = os.environ.get(ENV_DATA_URL) or DEFAULT_BASE_URL
     if not base_url.endswith("/"):
         base_url += "/"
+    if progressbar is None:
+        progressbar = sys.stderr.isatty()
     downloader = _Downloader(pooch.HTTPDownloader(progressbar=progressbar))
-    for name, sha256 in SHA256.items():
-        url = base_url + name
-        try:
-            pooch.retrieve(
-                url=url,
-                known_hash=f"sha256:{sha256}",
-                fname=name,
-                path=cache_dir,
-                downloader=downloader,
-            )
-        except requests.RequestException as e:
-            raise DataError(f"{url}: download failed ({e})") from e
-        except ValueError as e:
-            if isinstance(e, DataError):
-                raise
-            raise DataError(
-                f"{url}: the download does not match the SHA-256 checksum of "
-                f"{name} ({sha256}); refusing to use it"
-            ) from e
+    # pooch announces each download on stderr; where no one watches a
+    # progress bar, a failure should still be the one line that explains it.
+    logger = pooch.get_logger()
+    level = logger.level
+    if not progressbar:
+        logger.setLevel(logging.WARNING)
+    try:
+        for name, sha256 in SHA256.items():
+            _retrieve(pooch, requests, base_url + name, name, sha256, cache_dir,
+                      downloader)  # fmt: skip
+    finally:
+        logger.setLevel(level)
     return Path(cache_dir)
+
+
+def _retrieve(pooch, requests, url, name, sha256, cache_dir, downloader) -> None:
+    """One verified download, every failure turned into a DataError."""
+    try:
+        pooch.retrieve(
+            url=url,
+            known_hash=f"sha256:{sha256}",
+            fname=name,
+            path=cache_dir,
+            downloader=downloader,
+        )
+    except DataError:
+        raise
+    except requests.RequestException as e:
+        raise DataError(f"{url}: download failed ({e})") from e
+    except ValueError as e:
+        raise DataError(
+            f"{url}: the download does not match the SHA-256 checksum of "
+            f"{name} ({sha256}); refusing to use it"
+        ) from e
+    except OSError as e:
+        raise DataError(
+            f"{cache_dir}: cannot be used as the download cache ({e.strerror or e})"
+        ) from e
 
 
 class _Downloader:
@@ -263,6 +308,8 @@ class _Downloader:
 
 def load_dataset(
     data_dir: str | os.PathLike[str] | None = None,
+    *,
+    verify: bool = True,
 ) -> tuple[
     NDArray[np.uint8],
     NDArray[np.int64],
@@ -278,6 +325,9 @@ def load_dataset(
         Directory holding ``train_catvnoncat.h5`` and ``test_catvnoncat.h5``.
         Default: ``LOGITNET_DATA_DIR``, else the download cache (see the
         module's documentation).
+    verify : bool, default=True
+        Refuse files whose SHA-256 is not the course file's. False reads
+        files of your own in the course's layout (still checked for it).
 
     Returns
     -------
@@ -296,8 +346,13 @@ def load_dataset(
     directory = resolve_data_dir(data_dir)
     if directory is None:
         directory = fetch_dataset()
-    train_x, train_y, classes = read_split(directory / FILES["train"], "train")
-    test_x, test_y, test_classes = read_split(directory / FILES["test"], "test")
+    train, test = FILES["train"], FILES["test"]
+    train_x, train_y, classes = read_split(
+        directory / train, "train", SHA256[train] if verify else None
+    )
+    test_x, test_y, test_classes = read_split(
+        directory / test, "test", SHA256[test] if verify else None
+    )
     if test_x.shape[1:] != train_x.shape[1:]:
         raise DataError(
             f"{directory / FILES['test']}: images of shape {test_x.shape[1:]} "
@@ -322,10 +377,11 @@ def flatten(images: NDArray) -> NDArray:
     -------
     X : ndarray of shape (height * width * channels, m)
         Column i is image i in C order (channels fastest), the dtype of
-        ``images``. A view, not a copy, when ``images`` is C-contiguous.
+        ``images``. A view, not a copy, when ``images`` is C-contiguous (as
+        loaded); otherwise NumPy must copy to reshape.
     """
     images = np.asarray(images)
-    if images.ndim < 2:
+    if images.ndim != 4:
         raise ValueError(
             f"images must have shape (m, height, width, channels); "
             f"got shape {images.shape}"
@@ -338,16 +394,26 @@ def scale(X: NDArray, dtype: DTypeLike = np.float64) -> NDArray[np.floating]:
 
     Parameters
     ----------
-    X : ndarray of any shape, uint8
+    X : ndarray of any shape
+        Pixel values in 0..255 (uint8 as loaded, or any real dtype).
     dtype : float dtype, default=float64
 
     Returns
     -------
-    ndarray of the shape of X, in ``dtype``
+    ndarray of the shape of X, in ``dtype``, with values in [0, 1]
     """
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating dtype; got {dtype}")
-    out = np.asarray(X).astype(dtype)
+    X = np.asarray(X)
+    if X.dtype != np.uint8:
+        if X.dtype == np.bool_ or not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X must hold pixel values 0..255; got dtype {X.dtype}")
+        if X.size and not (np.min(X) >= 0 and np.max(X) <= 255):
+            raise ValueError(
+                f"X must hold pixel values 0..255; got values from "
+                f"{np.min(X)} to {np.max(X)}"
+            )
+    out = X.astype(dtype)
     out /= dtype.type(255)
     return out

@@ -6,7 +6,7 @@ how to fix it, so the command line can print it as one line.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "LogitnetError", "ModelFileError"]
+__all__ = ["DataError", "DivergenceError", "LogitnetError", "ModelFileError"]
 
 
 class LogitnetError(Exception):
@@ -19,3 +19,7 @@ class DataError(LogitnetError, ValueError):
 
 class ModelFileError(LogitnetError, ValueError):
     """A model file is missing, damaged, foreign or of an unknown version."""
+
+
+class DivergenceError(LogitnetError, ArithmeticError):
+    """Training left the float range: the weights became inf or NaN."""

@@ -19,6 +19,11 @@ y = 1 and softplus(z) when y = 0, that is softplus((1 - 2y) z). The cost is
 evaluated in that form, with a stable softplus (``np.logaddexp(0, t)``): it
 never takes log(0), stays finite and right for |z| in the thousands, where a
 rounds to exactly 0 or 1, and has no y * z product that could make inf - inf.
+
+Overflow is not warned about here: a z beyond the float range becomes +-inf,
+where sigma and softplus still give the right limits (0, 1, inf). Only absurd
+inputs (|w| |x| near 1e308 with mixed signs) can make inf - inf = NaN; the
+callers check that their results are finite and say what went wrong.
 """
 
 from __future__ import annotations
@@ -47,8 +52,9 @@ def decision_function(
     -------
     z : ndarray of shape (n_samples,)
     """
-    z = X @ w
-    z += b
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = X @ w
+        z += b
     return z
 
 
@@ -88,11 +94,12 @@ def loss_and_grad(
     z = decision_function(w, b, X)
     dz = expit(z)  # a = sigma(z), overwritten in place by dz = a - y
     dz -= y
-    dw = X.T @ dz
-    dw /= m
-    db = float(np.sum(dz)) / m
-    cost = None
-    if compute_loss:
-        sign = 1 - 2 * y  # +1 for y = 0, -1 for y = 1: exact, so z * sign is too
-        cost = float(np.mean(np.logaddexp(0, z * sign)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        dw = X.T @ dz
+        dw /= m
+        db = float(np.sum(dz)) / m
+        cost = None
+        if compute_loss:
+            sign = 1 - 2 * y  # +1 for y = 0, -1 for y = 1: exact, so is z * sign
+            cost = float(np.mean(np.logaddexp(0, z * sign)))
     return cost, dw, db

@@ -146,12 +146,15 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     Raises
     ------
     ModelFileError
-        If ``path`` is a directory, or its parent is missing or not a
-        directory.
+        If ``path`` is a directory or another non-regular file (a device, a
+        pipe: the atomic rename would replace it), or its parent is missing
+        or not a directory.
     """
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{path}: is a directory; give a file name")
+    if path.exists() and not path.is_file():
+        raise ModelFileError(f"{path}: is not a regular file; give a file name")
     parent = path.parent
     if not parent.exists():
         raise ModelFileError(f"{path}: directory {parent} does not exist")
@@ -199,7 +202,7 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
         raise ModelFileError(f"{path}: not a readable model file ({e})") from e
     try:
         metadata = json.loads(str(raw))
-    except (json.JSONDecodeError, ValueError) as e:
+    except (ValueError, RecursionError) as e:
         raise ModelFileError(f"{path}: metadata is not valid JSON ({e})") from e
     return _from_parts(path, w, b, metadata)
 
@@ -211,7 +214,7 @@ def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedMod
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise bad("not a logitnet model (no 'logitnet-model' format tag)")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise bad(
             f"model format version {version!r} is not supported "
             f"(this logitnet reads version {FORMAT_VERSION})"
@@ -227,7 +230,7 @@ def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedMod
     if not (
         isinstance(shape, list)
         and len(shape) == 3
-        and all(isinstance(n, int) and n > 0 for n in shape)
+        and all(type(n) is int and n > 0 for n in shape)
     ):
         raise bad(f"'image_shape' must be [height, width, channels]; got {shape!r}")
     n_x = math.prod(shape)

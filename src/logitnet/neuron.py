@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -54,7 +55,7 @@ def _problem(
     X = check.check_X(X)
     n_x, m = X.shape
     w = check.check_w(w, n_x, X.dtype)
-    b = check.check_b(b)
+    b = check.check_b(b, X.dtype)
     if Y is not None:
         Y = check.check_Y(Y, m, X.dtype)
     return w, b, X, Y
@@ -106,11 +107,22 @@ def propagate(
     ------
     ValueError
         For shapes other than these (a rank-1 w or Y included), labels other
-        than 0/1, or NaN or inf anywhere.
+        than 0/1, NaN or inf anywhere, or w^T x + b beyond the float range.
     """
     w, b, X, Y = _problem(w, b, X, Y)
     cost, dw, db = loss_and_grad(w.ravel(), b, X.T, Y.ravel())
+    # inf is an honest cost when it exceeds the float range; NaN, or an
+    # infinite gradient, is not an answer.
+    if math.isnan(cost) or not (np.isfinite(dw).all() and math.isfinite(db)):
+        raise _overflow()
     return {"dw": dw.reshape(-1, 1), "db": db}, cost
+
+
+def _overflow() -> ValueError:
+    return ValueError(
+        "w^T x + b overflows the float range for these w, b and X; "
+        "scale X (e.g. pixels / 255) or start from smaller weights"
+    )
 
 
 def optimize(
@@ -153,6 +165,13 @@ def optimize(
         step), or at the start when ``num_iterations`` is 0.
     costs : list of float
         The cost at iterations 0, 100, 200, ...
+
+    Raises
+    ------
+    ValueError
+        For bad shapes, labels or settings, as :func:`propagate`.
+    DivergenceError
+        When the learning rate is so large that the weights overflow.
     """
     w, b, X, Y = _problem(w, b, X, Y)
     num_iterations = check.check_positive_int(num_iterations, "num_iterations")
@@ -215,8 +234,10 @@ def predict(w: ArrayLike, b: float, X: ArrayLike) -> NDArray[np.floating]:
 def _predict(w: np.ndarray, b: float, X: np.ndarray) -> np.ndarray:
     # sigma(z) > 0.5, as the course writes it, not z > 0: for 0 < z < 1e-16
     # sigma(z) rounds to 0.5 and the course's answer is 0.
-    a = expit(decision_function(w.ravel(), b, X.T))
-    return (a > 0.5).astype(X.dtype).reshape(1, -1)
+    z = decision_function(w.ravel(), b, X.T)
+    if np.isnan(z).any():
+        raise _overflow()
+    return (expit(z) > 0.5).astype(X.dtype).reshape(1, -1)
 
 
 def accuracy(Y_prediction: ArrayLike, Y: ArrayLike) -> float:
@@ -227,12 +248,11 @@ def accuracy(Y_prediction: ArrayLike, Y: ArrayLike) -> float:
     Y_prediction, Y : array_like of shape (1, m)
         Predicted and true labels, 0 or 1.
     """
-    Y_prediction, Y = np.asarray(Y_prediction), np.asarray(Y)
-    if Y_prediction.shape != Y.shape:
-        raise ValueError(
-            f"Y_prediction and Y must have the same shape; got "
-            f"{Y_prediction.shape} and {Y.shape}"
-        )
+    Y = np.asarray(Y)
+    if Y.ndim != 2 or Y.shape[0] != 1:
+        raise ValueError(f"Y must have shape (1, m); got shape {Y.shape}")
+    Y = check.check_Y(Y, Y.shape[1], np.float64)
+    Y_prediction = check.check_Y(Y_prediction, Y.shape[1], np.float64, "Y_prediction")
     return float(100 - np.mean(np.abs(Y_prediction - Y)) * 100)
 
 

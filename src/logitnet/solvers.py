@@ -6,12 +6,14 @@ from :func:`logitnet.loss.loss_and_grad`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from logitnet.exceptions import DivergenceError
 from logitnet.loss import loss_and_grad
 
 __all__ = ["GradientDescentResult", "gradient_descent"]
@@ -84,6 +86,12 @@ def gradient_descent(
     Returns
     -------
     GradientDescentResult
+
+    Raises
+    ------
+    DivergenceError
+        When a step leaves w or b inf or NaN (the learning rate is far too
+        large for the data); nothing is warned about before that.
     """
     result = GradientDescentResult(w=w.copy(), b=float(b))
     w, b = result.w, result.b
@@ -93,13 +101,28 @@ def gradient_descent(
         record = i % record_every == 0
         cost, dw, db = loss_and_grad(w, b, X, y, compute_loss=record)
         if record:
+            if math.isnan(cost):
+                raise _diverged(i, learning_rate)
             result.costs.append(cost)
             if on_record is not None:
                 on_record(i, cost)
         # In place on our own copy: the caller's w is never touched.
-        w -= learning_rate * dw
+        with np.errstate(over="ignore", invalid="ignore"):
+            w -= learning_rate * dw
         b -= learning_rate * db
+        # One pass over n_features values, against the two passes over
+        # n_samples * n_features of the gradient: cheap enough to do always.
+        if not (math.isfinite(b) and np.isfinite(w).all()):
+            raise _diverged(i, learning_rate)
         if on_iteration is not None:
             on_iteration(i)
     result.b, result.dw, result.db = b, dw, db
     return result
+
+
+def _diverged(iteration: int, learning_rate: float) -> DivergenceError:
+    return DivergenceError(
+        f"gradient descent diverged at iteration {iteration}: the weights "
+        f"overflowed to inf or NaN; use a smaller learning rate "
+        f"(got {learning_rate:g})"
+    )

@@ -120,18 +120,30 @@ def _row(
     loop: Callable[[], Any],
     vectorized: Callable[[], Any],
     difference: Callable[[Any, Any], float],
+    scale: float,
     repeat: int,
 ) -> dict[str, Any]:
+    """Time both versions and check they agree to rounding, relative to
+    ``scale``, the magnitude of the result."""
     loop_seconds, loop_result = _median_seconds(loop, repeat, min_time=0.0)
     vectorized_seconds, vectorized_result = _median_seconds(
         vectorized, repeat, min_time=0.05
     )
+    max_abs_difference = float(difference(loop_result, vectorized_result))
+    # Summation order differs, so the results differ by rounding: about
+    # 1e-16 per term; 1e-9 of the magnitude leaves room and still catches
+    # any real disagreement.
+    if not max_abs_difference <= 1e-9 * max(scale, 1.0):
+        raise ArithmeticError(
+            f"{operation}: loop and vectorized results differ by "
+            f"{max_abs_difference:.3g}, more than rounding explains"
+        )
     return {
         "operation": operation,
         "loop_seconds": loop_seconds,
         "vectorized_seconds": vectorized_seconds,
         "speedup": loop_seconds / vectorized_seconds,
-        "max_abs_difference": float(difference(loop_result, vectorized_result)),
+        "max_abs_difference": max_abs_difference,
     }
 
 
@@ -179,6 +191,7 @@ def compare(
             lambda: dot_loop(a, b),
             lambda: np.dot(a, b),
             lambda p, q: abs(p - q),
+            float(np.dot(a, b)),
             repeat,
         ),
         _row(
@@ -186,6 +199,7 @@ def compare(
             lambda: exp_loop(a),
             lambda: np.exp(a),
             lambda p, q: np.max(np.abs(p - q)),
+            float(np.exp(a.max())),
             repeat,
         ),
         _row(
@@ -193,6 +207,7 @@ def compare(
             lambda: gradient_step_loop(w, b0, X, Y, learning_rate),
             lambda: gradient_step_vectorized(w, b0, X, Y, learning_rate),
             step_difference,
+            1.0,
             repeat,
         ),
     ]
