@@ -70,7 +70,7 @@ def test_data_dir_from_environment(data_dir):
     assert result.stderr == ""
 
 
-def test_installed_command(data_dir):
+def test_installed_command():
     exe = Path(sys.executable).parent / "logitnet"
     if not exe.exists():
         exe = shutil.which("logitnet")
@@ -114,18 +114,22 @@ FAILURE = 1
         ([], USAGE, "the following arguments are required: COMMAND"),
         (["frobnicate"], USAGE, "invalid choice: 'frobnicate'"),
         (["train", "--bogus"], USAGE, "unrecognized arguments: --bogus"),
-        (["train", "--learning-rate", "abc"], USAGE, "expected a number; got 'abc'"),
-        (["train", "--learning-rate", "-0.1"], USAGE, "must be a finite number > 0"),
-        (["train", "--learning-rate", "0"], USAGE, "must be a finite number > 0"),
-        (["train", "--learning-rate", "nan"], USAGE, "must be a finite number > 0"),
-        (["train", "--learning-rate", "inf"], USAGE, "must be a finite number > 0"),
+        (["train", "--learning-rate", "abc"], USAGE,
+         "argument --learning-rate: expected a finite number > 0; got 'abc'"),
+        (["train", "--learning-rate", "-0.1"], USAGE, "expected a finite number > 0"),
+        (["train", "--learning-rate", "0"], USAGE, "expected a finite number > 0"),
+        (["train", "--learning-rate", "nan"], USAGE, "expected a finite number > 0"),
+        (["train", "--learning-rate", "inf"], USAGE, "expected a finite number > 0"),
         (["train", "--learning-rate"], USAGE, "expected one argument"),
-        (["train", "--iterations", "-1"], USAGE, "must be >= 0; got '-1'"),
-        (["train", "--iterations", "1.5"], USAGE, "expected a whole number"),
-        (["vectorization", "--size", "0"], USAGE, "must be >= 1"),
-        (["vectorization", "--repeat", "x"], USAGE, "expected a whole number"),
+        (["train", "--iterations", "-1"], USAGE,
+         "argument --iterations: expected a whole number >= 0; got '-1'"),
+        (["train", "--iterations", "1.5"], USAGE, "expected a whole number >= 0"),
+        (["vectorization", "--size", "0"], USAGE, "expected a whole number >= 1"),
+        (["vectorization", "--repeat", "x"], USAGE, "expected a whole number >= 1"),
         (["train", "--data-dir", "{tmp}/missing"], FAILURE,
          "{tmp}/missing: data directory does not exist"),
+        (["train", "--no-verify", "--data-dir", "{corrupt}"], FAILURE,
+         "{corrupt}/train_catvnoncat.h5: cannot be read as HDF5, the file is damaged"),
         (["train", "--data-dir", "{empty}"], FAILURE,
          "{empty}/train_catvnoncat.h5: no such file"),
         (["train", "--data-dir", "{lfs}"], FAILURE, "Git LFS pointer file"),
@@ -176,6 +180,47 @@ def test_divergence_is_one_line_and_writes_nothing(tmp_path, data_dir):
         "overflowed to inf or NaN; use a smaller learning rate (got 1e+308)\n"
     )
     assert not out.exists()
+
+
+def test_wrong_data_dir_variable_is_named(tmp_path):
+    result = run("train", env={"LOGITNET_DATA_DIR": str(tmp_path / "nope")})
+    assert result.returncode == FAILURE
+    assert result.stderr == (
+        f"logitnet: error: {tmp_path}/nope: data directory (from "
+        "LOGITNET_DATA_DIR) does not exist\n"
+    )
+
+
+def test_own_data_in_the_course_layout_with_no_verify(tmp_path):
+    from test_datasets import write_split
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(6, 4, 4, 3), dtype=np.uint8)
+    write_split(tmp_path / "train_catvnoncat.h5", x=x, y=np.array([0, 1] * 3))
+    write_split(tmp_path / "test_catvnoncat.h5", "test")
+    refused = run("train", "--data-dir", str(tmp_path))
+    assert refused.returncode == FAILURE and "--no-verify" in refused.stderr
+    out = tmp_path / "own.npz"
+    result = run("train", "--no-verify", "--data-dir", str(tmp_path),
+                 "--iterations", "150", "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Cost after iteration 0: 0.693147"
+    assert len(result.stdout.splitlines()) == 4
+    assert load_model(out).image_shape == (4, 4, 3)
+
+
+def test_a_closed_pipe_ends_quietly(data_dir):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logitnet", "train", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141
+    assert first == b"Cost after iteration 0: 0.693147\n"
+    assert stderr == b""
 
 
 def test_failed_download_is_one_line(tmp_path):

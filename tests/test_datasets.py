@@ -155,20 +155,24 @@ def test_bad_file_is_named(tmp_path, make, message):
     assert "\n" not in str(info.value)
 
 
-def test_a_damaged_course_file_is_never_used(tmp_path, data_dir):
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_damaged_course_file_is_never_used(tmp_path, data_dir, split):
     for name in datasets.SHA256:
         shutil.copy(data_dir / name, tmp_path / name)
-    path = tmp_path / "train_catvnoncat.h5"
+    path = tmp_path / f"{split}_catvnoncat.h5"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01  # one bit of one pixel: still valid HDF5
     path.write_bytes(bytes(data))
-    assert read_split(path, "train")[0].shape == (209, 64, 64, 3)
-    with pytest.raises(DataError, match=r"train_catvnoncat.h5: SHA-256 \w+ is not"):
+    assert read_split(path, split)[0].shape[1:] == (64, 64, 3)
+    with pytest.raises(DataError, match=rf"{split}_catvnoncat.h5: SHA-256 \w+ is not"):
         load_dataset(tmp_path)
+    assert load_dataset(tmp_path, verify=False)[0].shape == (209, 64, 64, 3)
 
 
-def test_damage_anywhere_in_the_header_is_a_data_error(tmp_path, data_dir):
-    """h5py raises half a dozen exception types for damaged files."""
+def test_damage_in_the_header_never_escapes_as_another_error(tmp_path, data_dir):
+    """h5py raises half a dozen exception types for damaged files; each must
+    come out as a DataError naming the file. (Damage in unused bytes may
+    leave the file readable: that is fine.)"""
     original = (data_dir / "test_catvnoncat.h5").read_bytes()
     rng = np.random.default_rng(0)
     path = tmp_path / "test_catvnoncat.h5"
@@ -182,8 +186,10 @@ def test_damage_anywhere_in_the_header_is_a_data_error(tmp_path, data_dir):
             read_split(path, "test")
         except DataError as e:
             assert str(path) in str(e)
-            kinds.add(str(e).split("damaged (")[-1].split(":")[0])
-    assert len(kinds) > 1  # several kinds of damage were met and reported
+            if e.__cause__ is not None:
+                kinds.add(type(e.__cause__).__name__)
+    # several of h5py's exception types were met, and each was converted
+    assert len(kinds) >= 3, kinds
 
 
 def test_truncated_file(tmp_path, data_dir):

@@ -107,6 +107,30 @@ def test_output_path_checks(tmp_path):
         check_output_path(tmp_path / "file" / "m.npz")
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"w": np.zeros(5)}, r"weights must be float64 of shape \(12,\)"),
+        ({"w": np.full(12, np.nan)}, "contain NaN or inf"),
+        ({"b": np.inf}, "contain NaN or inf"),
+        ({"classes": ["cat"]}, "'classes' must be two names"),
+        ({"image_shape": (2, 2)}, "'image_shape' must be"),
+        ({"training": {"lr": np.float32(0.1)}}, "must be JSON-serializable"),
+    ],
+)
+def test_save_refuses_what_load_would_refuse(tmp_path, saved, change, message):
+    for key, value in change.items():
+        setattr(saved, key, value)
+    with pytest.raises(ModelFileError, match=message):
+        save_model(tmp_path / "m.npz", saved)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_numpy_integers_in_the_image_shape_are_saved_as_ints(tmp_path, saved):
+    saved.image_shape = tuple(np.int64(n) for n in saved.image_shape)
+    assert load_model(save_model(tmp_path / "m.npz", saved)).image_shape == (2, 2, 3)
+
+
 def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
     with pytest.raises(ModelFileError, match="does not exist"):
         save_model(tmp_path / "nowhere" / "m.npz", saved)

@@ -105,6 +105,7 @@ def test_optimize_zero_iterations_returns_start_and_its_gradient():
     assert params["b"] == B1 and costs == []
     ref, _ = propagate(W1, B1, X1, Y1)
     np.testing.assert_array_equal(grads["dw"], ref["dw"])
+    assert type(grads["db"]) is float and grads["db"] == ref["db"]
 
 
 def test_predict_published():
@@ -209,8 +210,10 @@ def test_accuracy_is_the_course_formula():
         accuracy([[1, 0]], [[1, 0, 1]])
     with pytest.raises(ValueError, match="Y_prediction must hold labels 0 and 1"):
         accuracy([[5.0]], [[0]])
-    with pytest.raises(ValueError, match=r"Y must have shape \(1, m\)"):
+    with pytest.raises(ValueError, match=r"Y must have shape \(1, m\) with m >= 1"):
         accuracy([1, 0], [1, 0])
+    with pytest.raises(ValueError, match=r"got shape \(1, 0\)"):
+        accuracy(np.zeros((1, 0)), np.zeros((1, 0)))
 
 
 def test_propagate_gradient_matches_central_differences():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from logitnet import vectorization
+from logitnet.exceptions import LogitnetError
 from logitnet.vectorization import (
     compare,
     dot_loop,
@@ -37,11 +39,34 @@ def test_gradient_step_loop_matches_propagate(rng, scale):
 
 
 def test_disagreement_is_an_error(rng, monkeypatch):
-    from logitnet import vectorization
-
     monkeypatch.setattr(vectorization, "dot_loop", lambda a, b: float(np.dot(a, b)) + 1)
-    with pytest.raises(ArithmeticError, match=r"dot product .* differ by 1"):
+    with pytest.raises(LogitnetError, match=r"dot product .* differ by 1"):
         compare(rng.random((5, 4)), np.array([[0, 1, 1, 0]]), size=100, repeat=1)
+
+
+def test_a_wrong_loop_gradient_step_is_caught(rng, monkeypatch):
+    """compare starts from random weights: at w = 0 every z is 0, and a loop
+    that read the wrong example would agree by accident."""
+    right = vectorization.gradient_step_loop
+
+    def wrong(w, b, X, Y, learning_rate):  # every example reads example 0
+        return right(w, b, np.repeat(X[:, :1], X.shape[1], axis=1), Y, learning_rate)
+
+    monkeypatch.setattr(vectorization, "gradient_step_loop", wrong)
+    with pytest.raises(LogitnetError, match="one gradient step"):
+        compare(rng.random((5, 4)), np.array([[0, 1, 1, 0]]), size=10, repeat=1)
+
+
+def test_median_seconds_is_per_call(monkeypatch):
+    clock = iter(np.arange(0.0, 100.0, 0.01))  # each reading 10 ms later
+    monkeypatch.setattr(vectorization.time, "perf_counter", lambda: next(clock))
+    calls = []
+    seconds, result = vectorization._median_seconds(
+        lambda: calls.append(1) or "done", repeat=3, min_time=0.05
+    )
+    # each call costs one clock reading, 10 ms: five calls per round
+    assert seconds == pytest.approx(0.01)
+    assert len(calls) == 15 and result == "done"
 
 
 def test_compare_rows(rng):

@@ -1,7 +1,9 @@
-"""Checks for arrays entering the course API in its (n_x, m) layout.
+"""Checks for values entering logitnet's public functions.
 
 Broadcasting silently turns a rank-1 ``w`` of shape (n_x,) into nonsense
-(w.T @ X still "works"), so shapes are checked exactly, once, at the door.
+(w.T @ X still "works"), so the course API's shapes are checked exactly,
+once, at the door. Every check raises ValueError with a message that names
+the argument, what was expected and what was given.
 """
 
 from __future__ import annotations
@@ -22,13 +24,25 @@ def _numeric_array(x: ArrayLike, name: str) -> np.ndarray:
     return arr
 
 
+def float_array(x: ArrayLike, name: str) -> NDArray[np.floating]:
+    """``x`` as a real array in the dtype logitnet computes in.
+
+    float32 is kept (for speed); everything else (integers, float16 with its
+    65504 ceiling, longdouble) becomes float64.
+    """
+    arr = _numeric_array(x, name)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    return arr
+
+
 def _require_finite(arr: np.ndarray, name: str) -> None:
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"{name} must be finite; it contains {bad}")
 
 
-def check_positive_int(value: object, name: str, *, minimum: int = 0) -> int:
+def check_int(value: object, name: str, *, minimum: int) -> int:
     """Return ``value`` as an int >= ``minimum``, else raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ValueError(f"{name} must be an integer; got {value!r}")
@@ -48,7 +62,7 @@ def check_learning_rate(value: object) -> float:
 
 def check_X(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
     """X as a finite float array of shape (n_x, m)."""
-    arr = _numeric_array(X, name)
+    arr = float_array(X, name)
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must have shape (n_x, m), one column per example; "
@@ -60,10 +74,6 @@ def check_X(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
             f"got shape {arr.shape}"
         )
     _require_finite(arr, name)
-    # float32 is kept for speed; everything else (integers, float16 with
-    # its 65504 ceiling, longdouble) is computed in float64.
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
     return arr
 
 

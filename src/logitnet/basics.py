@@ -4,6 +4,8 @@ Each function keeps the course's name and meaning. What differs from the
 textbook one-liners is numerical care: no function here overflows, warns or
 returns NaN for finite input. float32 input is computed and returned in
 float32; every other real input (integers, float16, float64) in float64.
+Non-real input (strings, booleans, complex numbers) raises ValueError;
+``basic_sigmoid``, like the ``math`` module it uses, raises TypeError.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from numbers import Real
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
+
+from logitnet._validation import float_array
 
 __all__ = [
     "basic_sigmoid",
@@ -26,18 +30,6 @@ __all__ = [
     "sigmoid_grad",
     "softmax",
 ]
-
-
-def _as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating]:
-    """Return ``x`` as a float32 or float64 ndarray (float32 only if given)."""
-    arr = np.asarray(x)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"{name} must be real; got dtype {arr.dtype}")
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    return arr
 
 
 def _require_ndim(arr: np.ndarray, ndim: int, name: str, layout: str) -> None:
@@ -102,7 +94,7 @@ def sigmoid(x: ArrayLike) -> NDArray[np.floating]:
     """
     # scipy's expit evaluates the stable branch for each sign of x, so it
     # never overflows in exp; the naive formula warns for x < -709.
-    return expit(_as_float_array(x, "x"))
+    return expit(float_array(x, "x"))
 
 
 def sigmoid_grad(x: ArrayLike) -> NDArray[np.floating]:
@@ -167,7 +159,7 @@ def normalize_rows(x: ArrayLike) -> NDArray[np.floating]:
     array([[0.        , 0.6       , 0.8       ],
            [0.13736056, 0.82416338, 0.54944226]])
     """
-    arr = _as_float_array(x, "x")
+    arr = float_array(x, "x")
     _require_ndim(arr, 2, "x", "(n, m)")
     # Squaring entries near the float limit overflows (1e200**2 = inf) and
     # subnormal entries underflow to 0, so each row is first scaled by its
@@ -199,7 +191,7 @@ def softmax(x: ArrayLike) -> NDArray[np.floating]:
     maximum is subtracted first: every exponent is then <= 0 and exp cannot
     overflow, even for entries in the thousands.
     """
-    arr = _as_float_array(x, "x")
+    arr = float_array(x, "x")
     _require_ndim(arr, 2, "x", "(n, m)")
     if arr.shape[1] == 0:
         return arr.copy()
@@ -212,8 +204,8 @@ def softmax(x: ArrayLike) -> NDArray[np.floating]:
 
 
 def _check_pair(yhat: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    yhat_arr = _as_float_array(yhat, "yhat")
-    y_arr = _as_float_array(y, "y")
+    yhat_arr = float_array(yhat, "yhat")
+    y_arr = float_array(y, "y")
     if yhat_arr.shape != y_arr.shape:
         raise ValueError(
             f"yhat and y must have the same shape; got {yhat_arr.shape} "

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from logitnet import __version__
+from logitnet._validation import check_int, check_learning_rate
 from logitnet.exceptions import LogitnetError
 
 __all__ = ["build_parser", "main"]
@@ -29,29 +29,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_float(text: str) -> float:
+# Option values are checked by the same functions that guard the Python API,
+# so the command and the library cannot disagree on what is valid.
+
+
+def _learning_rate(text: str) -> float:
     try:
-        value = float(text)
+        return check_learning_rate(float(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0; got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number > 0; got {text!r}"
+        ) from None
 
 
 def _int_at_least(minimum: int):
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            return check_int(int(text), "value", minimum=minimum)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected a whole number; got {text!r}"
+                f"expected a whole number >= {minimum}; got {text!r}"
             ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {text!r}")
-        return value
 
-    parse.__name__ = f"integer >= {minimum}"
     return parse
 
 
@@ -67,6 +66,13 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
         help="directory holding train_catvnoncat.h5 and test_catvnoncat.h5 "
         "(default: $LOGITNET_DATA_DIR, else download to the user cache, "
         "verified by SHA-256)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="accept files whose SHA-256 is not the course's: data of your "
+        "own in the course's HDF5 layout (still checked for that layout)",
     )
 
 
@@ -101,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--learning-rate",
-        type=_positive_float,
+        type=_learning_rate,
         default=0.005,
         metavar="RATE",
         help="step size, > 0 (default: %(default)s)",
@@ -153,41 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from logitnet.datasets import flatten, load_dataset, scale
-    from logitnet.modelfile import SavedModel, check_output_path, save_model
-    from logitnet.neuron import model
+    from logitnet.course import train_cat_classifier
+    from logitnet.modelfile import check_output_path, save_model
 
     if args.out is not None:
         check_output_path(args.out)  # fail before training, not after
-    train_x, train_y, test_x, test_y, classes = load_dataset(args.data_dir)
-    d = model(
-        scale(flatten(train_x)),
-        train_y,
-        scale(flatten(test_x)),
-        test_y,
+    saved = train_cat_classifier(
+        args.data_dir,
         num_iterations=args.iterations,
         learning_rate=args.learning_rate,
         print_cost=True,
         progress=_show_progress(),
+        verify=args.verify,
     )
     if args.out is not None:
-        saved = SavedModel(
-            w=d["w"].ravel(),
-            b=d["b"],
-            classes=[c.decode() if isinstance(c, bytes) else str(c) for c in classes],
-            image_shape=tuple(int(n) for n in train_x.shape[1:]),
-            training={
-                "solver": "gd",
-                "num_iterations": d["num_iterations"],
-                "learning_rate": d["learning_rate"],
-                "cost_every": 100,
-                "costs": d["costs"],
-            },
-            metrics={
-                "train_accuracy": d["train_accuracy"],
-                "test_accuracy": d["test_accuracy"],
-            },
-        )
         save_model(args.out, saved)
         print(f"model saved to {args.out}", file=sys.stderr)
     return 0
@@ -204,7 +189,7 @@ def _vectorization(args: argparse.Namespace) -> int:
     from logitnet.datasets import flatten, load_dataset, scale
     from logitnet.vectorization import compare
 
-    train_x, train_y, *_ = load_dataset(args.data_dir)
+    train_x, train_y, *_ = load_dataset(args.data_dir, verify=args.verify)
     rows = compare(
         scale(flatten(train_x)),
         train_y,
@@ -248,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`logitnet train | head`): stop quietly, as
+        # other command-line tools do, and keep Python from complaining
+        # about the unflushable stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except (LogitnetError, ValueError, OSError) as e:
         print(f"logitnet: error: {_one_line(e)}", file=sys.stderr)
     except MemoryError:

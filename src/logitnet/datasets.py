@@ -130,7 +130,9 @@ def read_split(
         if actual != sha256:
             raise DataError(
                 f"{path}: SHA-256 {actual} is not the course file's {sha256}: "
-                "the file is damaged or not the course's; refusing to use it"
+                "the file is damaged or not the course's; refusing to use it "
+                "(files of your own in this layout: --no-verify, or "
+                "load_dataset(..., verify=False))"
             )
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
     try:
@@ -188,14 +190,16 @@ def _check_layout(path, x_key, x, y_key, y, classes) -> None:
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """The directory named by ``data_dir`` or ``LOGITNET_DATA_DIR``, else None."""
+    source = ""
     if data_dir is None:
         data_dir = os.environ.get(ENV_DATA_DIR) or None
+        source = f" (from {ENV_DATA_DIR})"
     if data_dir is None:
         return None
     path = Path(data_dir)
     if not path.is_dir():
         what = "is not a directory" if path.exists() else "does not exist"
-        raise DataError(f"{path}: data directory {what}")
+        raise DataError(f"{path}: data directory{source} {what}")
     return path
 
 

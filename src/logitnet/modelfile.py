@@ -23,6 +23,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -92,27 +93,38 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
     Raises
     ------
     ModelFileError
-        If the directory is missing, or ``path`` is a directory.
+        If the directory is missing, ``path`` is a directory or another
+        non-regular file, or the model is one that :func:`load_model` would
+        refuse (weights that do not fit the image shape, NaN or inf, not two
+        class names), or its training and metrics are not JSON-serializable.
+        Nothing is written then.
     OSError
         If the disk refuses the write; ``path`` is then left as it was.
     """
     path = Path(path)
     check_output_path(path)
+    w = np.asarray(model.w, dtype=np.float64).ravel()
+    b = np.asarray(model.b, dtype=np.float64)
+    shape = list(model.image_shape)
+    _check_parts(path, w, b, list(model.classes), shape)
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "logitnet_version": model.logitnet_version,
         "classes": list(model.classes),
-        "image_shape": list(model.image_shape),
+        "image_shape": [int(n) for n in shape],
         "preprocessing": model.preprocessing,
         "training": model.training,
         "metrics": model.metrics,
     }
-    arrays = {
-        "w": np.asarray(model.w, dtype=np.float64).ravel(),
-        "b": np.asarray(model.b, dtype=np.float64).reshape(()),
-        "metadata": np.array(json.dumps(metadata, sort_keys=True)),
-    }
+    try:
+        text = json.dumps(metadata, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(
+            f"{path}: training settings and metrics must be JSON-serializable "
+            f"(plain numbers, strings, lists, dicts): {e}"
+        ) from e
+    arrays = {"w": w, "b": b.reshape(()), "metadata": np.array(text)}
     # Write beside the target, then rename over it: a rename within one
     # directory is atomic, so a reader never sees a half-written model.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -207,30 +219,24 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
     return _from_parts(path, w, b, metadata)
 
 
-def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedModel:
+def _check_parts(path: Path, w: np.ndarray, b: np.ndarray, classes, shape) -> None:
+    """What a model must be, whether it is being saved or loaded."""
+
     def bad(what: str) -> ModelFileError:
         return ModelFileError(f"{path}: {what}")
 
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise bad("not a logitnet model (no 'logitnet-model' format tag)")
-    version = meta.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise bad(
-            f"model format version {version!r} is not supported "
-            f"(this logitnet reads version {FORMAT_VERSION})"
-        )
-    classes = meta.get("classes")
     if not (
         isinstance(classes, list)
         and len(classes) == 2
         and all(isinstance(c, str) for c in classes)
     ):
         raise bad(f"'classes' must be two names; got {classes!r}")
-    shape = meta.get("image_shape")
     if not (
         isinstance(shape, list)
         and len(shape) == 3
-        and all(type(n) is int and n > 0 for n in shape)
+        and all(
+            isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in shape
+        )
     ):
         raise bad(f"'image_shape' must be [height, width, channels]; got {shape!r}")
     n_x = math.prod(shape)
@@ -239,10 +245,29 @@ def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedMod
             f"weights must be float64 of shape ({n_x},) for images of shape "
             f"{tuple(shape)}; got {w.dtype} of shape {w.shape}"
         )
-    if b.dtype != np.float64 or b.shape != ():
+    if b.dtype != np.float64 or b.shape not in ((), (1,)):
         raise bad(f"bias must be a float64 scalar; got {b.dtype} of shape {b.shape}")
-    if not (np.isfinite(w).all() and np.isfinite(b)):
+    if not (np.isfinite(w).all() and np.isfinite(b).all()):
         raise bad("weights or bias contain NaN or inf")
+
+
+def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedModel:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path}: not a logitnet model (no 'logitnet-model' format tag)"
+        )
+    version = meta.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {version!r} is not supported "
+            f"(this logitnet reads version {FORMAT_VERSION})"
+        )
+    classes, shape = meta.get("classes"), meta.get("image_shape")
+    if b.shape != ():
+        raise ModelFileError(
+            f"{path}: bias must be a float64 scalar; got {b.dtype} of shape {b.shape}"
+        )
+    _check_parts(path, w, b, classes, shape)
     return SavedModel(
         w=w,
         b=float(b),

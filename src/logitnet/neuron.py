@@ -76,7 +76,7 @@ def initialize_with_zeros(dim: int) -> tuple[NDArray[np.float64], float]:
     b : float
         0.0.
     """
-    dim = check.check_positive_int(dim, "dim", minimum=1)
+    dim = check.check_int(dim, "dim", minimum=1)
     return np.zeros((dim, 1)), 0.0
 
 
@@ -107,7 +107,9 @@ def propagate(
     ------
     ValueError
         For shapes other than these (a rank-1 w or Y included), labels other
-        than 0/1, NaN or inf anywhere, or w^T x + b beyond the float range.
+        than 0/1, or NaN or inf anywhere; also when w^T x + b overflows so
+        badly that the gradient is not finite or the cost is NaN. (A cost
+        beyond the float range whose gradient is finite is returned as inf.)
     """
     w, b, X, Y = _problem(w, b, X, Y)
     cost, dw, db = loss_and_grad(w.ravel(), b, X.T, Y.ravel())
@@ -174,7 +176,7 @@ def optimize(
         When the learning rate is so large that the weights overflow.
     """
     w, b, X, Y = _problem(w, b, X, Y)
-    num_iterations = check.check_positive_int(num_iterations, "num_iterations")
+    num_iterations = check.check_int(num_iterations, "num_iterations", minimum=0)
     learning_rate = check.check_learning_rate(learning_rate)
     return _optimize(w, b, X, Y, num_iterations, learning_rate, print_cost, progress)
 
@@ -249,8 +251,8 @@ def accuracy(Y_prediction: ArrayLike, Y: ArrayLike) -> float:
         Predicted and true labels, 0 or 1.
     """
     Y = np.asarray(Y)
-    if Y.ndim != 2 or Y.shape[0] != 1:
-        raise ValueError(f"Y must have shape (1, m); got shape {Y.shape}")
+    if Y.ndim != 2 or Y.shape[0] != 1 or Y.shape[1] == 0:
+        raise ValueError(f"Y must have shape (1, m) with m >= 1; got shape {Y.shape}")
     Y = check.check_Y(Y, Y.shape[1], np.float64)
     Y_prediction = check.check_Y(Y_prediction, Y.shape[1], np.float64, "Y_prediction")
     return float(100 - np.mean(np.abs(Y_prediction - Y)) * 100)
@@ -301,7 +303,7 @@ def model(
         )
     Y_train = check.check_Y(Y_train, m_train, X_train.dtype, "Y_train")
     Y_test = check.check_Y(Y_test, X_test.shape[1], X_test.dtype, "Y_test")
-    num_iterations = check.check_positive_int(num_iterations, "num_iterations")
+    num_iterations = check.check_int(num_iterations, "num_iterations", minimum=0)
     learning_rate = check.check_learning_rate(learning_rate)
 
     w = np.zeros((n_x, 1), dtype=X_train.dtype)

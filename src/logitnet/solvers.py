@@ -16,7 +16,10 @@ from numpy.typing import NDArray
 from logitnet.exceptions import DivergenceError
 from logitnet.loss import loss_and_grad
 
-__all__ = ["GradientDescentResult", "gradient_descent"]
+__all__ = ["RECORD_EVERY", "GradientDescentResult", "gradient_descent"]
+
+#: The course records (and prints) the cost every 100 iterations.
+RECORD_EVERY = 100
 
 
 @dataclass
@@ -53,7 +56,7 @@ def gradient_descent(
     *,
     learning_rate: float,
     num_iterations: int,
-    record_every: int = 100,
+    record_every: int = RECORD_EVERY,
     on_record: Callable[[int, float], None] | None = None,
     on_iteration: Callable[[int], None] | None = None,
 ) -> GradientDescentResult:

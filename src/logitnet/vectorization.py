@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from logitnet.basics import basic_sigmoid
-from logitnet.neuron import initialize_with_zeros, propagate
+from logitnet.exceptions import LogitnetError
+from logitnet.neuron import propagate
 
 __all__ = [
     "compare",
@@ -134,7 +135,7 @@ def _row(
     # 1e-16 per term; 1e-9 of the magnitude leaves room and still catches
     # any real disagreement.
     if not max_abs_difference <= 1e-9 * max(scale, 1.0):
-        raise ArithmeticError(
+        raise LogitnetError(
             f"{operation}: loop and vectorized results differ by "
             f"{max_abs_difference:.3g}, more than rounding explains"
         )
@@ -177,10 +178,19 @@ def compare(
     list of dict
         One per operation, with keys ``operation``, ``loop_seconds``,
         ``vectorized_seconds``, ``speedup`` and ``max_abs_difference``.
+
+    Raises
+    ------
+    LogitnetError
+        If a loop version and its vectorized version disagree by more than
+        rounding explains.
     """
     rng = np.random.default_rng(seed)
-    a, b = rng.random(size), rng.random(size)
-    w, b0 = initialize_with_zeros(X.shape[0])
+    u, v = rng.random(size), rng.random(size)
+    # A random start, not zeros: at w = 0 every z is 0 and a loop that mixed
+    # up its indices would still agree with the vectorized step.
+    w = rng.normal(scale=0.01, size=(X.shape[0], 1))
+    b = 0.1
 
     def step_difference(p, q):
         return max(np.max(np.abs(p[0] - q[0])), abs(p[1] - q[1]), abs(p[2] - q[2]))
@@ -188,24 +198,24 @@ def compare(
     return [
         _row(
             f"dot product of two {size:,}-vectors",
-            lambda: dot_loop(a, b),
-            lambda: np.dot(a, b),
+            lambda: dot_loop(u, v),
+            lambda: np.dot(u, v),
             lambda p, q: abs(p - q),
-            float(np.dot(a, b)),
+            float(np.dot(u, v)),
             repeat,
         ),
         _row(
             f"exp of a {size:,}-vector",
-            lambda: exp_loop(a),
-            lambda: np.exp(a),
+            lambda: exp_loop(u),
+            lambda: np.exp(u),
             lambda p, q: np.max(np.abs(p - q)),
-            float(np.exp(a.max())),
+            float(np.exp(u.max())),
             repeat,
         ),
         _row(
             f"one gradient step, {X.shape[1]} examples x {X.shape[0]:,} features",
-            lambda: gradient_step_loop(w, b0, X, Y, learning_rate),
-            lambda: gradient_step_vectorized(w, b0, X, Y, learning_rate),
+            lambda: gradient_step_loop(w, b, X, Y, learning_rate),
+            lambda: gradient_step_vectorized(w, b, X, Y, learning_rate),
             step_difference,
             1.0,
             repeat,
