@@ -232,7 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
     except BrokenPipeError:
         # The reader went away (`logitnet train | head`): stop quietly, as
         # other command-line tools do, and keep Python from complaining
