@@ -65,17 +65,21 @@ ENV_DATA_DIR = "LOGITNET_DATA_DIR"
 ENV_CACHE_DIR = "LOGITNET_CACHE_DIR"
 ENV_DATA_URL = "LOGITNET_DATA_URL"
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def _is_lfs_pointer(path: str | os.PathLike[str]) -> bool:
+    """Whether the file is a Git LFS pointer: a small text file standing in
+    for the real one in a repository clone without LFS."""
+    with open(path, "rb") as f:
+        return f.read(len(_LFS_POINTER)) == _LFS_POINTER
 
 
 def _not_hdf5_reason(path: Path) -> str | None:
     """Why ``path`` cannot be an HDF5 file, or None if it might be one."""
-    with open(path, "rb") as f:
-        head = f.read(len(_LFS_POINTER))
-    if not head:
+    if path.stat().st_size == 0:
         return "is empty"
-    if head.startswith(_LFS_POINTER):
+    if _is_lfs_pointer(path):
         return (
             "is a Git LFS pointer file, not the data (fetch the real file, "
             "e.g. with `git lfs pull`, or use another copy)"
@@ -300,13 +304,11 @@ class _Downloader:
 
     def __call__(self, url, output_file, pooch, check_only=False):
         result = self.http(url, output_file, pooch, check_only=check_only)
-        if not check_only:
-            with open(output_file, "rb") as f:
-                if f.read(len(_LFS_POINTER)) == _LFS_POINTER:
-                    raise DataError(
-                        f"{url}: serves a Git LFS pointer file, not the data; "
-                        "use a URL that serves the file itself"
-                    )
+        if not check_only and _is_lfs_pointer(output_file):
+            raise DataError(
+                f"{url}: serves a Git LFS pointer file, not the data; "
+                "use a URL that serves the file itself"
+            )
         return result
 
 

@@ -105,6 +105,8 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
     check_output_path(path)
     w = np.asarray(model.w, dtype=np.float64).ravel()
     b = np.asarray(model.b, dtype=np.float64)
+    if b.size == 1:
+        b = b.reshape(())  # a one-element array is a scalar bias
     shape = list(model.image_shape)
     _check_parts(path, w, b, list(model.classes), shape)
     metadata = {
@@ -124,7 +126,7 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
             f"{path}: training settings and metrics must be JSON-serializable "
             f"(plain numbers, strings, lists, dicts): {e}"
         ) from e
-    arrays = {"w": w, "b": b.reshape(()), "metadata": np.array(text)}
+    arrays = {"w": w, "b": b, "metadata": np.array(text)}
     # Write beside the target, then rename over it: a rename within one
     # directory is atomic, so a reader never sees a half-written model.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -245,9 +247,9 @@ def _check_parts(path: Path, w: np.ndarray, b: np.ndarray, classes, shape) -> No
             f"weights must be float64 of shape ({n_x},) for images of shape "
             f"{tuple(shape)}; got {w.dtype} of shape {w.shape}"
         )
-    if b.dtype != np.float64 or b.shape not in ((), (1,)):
+    if b.dtype != np.float64 or b.shape != ():
         raise bad(f"bias must be a float64 scalar; got {b.dtype} of shape {b.shape}")
-    if not (np.isfinite(w).all() and np.isfinite(b).all()):
+    if not (np.isfinite(w).all() and np.isfinite(b)):
         raise bad("weights or bias contain NaN or inf")
 
 
@@ -263,10 +265,6 @@ def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedMod
             f"(this logitnet reads version {FORMAT_VERSION})"
         )
     classes, shape = meta.get("classes"), meta.get("image_shape")
-    if b.shape != ():
-        raise ModelFileError(
-            f"{path}: bias must be a float64 scalar; got {b.dtype} of shape {b.shape}"
-        )
     _check_parts(path, w, b, classes, shape)
     return SavedModel(
         w=w,
