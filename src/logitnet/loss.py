@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-__all__ = ["decision_function", "loss_and_grad"]
+__all__ = ["decision_function", "loss_and_grad", "rows_per_block"]
 
 
 def decision_function(
@@ -58,15 +58,44 @@ def decision_function(
     return z
 
 
+#: Above this size X is processed in row blocks of about ``BLOCK_BYTES``: each
+#: block is used for both products while it is still in cache, so X streams
+#: from memory once per evaluation instead of twice. Below it, one BLAS call
+#: per product is faster (X already sits in the last-level cache and BLAS
+#: spreads one large call over all cores). Both sizes were chosen by
+#: measurement on the benchmark machine; see ``benchmarks/RESULTS.md``.
+SINGLE_PASS_BYTES = 64 * 2**20
+BLOCK_BYTES = 4 * 2**20
+
+
+def rows_per_block(X: NDArray[np.floating]) -> int:
+    """Rows of X per block in :func:`loss_and_grad` (all of them when small)."""
+    m = X.shape[0]
+    if X.nbytes <= SINGLE_PASS_BYTES:
+        return max(m, 1)
+    row_bytes = max(X.nbytes // max(m, 1), 1)
+    return max(BLOCK_BYTES // row_bytes, 1)
+
+
 def loss_and_grad(
     w: NDArray[np.floating],
     b: float,
     X: NDArray[np.floating],
     y: NDArray[np.floating],
     *,
+    sample_weight: NDArray[np.floating] | None = None,
+    alpha: float = 0.0,
     compute_loss: bool = True,
 ) -> tuple[float | None, NDArray[np.floating], float]:
     """Cross-entropy cost of one sigmoid neuron and its gradient, in one pass.
+
+    With sample weights s_i (all 1 by default) and L2 strength alpha:
+
+        J  = sum_i s_i L(a_i, y_i) / sum_i s_i  +  (alpha / 2) ||w||^2
+        dw = X^T (s * (a - y)) / sum_i s_i      +  alpha w
+        db = sum_i s_i (a_i - y_i) / sum_i s_i
+
+    The bias is never penalized.
 
     Parameters
     ----------
@@ -78,6 +107,10 @@ def loss_and_grad(
         Examples, one per row (a transposed view of the course's (n_x, m)).
     y : ndarray of shape (n_samples,)
         Labels 0.0 or 1.0, the same float dtype as ``X``.
+    sample_weight : ndarray of shape (n_samples,), optional
+        Non-negative weights with a positive sum, the dtype of ``X``.
+    alpha : float, default=0.0
+        L2 penalty strength, >= 0.
     compute_loss : bool, default=True
         Skip the cost (one log per example) when only the gradient is needed.
 
@@ -91,15 +124,39 @@ def loss_and_grad(
         dJ/db.
     """
     m = X.shape[0]
-    z = decision_function(w, b, X)
-    dz = expit(z)  # a = sigma(z), overwritten in place by dz = a - y
-    dz -= y
+    rows = rows_per_block(X)
+    dw = None
+    cost_sum = db_sum = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        dw = X.T @ dz
-        dw /= m
-        db = float(np.sum(dz)) / m
-        cost = None
-        if compute_loss:
-            sign = 1 - 2 * y  # +1 for y = 0, -1 for y = 1: exact, so is z * sign
-            cost = float(np.mean(np.logaddexp(0, z * sign)))
+        for start in range(0, m, rows):
+            block = slice(start, start + rows)
+            Xb = X[block]
+            z = decision_function(w, b, Xb)
+            dz = expit(z)  # a = sigma(z), overwritten in place by dz = a - y
+            dz -= y[block]
+            if sample_weight is not None:
+                dz *= sample_weight[block]
+            # Xb is still in cache from the first product: this one is cheap.
+            part = Xb.T @ dz
+            if dw is None:
+                dw = part
+            else:
+                dw += part
+            # Sums in float64 whatever X's dtype: O(n_samples), and the
+            # optimizer compares costs that differ in their last digits.
+            db_sum += float(np.sum(dz, dtype=np.float64))
+            if compute_loss:
+                # +1 for y = 0, -1 for y = 1: exact, and so is z * sign.
+                losses = np.logaddexp(0, z * (1 - 2 * y[block]))
+                if sample_weight is not None:
+                    losses *= sample_weight[block]
+                cost_sum += float(np.sum(losses, dtype=np.float64))
+        total = m if sample_weight is None else float(np.sum(sample_weight))
+        dw /= total
+        db = db_sum / total
+        cost = cost_sum / total if compute_loss else None
+        if alpha:
+            dw += alpha * w
+            if compute_loss:
+                cost += 0.5 * alpha * float(w @ w)
     return cost, dw, db
