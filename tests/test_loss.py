@@ -138,3 +138,59 @@ def test_any_finite_problem_gives_finite_cost_and_gradient(Xw, b, y):
         z = X @ w + b
     if np.all(np.abs(z) < 15):
         assert cost == pytest.approx(plain_cost(w, b, X, y), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_weighted_penalized_gradient_matches_central_differences(alpha, weighted):
+    rng = np.random.default_rng(11)
+    w, b, X, y = random_problem(rng)
+    s = rng.uniform(0, 3, size=y.size) if weighted else None
+    _, dw, db = loss_and_grad(w, b, X, y, sample_weight=s, alpha=alpha)
+    eps = 1e-6
+
+    def cost(theta):
+        return loss_and_grad(theta[:-1], theta[-1], X, y, sample_weight=s, alpha=alpha)[
+            0
+        ]
+
+    theta = np.append(w, b)
+    numeric = [
+        (cost(theta + eps * e) - cost(theta - eps * e)) / (2 * eps)
+        for e in np.eye(theta.size)
+    ]
+    np.testing.assert_allclose(np.append(dw, db), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_weighted_cost_by_hand():
+    # Two examples at z = 0 (loss log 2) and z = ln 3 with y = 0 (loss ln 4),
+    # weighted 3 : 1, plus alpha/2 ||w||^2 with w = [1], alpha = 0.5.
+    X = np.array([[0.0], [np.log(3)]])
+    y = np.array([1.0, 0.0])
+    cost, dw, db = loss_and_grad(
+        np.array([1.0]), 0.0, X, y, sample_weight=np.array([3.0, 1.0]), alpha=0.5
+    )
+    assert cost == pytest.approx((3 * np.log(2) + np.log(4)) / 4 + 0.25, rel=1e-15)
+    # dz = [-1/2, 3/4] weighted [3, 1]: db = (-3/2 + 3/4) / 4; dw adds alpha w.
+    assert db == pytest.approx(-0.1875, rel=1e-15)
+    assert dw[0] == pytest.approx(0.75 * np.log(3) / 4 + 0.5, rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_blocks_give_the_single_pass_result(monkeypatch, dtype):
+    from logitnet import loss
+
+    rng = np.random.default_rng(5)
+    w, b, X, y = random_problem(rng, m=103, n=9)
+    X, y, w = X.astype(dtype), y.astype(dtype), w.astype(dtype)
+    s = rng.uniform(0.5, 2, size=103).astype(dtype)
+    whole = loss_and_grad(w, b, X, y, sample_weight=s, alpha=0.1)
+    monkeypatch.setattr(loss, "SINGLE_PASS_BYTES", 0)
+    monkeypatch.setattr(loss, "BLOCK_BYTES", 10 * X.itemsize * 9)  # 10 rows
+    assert loss.rows_per_block(X) == 10
+    blocked = loss_and_grad(w, b, X, y, sample_weight=s, alpha=0.1)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert blocked[0] == pytest.approx(whole[0], rel=rtol)
+    np.testing.assert_allclose(blocked[1], whole[1], rtol=rtol, atol=rtol)
+    assert blocked[1].dtype == dtype
+    assert blocked[2] == pytest.approx(whole[2], rel=rtol, abs=rtol)

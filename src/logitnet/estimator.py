@@ -324,7 +324,9 @@ def _check_real(value: object, name: str, bound: float, *, allow_equal: bool) ->
     ok = value >= bound if allow_equal else value > bound
     if not (math.isfinite(value) and ok):
         sign = ">=" if allow_equal else ">"
-        raise ValueError(f"{name} must be a finite number {sign} {bound:g}; got {value}")
+        raise ValueError(
+            f"{name} must be a finite number {sign} {bound:g}; got {value}"
+        )
 
 
 def _check_sample_weight(

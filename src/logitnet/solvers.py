@@ -136,7 +136,7 @@ def gradient_descent(
     dw: NDArray[np.floating] | None = None
     db: float | None = None
     i = 0
-    for i in range(num_iterations):  # noqa: B007 - i is the count after the loop
+    for i in range(num_iterations):
         record = i % record_every == 0
         cost, dw, db = loss_and_grad(
             w, b, X, y, sample_weight=sample_weight, alpha=alpha, compute_loss=record
@@ -268,8 +268,8 @@ def lbfgs(
         # The first step is unscaled: keep it to about unit length.
         first = min(1.0, 1.0 / math.sqrt(-slope)) if not steps else 1.0
 
-        def along(t: float, direction=direction):
-            f, g = evaluate(theta + t * direction)
+        def along(t: float, start=theta, direction=direction):
+            f, g = evaluate(start + t * direction)
             return f, g, float(g @ direction)
 
         noise = 10 * float(np.finfo(dtype).eps) * abs(cost)
@@ -350,7 +350,9 @@ class _Memory:
         newest = idx[-1]
         gamma = self.s_dot_y[newest, newest] / self.y_dot_y[newest, newest]
         r_sg = np.linalg.solve(R, sg)
-        inner = np.diag(s_dot_y) * r_sg + gamma * (self.y_dot_y[np.ix_(idx, idx)] @ r_sg)
+        inner = np.diag(s_dot_y) * r_sg + gamma * (
+            self.y_dot_y[np.ix_(idx, idx)] @ r_sg
+        )
         coef = np.zeros(2 * self.size)
         coef[idx] = np.linalg.solve(R.T, inner - gamma * yg)
         coef[self.size + idx] = -gamma * r_sg
