@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # where there is none, logitnet downloads it to the user cache on first use.
 export LOGITNET_DATA_DIR ?= $(wildcard $(abspath ../shared/data/catvnoncat))
 
-.PHONY: run test lint format clean
+.PHONY: run test bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,17 +25,23 @@ run: $(STAMP)
 
 ## test: lint, then the whole test suite
 test: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest
 
+## bench: speed benchmarks, side by side; writes benchmarks/RESULTS.md (minutes)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" || \
+		echo "PyTorch could not be installed: its benchmark rows will be skipped"
+	$(BIN)/python benchmarks/bench.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis model.npz
