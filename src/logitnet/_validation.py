@@ -51,13 +51,24 @@ def check_int(value: object, name: str, *, minimum: int) -> int:
     return int(value)
 
 
+def check_real(
+    value: object, name: str, *, minimum: float, inclusive: bool = False
+) -> float:
+    """Return ``value`` as a finite float > ``minimum`` (>= when inclusive)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{name} must be a number; got {value!r}")
+    above = value >= minimum if inclusive else value > minimum
+    if not (math.isfinite(value) and above):
+        sign = ">=" if inclusive else ">"
+        raise ValueError(
+            f"{name} must be a finite number {sign} {minimum:g}; got {value}"
+        )
+    return float(value)
+
+
 def check_learning_rate(value: object) -> float:
     """Return ``value`` as a finite float > 0, else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"learning_rate must be a number; got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"learning_rate must be a finite number > 0; got {value}")
-    return float(value)
+    return check_real(value, "learning_rate", minimum=0.0)
 
 
 def check_X(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:

@@ -19,9 +19,8 @@ Examples
 
 from __future__ import annotations
 
-import math
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -32,6 +31,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from logitnet._validation import check_learning_rate, check_real
 from logitnet.loss import decision_function, loss_and_grad
 from logitnet.solvers import gradient_descent, lbfgs
 
@@ -239,9 +239,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Check every parameter; the computation's dtype."""
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}; got {self.solver!r}")
-        _check_real(self.alpha, "alpha", 0.0, allow_equal=True)
-        _check_real(self.learning_rate, "learning_rate", 0.0, allow_equal=False)
-        _check_real(self.tol, "tol", 0.0, allow_equal=True)
+        check_real(self.alpha, "alpha", minimum=0.0, inclusive=True)
+        check_learning_rate(self.learning_rate)
+        check_real(self.tol, "tol", minimum=0.0, inclusive=True)
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral):
             raise ValueError(f"max_iter must be an integer; got {self.max_iter!r}")
         if self.max_iter < 0:
@@ -316,17 +316,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """
         z = self.decision_function(X)
         return self.classes_[(z > 0).astype(np.intp)]
-
-
-def _check_real(value: object, name: str, bound: float, *, allow_equal: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    ok = value >= bound if allow_equal else value > bound
-    if not (math.isfinite(value) and ok):
-        sign = ">=" if allow_equal else ">"
-        raise ValueError(
-            f"{name} must be a finite number {sign} {bound:g}; got {value}"
-        )
 
 
 def _check_sample_weight(
