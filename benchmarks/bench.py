@@ -73,6 +73,12 @@ def first_reaching(make_cost, limit):
     return lo
 
 
+def run_course(Xc, Yc):
+    """The course's 2000 iterations from zeros; its final parameters."""
+    w, b = course.initialize_with_zeros(Xc.shape[0])
+    return course.optimize(w, b, Xc, Yc, GD_ITERATIONS, LR)[0]
+
+
 # -- PyTorch ------------------------------------------------------------------
 
 
@@ -122,8 +128,7 @@ def time_to_course_cost(X, y, Xc, Yc, repeat, rows):
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     def course_run():
-        w, b = course.initialize_with_zeros(Xc.shape[0])
-        return course.optimize(w, b, Xc, Yc, GD_ITERATIONS, LR)[0]
+        return run_course(Xc, Yc)
 
     params = course_run()
     course_cost = cost_of(params["w"], params["b"], X, y.astype(float))
@@ -176,8 +181,7 @@ def gd_2000(X, y, Xc, Yc, repeat, rows):
     yf = y.astype(float)
 
     def course_run():
-        w, b = course.initialize_with_zeros(Xc.shape[0])
-        return course.optimize(w, b, Xc, Yc, GD_ITERATIONS, LR)[0]
+        return run_course(Xc, Yc)
 
     ref = course_run()
     results = {"course": median_time(course_run, repeat)}

@@ -185,11 +185,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         report = None
         if self.verbose:
             report = _print_cost
-        problem = {
-            "sample_weight": weights,
-            "alpha": float(self.alpha),
-            "fit_intercept": self.fit_intercept,
-        }
+        # The cost's terms, as loss_and_grad takes them.
+        problem = {"sample_weight": weights, "alpha": float(self.alpha)}
         if self.solver == "gd":
             result = gradient_descent(
                 w0,
@@ -201,13 +198,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 tol=float(self.tol),
                 record_every=1,
                 on_record=_every(100, report),
+                fit_intercept=self.fit_intercept,
                 **problem,
             )
             if not result.converged:
                 # The curve ends where the weights do, after the last step.
-                final, _, _ = loss_and_grad(
-                    result.w, result.b, X, y01, sample_weight=weights, alpha=self.alpha
-                )
+                final, _, _ = loss_and_grad(result.w, result.b, X, y01, **problem)
                 result.costs.append(final)
         else:
             result = lbfgs(
@@ -218,6 +214,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 max_iter=self.max_iter,
                 tol=float(self.tol),
                 on_record=report,
+                fit_intercept=self.fit_intercept,
                 **problem,
             )
         self.coef_ = result.w.astype(dtype, copy=False).reshape(1, -1)

@@ -392,13 +392,12 @@ def _wolfe_line_search(
     lo = hi = None
     for i in range(max_evaluations):
         f, g, slope = along(t)
+        # Checked first, so the phases below only bracket and shrink.
         if math.isfinite(f) and acceptable(t, f, slope):
             return t, f, g
         if lo is None:  # bracketing phase
             if not math.isfinite(f) or f > f0 + c1 * t * slope0 or (i and f >= prev[1]):
                 lo, hi = prev, (t, f, slope, g)
-            elif abs(slope) <= -c2 * slope0:
-                return t, f, g
             elif slope >= 0:
                 lo, hi = (t, f, slope, g), prev
             else:
@@ -408,8 +407,6 @@ def _wolfe_line_search(
         else:  # zoom phase: lo satisfies sufficient decrease, hi brackets
             if not math.isfinite(f) or f > f0 + c1 * t * slope0 or f >= lo[1]:
                 hi = (t, f, slope, g)
-            elif abs(slope) <= -c2 * slope0:
-                return t, f, g
             else:
                 if slope * (hi[0] - lo[0]) >= 0:
                     hi = lo
