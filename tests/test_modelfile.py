@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from logitnet import modelfile
-from logitnet.exceptions import ModelFileError
+from logitnet.exceptions import ModelFileError, OutputPathError
 from logitnet.modelfile import SavedModel, check_output_path, load_model, save_model
 
 
@@ -98,12 +98,12 @@ def test_failed_write_leaves_the_old_file(tmp_path, saved, monkeypatch, fail_in)
 
 
 def test_output_path_checks(tmp_path):
-    with pytest.raises(ModelFileError, match="is a directory; give a file name"):
+    with pytest.raises(OutputPathError, match="is a directory; give a file name"):
         check_output_path(tmp_path)
-    with pytest.raises(ModelFileError, match=r"directory .*nowhere does not exist"):
+    with pytest.raises(OutputPathError, match=r"directory .*nowhere does not exist"):
         check_output_path(tmp_path / "nowhere" / "m.npz")
     (tmp_path / "file").write_text("")
-    with pytest.raises(ModelFileError, match="file is not a directory"):
+    with pytest.raises(OutputPathError, match="file is not a directory"):
         check_output_path(tmp_path / "file" / "m.npz")
 
 
@@ -132,7 +132,7 @@ def test_numpy_integers_in_the_image_shape_are_saved_as_ints(tmp_path, saved):
 
 
 def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
-    with pytest.raises(ModelFileError, match="does not exist"):
+    with pytest.raises(OutputPathError, match="does not exist"):
         save_model(tmp_path / "nowhere" / "m.npz", saved)
     assert list(tmp_path.iterdir()) == []
 
@@ -201,7 +201,7 @@ def test_tampered_metadata_is_not_json(tmp_path, saved, text):
 def test_a_special_file_is_never_replaced(tmp_path, saved):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    with pytest.raises(ModelFileError, match="is not a regular file"):
+    with pytest.raises(OutputPathError, match="is not a regular file"):
         save_model(fifo, saved)
     assert fifo.is_fifo()
 

@@ -6,7 +6,13 @@ how to fix it, so the command line can print it as one line.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "DivergenceError", "LogitnetError", "ModelFileError"]
+__all__ = [
+    "DataError",
+    "DivergenceError",
+    "LogitnetError",
+    "ModelFileError",
+    "OutputPathError",
+]
 
 
 class LogitnetError(Exception):
@@ -23,3 +29,7 @@ class ModelFileError(LogitnetError, ValueError):
 
 class DivergenceError(LogitnetError, ArithmeticError):
     """Training left the float range: the weights became inf or NaN."""
+
+
+class OutputPathError(LogitnetError, ValueError):
+    """An output file cannot be written where the user asked for it."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -31,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet import __version__
+from logitnet._files import atomic_path, check_output_path
 from logitnet.exceptions import ModelFileError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
@@ -92,9 +92,11 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
 
     Raises
     ------
+    OutputPathError
+        If the directory is missing, or ``path`` is a directory or another
+        non-regular file.
     ModelFileError
-        If the directory is missing, ``path`` is a directory or another
-        non-regular file, or the model is one that :func:`load_model` would
+        If the model is one that :func:`load_model` would
         refuse (weights that do not fit the image shape, NaN or inf, not two
         class names), or its training and metrics are not JSON-serializable.
         Nothing is written then.
@@ -127,53 +129,8 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
             f"(plain numbers, strings, lists, dicts): {e}"
         ) from e
     arrays = {"w": w, "b": b, "metadata": np.array(text)}
-    # Write beside the target, then rename over it: a rename within one
-    # directory is atomic, so a reader never sees a half-written model.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); give it the permissions an
-        # ordinary new file would have, or those of the file it replaces.
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _file_mode(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Check that a file can be written at ``path``, before any work is done.
-
-    Raises
-    ------
-    ModelFileError
-        If ``path`` is a directory or another non-regular file (a device, a
-        pipe: the atomic rename would replace it), or its parent is missing
-        or not a directory.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a directory; give a file name")
-    if path.exists() and not path.is_file():
-        raise ModelFileError(f"{path}: is not a regular file; give a file name")
-    parent = path.parent
-    if not parent.exists():
-        raise ModelFileError(f"{path}: directory {parent} does not exist")
-    if not parent.is_dir():
-        raise ModelFileError(f"{path}: {parent} is not a directory")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)  # a file object: np.savez would add ".npz" to a name
     return path
 
 
