@@ -1,22 +1,27 @@
-"""Model files: a trained neuron kept on disk, safely.
+"""Model files: a trained neuron kept on disk, safely, and put to use.
 
-Format (version 1): a NumPy ``.npz`` archive holding exactly
+Format (version 2): a NumPy ``.npz`` archive holding exactly
 
 - ``w``: float64 array of shape (n_x,), the weights;
 - ``b``: float64 array of shape (), the bias;
 - ``metadata``: a 0-d unicode array, a JSON object with ``format``
-  (``"logitnet-model"``), ``format_version`` (1), ``logitnet_version``,
+  (``"logitnet-model"``), ``format_version`` (2), ``logitnet_version``,
   ``classes`` (the two class names, index = label), ``image_shape``
-  ([height, width, channels]), ``preprocessing``, ``training`` (settings and
-  the cost curve) and ``metrics``.
+  ([height, width, channels]), ``preprocessing`` (how a photo becomes the
+  input, see :mod:`logitnet.images`), ``training`` (data, solver settings,
+  the cost curve), ``metrics`` (on the training and test sets) and
+  ``sha256``, the checksum of everything else: weights, bias and metadata.
 
 It is read with ``allow_pickle=False``: loading a file can never run code.
-Writes are atomic: the file at the path is either the old one or the
-complete new one, whatever happens mid-write.
+A file that was cut short, changed after it was written (the checksum no
+longer matches), written by another program, or of an unknown version is
+refused with a message naming it. Version 1 files (no checksum) are still
+read. Writes are atomic (:func:`logitnet._files.atomic_path`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -32,14 +37,24 @@ from numpy.typing import NDArray
 from logitnet import __version__
 from logitnet._files import atomic_path, check_output_path
 from logitnet.exceptions import ModelFileError
+from logitnet.images import PREPROCESSING
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "READABLE_VERSIONS",
+    "SavedModel",
+    "load_model",
+    "save_model",
+]
 
 FORMAT = "logitnet-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions :func:`load_model` reads.
+READABLE_VERSIONS = (1, 2)
 
-#: How training images become a column x of the model's input.
-PREPROCESSING = {
+#: What version 1 files said of their preprocessing, when they say nothing.
+_V1_PREPROCESSING = {
     "flatten": "C order: (height, width, channels) -> height*width*channels",
     "scale": "pixel / 255",
 }
@@ -73,6 +88,73 @@ class SavedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     preprocessing: dict[str, str] = field(default_factory=lambda: dict(PREPROCESSING))
     logitnet_version: str = __version__
+
+    # -- using the model -------------------------------------------------------
+
+    def to_estimator(self):
+        """The model as a fitted :class:`logitnet.LogisticRegression`.
+
+        Its ``classes_`` are the class names in label order, so
+        ``predict_proba``'s columns are ``classes``.
+        """
+        from logitnet.estimator import LogisticRegression
+
+        est = LogisticRegression()
+        est.classes_ = np.array(self.classes, dtype=object)
+        est.coef_ = np.asarray(self.w, np.float64).reshape(1, -1)
+        est.intercept_ = np.array([self.b], np.float64)
+        est.n_features_in_ = est.coef_.shape[1]
+        est.n_iter_ = np.array([self.training.get("n_iter", 0)])
+        est.converged_ = bool(self.training.get("converged", False))
+        est.loss_curve_ = list(self.training.get("costs", []))
+        return est
+
+    def images_to_X(self, images) -> NDArray[np.float64]:
+        """Pictures as the model's input matrix.
+
+        Parameters
+        ----------
+        images : path-like, PIL image, ndarray, or a sequence of them
+            One picture, or several; an ndarray of shape (k, h, w, c) is k
+            pictures. See :func:`logitnet.images.read_image`.
+
+        Returns
+        -------
+        X : ndarray of shape (k, height * width * channels), float64
+            One flattened, scaled picture per row.
+        """
+        from logitnet.images import read_image
+
+        batch = [read_image(image, self.image_shape) for image in _as_list(images)]
+        pixels = (
+            np.stack(batch) if batch else np.empty((0, *self.image_shape), np.uint8)
+        )
+        return pixels.reshape(len(batch), -1) / 255.0
+
+    def predict_proba(self, images) -> NDArray[np.float64]:
+        """Probability of each class for each picture.
+
+        Returns
+        -------
+        proba : ndarray of shape (k, 2)
+            Columns in the order of ``classes``.
+        """
+        return self.to_estimator().predict_proba(self.images_to_X(images))
+
+    def predict(self, images) -> list[str]:
+        """The more probable class name of each picture (see ``images_to_X``)."""
+        return self.to_estimator().predict(self.images_to_X(images)).tolist()
+
+
+def _as_list(images) -> list:
+    """One picture or several, as a list of pictures."""
+    from PIL import Image
+
+    if isinstance(images, str | os.PathLike | Image.Image):
+        return [images]
+    if isinstance(images, np.ndarray):
+        return list(images) if images.ndim == 4 else [images]
+    return list(images)
 
 
 def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
@@ -128,6 +210,8 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
             f"{path}: training settings and metrics must be JSON-serializable "
             f"(plain numbers, strings, lists, dicts): {e}"
         ) from e
+    metadata["sha256"] = _checksum(w, b, metadata)
+    text = json.dumps(metadata, sort_keys=True)
     arrays = {"w": w, "b": b, "metadata": np.array(text)}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)  # a file object: np.savez would add ".npz" to a name
@@ -178,6 +262,15 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
     return _from_parts(path, w, b, metadata)
 
 
+def _checksum(w: np.ndarray, b: np.ndarray, metadata: dict) -> str:
+    """SHA-256 of the weights, the bias and the metadata but its checksum."""
+    rest = {k: v for k, v in metadata.items() if k != "sha256"}
+    digest = hashlib.sha256(w.astype("<f8").tobytes())
+    digest.update(b.astype("<f8").tobytes())
+    digest.update(json.dumps(rest, sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
 def _check_parts(path: Path, w: np.ndarray, b: np.ndarray, classes, shape) -> None:
     """What a model must be, whether it is being saved or loaded."""
 
@@ -216,13 +309,22 @@ def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedMod
             f"{path}: not a logitnet model (no 'logitnet-model' format tag)"
         )
     version = meta.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:
+    if type(version) is not int or version not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{path}: model format version {version!r} is not supported "
-            f"(this logitnet reads version {FORMAT_VERSION})"
+            f"(this logitnet reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; a newer logitnet wrote it?)"
         )
     classes, shape = meta.get("classes"), meta.get("image_shape")
     _check_parts(path, w, b, classes, shape)
+    if version >= 2 and meta.get("sha256") != _checksum(w, b, meta):
+        raise ModelFileError(
+            f"{path}: weights or metadata do not match the file's checksum "
+            "(the file was changed after logitnet wrote it)"
+        )
+    for key in ("training", "metrics", "preprocessing"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise ModelFileError(f"{path}: {key!r} must be a JSON object")
     return SavedModel(
         w=w,
         b=float(b),
@@ -230,6 +332,8 @@ def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedMod
         image_shape=tuple(shape),
         training=meta.get("training", {}),
         metrics=meta.get("metrics", {}),
-        preprocessing=meta.get("preprocessing", dict(PREPROCESSING)),
+        preprocessing=meta.get(
+            "preprocessing", dict(PREPROCESSING if version >= 2 else _V1_PREPROCESSING)
+        ),
         logitnet_version=meta.get("logitnet_version", "unknown"),
     )

@@ -1,0 +1,398 @@
+"""Your own photos in, the model's input out.
+
+A photo of any common kind (JPEG, PNG with a palette, alpha or 16 bits per
+channel, grayscale, CMYK, any size, rotated by its EXIF orientation) becomes
+what the neuron was trained on: an (height, width, 3) uint8 array, 64x64 for
+the course's model, in the same pixel order as the course's HDF5 files. A
+picture that already has the model's size is used pixel for pixel, so a
+64x64 PNG saved from the test set gets exactly the prediction that the HDF5
+pipeline gives it.
+
+How a photo is brought to the model's input (recorded in each model file as
+:data:`PREPROCESSING`):
+
+1. EXIF orientation applied, so the picture is upright as a viewer shows it;
+2. transparency composited over white; palette, grayscale and CMYK
+   converted to RGB; 16-bit channels rounded to 8 bits (v / 257);
+3. the whole picture resized to the model's width x height with Lanczos
+   filtering (its aspect ratio is not kept, as in the course's own
+   "try your own image");
+4. flattened in C order (height, width, channel) and divided by 255.
+
+An image folder, ``DIR/<class name>/<image files>`` with exactly two class
+folders, is a data set like the course's (:func:`load_image_folder`); label
+i is the i-th class name in sorted order. :func:`write_course_file` writes
+it in the course's HDF5 layout.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from logitnet.exceptions import DataError
+
+__all__ = [
+    "DEFAULT_IMAGE_SHAPE",
+    "MAX_PIXELS",
+    "PREPROCESSING",
+    "ImageSource",
+    "expand_paths",
+    "is_image_file",
+    "load_image_folder",
+    "read_image",
+    "split_dataset",
+    "write_course_file",
+]
+
+#: (height, width, channels) of the course's images.
+DEFAULT_IMAGE_SHAPE = (64, 64, 3)
+
+#: Pictures with more pixels than this are refused before they are decoded:
+#: a small file can unpack to gigabytes (a "decompression bomb"). 8K x 8K.
+MAX_PIXELS = 8192 * 8192
+
+#: How a picture becomes the model's input; saved in every model file.
+PREPROCESSING = {
+    "orientation": "EXIF orientation applied",
+    "color": "RGB; alpha composited over white; 16-bit channels rounded to 8 (v / 257)",
+    "resize": "whole image to the model's width x height, Lanczos; aspect not kept",
+    "flatten": "C order: (height, width, channels) -> height*width*channels",
+    "scale": "pixel / 255",
+}
+
+#: What :func:`read_image` accepts: a file path, a Pillow image, or an array.
+ImageSource = str | os.PathLike[str] | Any
+
+_WHITE = (255, 255, 255)
+
+
+def _image_module():
+    # Pillow is imported on first use: the command line starts faster.
+    from PIL import Image, ImageOps
+
+    return Image, ImageOps
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether ``path`` has the suffix of an image format Pillow reads."""
+    Image, _ = _image_module()
+    suffix = path.suffix.lower()
+    return suffix in Image.registered_extensions() and not path.name.startswith(".")
+
+
+def expand_paths(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files named, with each directory replaced by the images in it.
+
+    A directory contributes its image files (by suffix, see
+    :func:`is_image_file`), sorted by name, not descending into
+    sub-directories and skipping hidden files. A file named directly is
+    always kept, whatever its suffix, so that an error can be reported for
+    it. The order of ``sources`` is kept.
+    """
+    paths: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            paths.extend(
+                p for p in sorted(path.iterdir()) if p.is_file() and is_image_file(p)
+            )
+        else:
+            paths.append(path)
+    return paths
+
+
+def read_image(
+    source: ImageSource, image_shape: Sequence[int] = DEFAULT_IMAGE_SHAPE
+) -> NDArray[np.uint8]:
+    """One picture as the model's input image.
+
+    Parameters
+    ----------
+    source : path-like, PIL.Image.Image or ndarray
+        An image file; an image opened with Pillow; or pixels as an ndarray
+        of shape (h, w), (h, w, 1), (h, w, 3) or (h, w, 4), either uint8
+        (0..255) or float (0..1), of any size.
+    image_shape : (height, width, 3), default=(64, 64, 3)
+        The model's input shape (``SavedModel.image_shape``).
+
+    Returns
+    -------
+    image : ndarray of shape (height, width, 3), uint8
+
+    Raises
+    ------
+    DataError
+        Naming the file and the problem: missing, a directory, not an image,
+        truncated or damaged, too many pixels, or an array of the wrong
+        shape, dtype or range.
+    """
+    height, width, _ = _check_image_shape(image_shape)
+    Image, _ = _image_module()
+    if isinstance(source, Image.Image):
+        return _to_input(source, (width, height), "image")
+    if isinstance(source, np.ndarray):
+        return _to_input(_array_to_image(source), (width, height), "array")
+    if not isinstance(source, str | os.PathLike):
+        raise DataError(
+            "expected an image file path, a PIL image or an ndarray; "
+            f"got {type(source).__name__}"
+        )
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not an image file")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns below twice its own limit; ours is firmer.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                _check_pixels(im, str(path))
+                return _to_input(im, (width, height), str(path))
+    except DataError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path}: refused, too many pixels ({e})") from e
+    except Image.UnidentifiedImageError:
+        raise DataError(f"{path}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        # Pillow reports truncated or damaged data as any of these.
+        raise DataError(f"{path}: damaged or truncated image ({e})") from e
+
+
+def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    shape = tuple(image_shape)
+    if (
+        len(shape) != 3
+        or shape[2] != 3
+        or not all(isinstance(n, int | np.integer) and n > 0 for n in shape)
+    ):
+        raise ValueError(
+            f"image_shape must be (height, width, 3) with positive sizes; got {shape}"
+        )
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _check_pixels(im, name: str) -> None:
+    width, height = im.size
+    if width * height > MAX_PIXELS:
+        raise DataError(
+            f"{name}: refused, {width}x{height} = {width * height:,} pixels is "
+            f"more than the limit of {MAX_PIXELS:,} (a decompression bomb?)"
+        )
+    if width == 0 or height == 0:
+        raise DataError(f"{name}: the image is empty ({width}x{height} pixels)")
+
+
+def _array_to_image(array: np.ndarray):
+    Image, _ = _image_module()
+    a = array
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+        raise DataError(
+            "array: expected pixels of shape (h, w), (h, w, 1), (h, w, 3) or "
+            f"(h, w, 4); got shape {array.shape}"
+        )
+    if a.size == 0:
+        raise DataError(f"array: the image is empty (shape {array.shape})")
+    if a.dtype == np.uint8:
+        pixels = a
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise DataError("array: pixels contain NaN or inf")
+        if a.min() < 0 or a.max() > 1:
+            raise DataError(
+                f"array: float pixels must be in [0, 1]; got values from "
+                f"{a.min():g} to {a.max():g}"
+            )
+        pixels = np.rint(a * 255).astype(np.uint8)
+    else:
+        raise DataError(
+            f"array: expected uint8 pixels (0..255) or floats in [0, 1]; got {a.dtype}"
+        )
+    return Image.fromarray(np.ascontiguousarray(pixels))
+
+
+def _to_input(im, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
+    """Upright, RGB, 8-bit, resized: the steps of :data:`PREPROCESSING`."""
+    Image, ImageOps = _image_module()
+    _check_pixels(im, name)
+    im = ImageOps.exif_transpose(im)
+    im = _rgb(im, name)
+    if im.size != size:
+        im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return np.asarray(im, dtype=np.uint8).copy()
+
+
+def _rgb(im, name: str):
+    Image, _ = _image_module()
+    mode = im.mode
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit grayscale: Pillow's own conversion to "L" clips at 255.
+        wide = np.asarray(im).astype(np.int64)
+        im = Image.fromarray(((np.clip(wide, 0, 65535) + 128) // 257).astype(np.uint8))
+        mode = "L"
+    elif mode == "F":
+        raise DataError(f"{name}: 32-bit float images are not supported")
+    if (mode == "P" and "transparency" in im.info) or mode in ("PA", "LA", "La"):
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "RGBa"):
+        background = Image.new("RGBA", im.size, (*_WHITE, 255))
+        return Image.alpha_composite(background, im.convert("RGBA")).convert("RGB")
+    return im.convert("RGB")
+
+
+def load_image_folder(
+    directory: str | os.PathLike[str],
+    image_shape: Sequence[int] = DEFAULT_IMAGE_SHAPE,
+    *,
+    progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], list[str], list[Path]]:
+    """A data set from ``directory/<class name>/<images>``, two classes.
+
+    Parameters
+    ----------
+    directory : path-like
+        Holding exactly two sub-directories, one per class, each with at
+        least one image file. Other files beside them are ignored, and so
+        are files without an image suffix inside them.
+    image_shape : (height, width, 3), default=(64, 64, 3)
+        Every image is brought to this shape (:func:`read_image`).
+    progress : callable, optional
+        Wraps the list of files, e.g. a tqdm progress bar.
+
+    Returns
+    -------
+    images : ndarray of shape (m, height, width, 3), uint8
+    labels : ndarray of shape (m,), int64
+        0 or 1: the index of the image's class in ``classes``.
+    classes : list of str
+        The two class folder names, sorted.
+    paths : list of Path
+        The file of each image, in the order of ``images``.
+
+    Raises
+    ------
+    DataError
+        Naming the directory or file: missing, not a directory, not exactly
+        two class folders, a class without images, or an unreadable image.
+    """
+    root = Path(directory)
+    if not root.exists():
+        raise DataError(f"{root}: no such directory")
+    if not root.is_dir():
+        raise DataError(f"{root}: not a directory (expected DIR/<class name>/<images>)")
+    class_dirs = sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
+    if len(class_dirs) != 2:
+        found = ", ".join(p.name for p in class_dirs) or "none"
+        raise DataError(
+            f"{root}: expected exactly 2 class folders (DIR/<class name>/<images>); "
+            f"found {len(class_dirs)} ({found})"
+        )
+    paths: list[Path] = []
+    labels: list[int] = []
+    for label, class_dir in enumerate(class_dirs):
+        files = expand_paths([class_dir])
+        if not files:
+            raise DataError(f"{class_dir}: class folder holds no image files")
+        paths.extend(files)
+        labels.extend([label] * len(files))
+    height, width, channels = _check_image_shape(image_shape)
+    images = np.empty((len(paths), height, width, channels), np.uint8)
+    for i, path in enumerate(progress(paths) if progress else paths):
+        images[i] = read_image(path, image_shape)
+    return images, np.array(labels, np.int64), [p.name for p in class_dirs], paths
+
+
+def split_dataset(
+    images: NDArray[np.uint8],
+    labels: NDArray[np.int64],
+    *,
+    test_fraction: float,
+    seed: int,
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64]]:
+    """A reproducible, stratified split into training and test images.
+
+    Parameters
+    ----------
+    images : ndarray of shape (m, height, width, 3), uint8
+    labels : ndarray of shape (m,), int64
+    test_fraction : float in [0, 1)
+        Share of the images held out for testing; 0 holds out none.
+    seed : int
+        The same seed gives the same split.
+
+    Returns
+    -------
+    train_images, train_labels, test_images, test_labels
+        The test arrays are empty (0 images) when ``test_fraction`` is 0.
+
+    Raises
+    ------
+    DataError
+        When a split would leave the training or test set without images of
+        each class.
+    """
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction must be in [0, 1); got {test_fraction}")
+    if test_fraction == 0:
+        empty = np.arange(0)
+        return images, labels, images[empty], labels[empty]
+    from sklearn.model_selection import train_test_split
+
+    try:
+        train_x, test_x, train_y, test_y = train_test_split(
+            images, labels, test_size=test_fraction, random_state=seed, stratify=labels
+        )
+    except ValueError as e:
+        raise DataError(
+            f"cannot hold out {test_fraction:g} of {labels.size} images with "
+            f"both classes on each side ({e})"
+        ) from e
+    return train_x, train_y, test_x, test_y
+
+
+def write_course_file(
+    path: str | os.PathLike[str],
+    train_images: NDArray[np.uint8],
+    train_labels: NDArray[np.int64],
+    classes: Sequence[str],
+    test_images: NDArray[np.uint8] | None = None,
+    test_labels: NDArray[np.int64] | None = None,
+) -> Path:
+    """Write images in the course's HDF5 layout, atomically.
+
+    The file holds ``train_set_x`` (m, height, width, 3) uint8,
+    ``train_set_y`` (m,) int64 and ``list_classes`` (2,) bytes, as the
+    course's training file does, and, when test images are given and not
+    empty, ``test_set_x`` and ``test_set_y`` too.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import h5py
+
+    from logitnet._files import atomic_path
+
+    names = np.array([c.encode("utf-8") for c in classes])
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("train_set_x", data=train_images)
+        f.create_dataset("train_set_y", data=np.asarray(train_labels, np.int64))
+        f.create_dataset("list_classes", data=names)
+        if test_images is not None and len(test_images):
+            f.create_dataset("test_set_x", data=test_images)
+            f.create_dataset("test_set_y", data=np.asarray(test_labels, np.int64))
+    return Path(path)
