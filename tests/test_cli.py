@@ -54,7 +54,12 @@ def test_train_saves_a_usable_model(trained, cat_arrays):
     assert saved.image_shape == (64, 64, 3)
     assert saved.training["num_iterations"] == 2000
     assert saved.training["learning_rate"] == 0.005
-    assert saved.metrics == {"train_accuracy": 99.04306220095694, "test_accuracy": 70.0}
+    assert saved.metrics["train_accuracy"] == 99.04306220095694
+    assert saved.metrics["test_accuracy"] == 70.0
+    assert saved.metrics["test"]["accuracy"] == 0.7
+    assert saved.training["solver"] == "gd"
+    assert saved.training["n_iter"] == 2000
+    assert saved.training["data"]["kind"] == "course HDF5"
     assert [f"{c:f}" for c in saved.training["costs"]][-1] == "0.140872"
     *_, X_test, Y_test = cat_arrays
     pred = predict(saved.w.reshape(-1, 1), saved.b, X_test)

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from numbers import Integral
 
 import numpy as np
@@ -130,7 +131,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # -- fitting ---------------------------------------------------------------
 
     def fit(
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        callback: Callable[[int, float], object] | None = None,
     ) -> LogisticRegression:
         """Fit the neuron to labelled examples.
 
@@ -143,6 +149,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights with a positive sum; a weight of 2 counts
             an example twice.
+        callback : callable, optional
+            Called as ``callback(iteration, cost)`` once per iteration, with
+            the cost before that iteration's step: a progress bar, a log.
 
         Returns
         -------
@@ -182,9 +191,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "positive sample_weight; only one class has any"
             )
         w0 = np.zeros(X.shape[1], dtype)
-        report = None
-        if self.verbose:
-            report = _print_cost
+
+        def report(iteration: int, cost: float) -> None:
+            if self.verbose and (self.solver == "lbfgs" or iteration % 100 == 0):
+                _print_cost(iteration, cost)
+            if callback is not None:
+                callback(iteration, cost)
+
         # The cost's terms, as loss_and_grad takes them.
         problem = {"sample_weight": weights, "alpha": float(self.alpha)}
         if self.solver == "gd":
@@ -197,7 +210,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 num_iterations=self.max_iter,
                 tol=float(self.tol),
                 record_every=1,
-                on_record=_every(100, report),
+                on_record=report,
                 fit_intercept=self.fit_intercept,
                 **problem,
             )
@@ -338,9 +351,3 @@ def _check_sample_weight(
 
 def _print_cost(iteration: int, cost: float) -> None:
     print(f"iteration {iteration}: cost {cost:.6f}", flush=True)
-
-
-def _every(period: int, report):
-    if report is None:
-        return None
-    return lambda i, cost: report(i, cost) if i % period == 0 else None

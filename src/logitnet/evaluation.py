@@ -1,0 +1,127 @@
+"""How good a model is on labelled pictures: metrics from scikit-learn.
+
+Accuracy, precision, recall, F1, ROC AUC, log loss and the confusion matrix
+are scikit-learn's (``sklearn.metrics``), computed from the model's
+probabilities; nothing here re-derives them. The positive class is label 1,
+``classes[1]`` ("cat" in the course's data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Evaluation", "classification_metrics", "evaluate"]
+
+
+@dataclass
+class Evaluation:
+    """A model's results on one labelled set of pictures.
+
+    Attributes
+    ----------
+    metrics : dict of str to float or None
+        ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` and
+        ``log_loss`` (fractions, not percent). ``roc_auc`` is None when the
+        labels hold one class only (it is undefined then).
+    confusion : ndarray of shape (2, 2), int64
+        Row i, column j: pictures of class i predicted as class j.
+    labels : ndarray of shape (k,), int64
+        The true labels, 0 or 1.
+    predicted : ndarray of shape (k,), int64
+        The predicted labels.
+    probability : ndarray of shape (k,), float64
+        The probability of class 1 for each picture.
+    """
+
+    metrics: dict[str, float | None]
+    confusion: NDArray[np.int64]
+    labels: NDArray[np.int64]
+    predicted: NDArray[np.int64]
+    probability: NDArray[np.float64]
+
+    @property
+    def misclassified(self) -> NDArray[np.intp]:
+        """Indices of the pictures whose predicted label is wrong."""
+        return np.flatnonzero(self.predicted != self.labels)
+
+
+def classification_metrics(
+    labels: NDArray[np.int64],
+    predicted: NDArray[np.int64],
+    probability: NDArray[np.float64],
+) -> dict[str, float | None]:
+    """scikit-learn's binary classification metrics.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (k,), int
+        True labels, 0 or 1; k >= 1.
+    predicted : ndarray of shape (k,), int
+        Predicted labels, 0 or 1.
+    probability : ndarray of shape (k,), float
+        Predicted probability of label 1.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` (None
+        with a single class in ``labels``) and ``log_loss``.
+    """
+    from sklearn import metrics
+
+    both = np.unique(labels).size == 2
+    return {
+        "accuracy": float(metrics.accuracy_score(labels, predicted)),
+        "precision": float(metrics.precision_score(labels, predicted, zero_division=0)),
+        "recall": float(metrics.recall_score(labels, predicted, zero_division=0)),
+        "f1": float(metrics.f1_score(labels, predicted, zero_division=0)),
+        "roc_auc": float(metrics.roc_auc_score(labels, probability)) if both else None,
+        "log_loss": float(metrics.log_loss(labels, probability, labels=[0, 1])),
+    }
+
+
+def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Evaluation:
+    """Predict labelled pictures with ``model`` and score the predictions.
+
+    Parameters
+    ----------
+    model : logitnet.modelfile.SavedModel
+    images : ndarray of shape (k, height, width, 3), uint8
+        The model's input pictures (``model.image_shape``), k >= 1.
+    labels : ndarray of shape (k,), int
+        True labels, 0 or 1, indices into ``model.classes``.
+
+    Returns
+    -------
+    Evaluation
+    """
+    from sklearn.metrics import confusion_matrix
+
+    images = np.asarray(images)
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    if images.shape[1:] != tuple(model.image_shape) or images.shape[0] == 0:
+        raise ValueError(
+            f"expected k >= 1 images of shape {tuple(model.image_shape)}; "
+            f"got an array of shape {images.shape}"
+        )
+    if labels.shape != (images.shape[0],):
+        raise ValueError(
+            f"expected {images.shape[0]} labels, one per image; got {labels.size}"
+        )
+    from logitnet.datasets import flatten, scale
+
+    estimator = model.to_estimator()
+    X = scale(flatten(images)).T  # one picture per row, as in training
+    probability = estimator.predict_proba(X)[:, 1]
+    # From z > 0, as the estimator predicts: sigma(z) rounds to 0.5 for tiny z.
+    predicted = (estimator.decision_function(X) > 0).astype(np.int64)
+    return Evaluation(
+        metrics=classification_metrics(labels, predicted, probability),
+        confusion=confusion_matrix(labels, predicted, labels=[0, 1]).astype(np.int64),
+        labels=labels,
+        predicted=predicted,
+        probability=probability,
+    )
