@@ -600,7 +600,7 @@ def _predict(args: argparse.Namespace) -> int:
                 )
         elif not args.json:
             shares = ", ".join(
-                f"{c} {p:.4f}" for c, p in entry["probabilities"].items()
+                f"{c} {p:.4g}" for c, p in entry["probabilities"].items()
             )
             print(f"{entry['path']}: {entry['label']} ({shares})")
     failed = sum("error" in entry for entry in results)
@@ -799,7 +799,7 @@ def _explain(args: argparse.Namespace) -> int:
             }
         )
     else:
-        shares = ", ".join(f"{c} {p:.4f}" for c, p in probabilities.items())
+        shares = ", ".join(f"{c} {p:.4g}" for c, p in probabilities.items())
         print(f"{args.image}: {label} ({shares}); z = {z:.4f}; drawn in {args.out}")
     return 0
 
