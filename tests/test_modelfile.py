@@ -220,3 +220,80 @@ def test_replaced_file_keeps_its_permissions(tmp_path, saved):
     path.chmod(0o600)
     save_model(path, saved)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+# -- version 2: a checksum; version 1 still read -------------------------------
+
+
+def _rewrite(path, change):
+    """Load the archive's parts, change one, write them back unchecked."""
+    with np.load(path, allow_pickle=False) as npz:
+        parts = {
+            "w": npz["w"],
+            "b": npz["b"],
+            "metadata": json.loads(str(npz["metadata"])),
+        }
+    change(parts)
+    write_raw(path, parts["w"], parts["b"], parts["metadata"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: p["w"].__setitem__(0, p["w"][0] + 1e-12),
+        lambda p: p.__setitem__("b", np.float64(3.0)),
+        lambda p: p["metadata"].__setitem__("classes", ["cat", "non-cat"]),
+        lambda p: p["metadata"]["metrics"].__setitem__("train_accuracy", 100.0),
+        lambda p: p["metadata"].pop("sha256"),
+    ],
+    ids=["weight", "bias", "classes swapped", "metrics", "no checksum"],
+)
+def test_a_changed_file_is_refused(tmp_path, saved, change):
+    path = save_model(tmp_path / "m.npz", saved)
+    _rewrite(path, change)
+    with pytest.raises(ModelFileError, match="do not match the file's checksum"):
+        load_model(path)
+
+
+def test_unchanged_rewrite_still_loads(tmp_path, saved):
+    path = save_model(tmp_path / "m.npz", saved)
+    _rewrite(path, lambda parts: None)
+    assert load_model(path).classes == saved.classes
+
+
+def test_version_1_files_are_still_read(tmp_path, saved):
+    path = tmp_path / "v1.npz"
+    write_raw(path, saved.w, np.float64(saved.b), metadata_of(saved))
+    loaded = load_model(path)
+    assert loaded.classes == saved.classes
+    assert loaded.preprocessing["scale"] == "pixel / 255"
+
+
+def test_metadata_parts_must_be_objects(tmp_path, saved):
+    path = tmp_path / "m.npz"
+    write_raw(
+        path, saved.w, np.float64(saved.b), {**metadata_of(saved), "metrics": [1]}
+    )
+    with pytest.raises(ModelFileError, match="'metrics' must be a JSON object"):
+        load_model(path)
+
+
+# -- using a loaded model --------------------------------------------------------
+
+
+def test_predictions_from_paths_pil_images_and_arrays(tmp_path, saved, rng):
+    from PIL import Image
+
+    pictures = rng.integers(0, 256, size=(3, 2, 2, 3), dtype=np.uint8)
+    X = pictures.reshape(3, -1) / 255
+    z = X @ saved.w + saved.b
+    expected = np.column_stack([1 / (1 + np.exp(z)), 1 / (1 + np.exp(-z))])
+    path = tmp_path / "0.png"
+    Image.fromarray(pictures[0]).save(path)
+    sources = [path, Image.fromarray(pictures[1]), pictures[2]]
+    np.testing.assert_allclose(saved.predict_proba(sources), expected, rtol=1e-12)
+    np.testing.assert_allclose(saved.predict_proba(pictures), expected, rtol=1e-12)
+    np.testing.assert_allclose(saved.predict_proba(str(path)), expected[:1], rtol=1e-12)
+    labels = [saved.classes[int(v > 0)] for v in z]
+    assert saved.predict(sources) == labels
+    assert saved.to_estimator().predict(X).tolist() == labels
