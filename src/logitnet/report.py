@@ -261,9 +261,10 @@ from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
 {confusion_png}
 
 <h2>Weights</h2>
-<p class="note">Each weight is one colour channel of one pixel: grey is 0,
-brighter pushes towards {_text(classes[1])}, darker towards
-{_text(classes[0])}.</p>
+<p class="note">Each weight is one colour channel of one pixel. Grey is 0;
+a channel brighter than grey is a positive weight (light there pushes towards
+{_text(classes[1])}), a darker one a negative weight (towards
+{_text(classes[0])}).</p>
 {weights_png}
 
 <h2>Misclassified images ({k})</h2>
