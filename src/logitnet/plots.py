@@ -1,0 +1,558 @@
+"""Pictures of a trained neuron: learning curves, weights, explanations, mistakes.
+
+Every function builds a :class:`matplotlib.figure.Figure` directly, never
+through ``pyplot``: no global "current figure", no GUI backend, so the
+functions work on a headless server and a figure is freed like any other
+object once dropped. The single-panel functions also draw into an ``ax``
+that the caller provides, so that a figure can be composed from several.
+:func:`save_png` writes a figure atomically; :func:`png_bytes` gives the PNG
+for embedding (the HTML report).
+
+Text that may come from user files (class names) is drawn literally: a
+``$`` in a name does not switch matplotlib into math mode.
+
+Examples
+--------
+>>> from logitnet.plots import learning_curve, save_png
+>>> fig = learning_curve([0.69, 0.58, 0.47], cost_every=100, learning_rate=0.005)
+>>> save_png(fig, "curve.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import expit
+
+from logitnet._files import atomic_path
+from logitnet._validation import check_b, check_int, check_learning_rate, float_array
+
+__all__ = [
+    "confusion_matrix",
+    "contributions",
+    "explanation",
+    "gallery",
+    "learning_curve",
+    "learning_rate_comparison",
+    "png_bytes",
+    "save_png",
+    "weights_picture",
+    "weights_to_rgb",
+]
+
+#: Resolution of saved and embedded PNGs, in dots per inch.
+DPI = 100
+
+#: Diverging colormap for signed values: blue for negative, red for positive,
+#: near-white for 0, so the eye reads sign and size at once.
+DIVERGING = "RdBu_r"
+
+
+# --- checks at the door ---------------------------------------------------
+
+
+def _finite_vector(values: ArrayLike, name: str) -> NDArray[np.floating]:
+    arr = float_array(values, name)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D sequence of numbers; got shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise ValueError(f"{name} must be finite; it contains {bad}")
+    return arr
+
+
+def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    shape = tuple(image_shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"image_shape must be (height, width, channels); got {image_shape!r}"
+        )
+    for n in shape:
+        check_int(n, "each entry of image_shape", minimum=1)
+    if shape[-1] not in (1, 3):
+        raise ValueError(
+            f"image_shape must have 1 (grey) or 3 (RGB) channels; got {image_shape!r}"
+        )
+    return tuple(int(n) for n in shape)  # type: ignore[return-value]
+
+
+def _check_weights(w: ArrayLike, image_shape: tuple[int, ...]) -> NDArray[np.floating]:
+    """w of shape (n_x,) or (n_x, 1) as a finite float vector of n_x values."""
+    arr = float_array(w, "w")
+    n_x = math.prod(image_shape)
+    if arr.shape not in ((n_x,), (n_x, 1)):
+        raise ValueError(
+            f"w must have shape ({n_x},) or ({n_x}, 1) for images of shape "
+            f"{image_shape}; got shape {arr.shape}"
+        )
+    return _finite_vector(arr.ravel(), "w")
+
+
+def _check_images(images: ArrayLike, name: str, ndim: int) -> NDArray[np.uint8]:
+    """uint8 pixels of ``ndim`` dimensions, the last axis 1 (grey) or 3 (RGB)."""
+    arr = np.asarray(images)
+    layout = "(height, width, channels)"
+    if ndim == 4:
+        layout = "(k, " + layout[1:]
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have shape {layout}; got shape {arr.shape}")
+    if arr.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{name} must have 1 (grey) or 3 (RGB) channels on the last axis; "
+            f"got {arr.shape[-1]}"
+        )
+    if arr.dtype != np.uint8:
+        raise ValueError(
+            f"{name} must be uint8 pixels 0..255, as the course's files hold them; "
+            f"got dtype {arr.dtype}"
+        )
+    return arr
+
+
+def _check_labels(labels: Sequence[str], name: str, k: int) -> list[str]:
+    if isinstance(labels, str) or not all(isinstance(s, str) for s in labels):
+        raise ValueError(f"{name} must be a sequence of strings; got {labels!r}")
+    labels = list(labels)
+    if len(labels) != k:
+        raise ValueError(
+            f"{name} must have one label per image ({k}); got {len(labels)}"
+        )
+    return labels
+
+
+def _check_classes(classes: Sequence[str]) -> list[str]:
+    if (
+        isinstance(classes, str)
+        or len(classes) != 2
+        or not all(isinstance(c, str) for c in classes)
+    ):
+        raise ValueError(
+            f"classes must be two names (label 0, label 1); got {classes!r}"
+        )
+    return list(classes)
+
+
+def _literal(text: str) -> str:
+    # matplotlib reads text between two unescaped '$' as math (and fails on
+    # bad math at draw time); escaping each '$' shows it as typed.
+    return text.replace("$", r"\$")
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is None:
+        return Figure(figsize=figsize, layout="constrained").add_subplot()
+    return ax
+
+
+def _show(ax: Axes, image: NDArray, title: str) -> None:
+    """An image without ticks: pixels, not a chart."""
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
+    else:
+        ax.imshow(image, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title, fontsize="small")
+
+
+# --- learning curves ------------------------------------------------------
+
+
+def learning_curve(
+    costs: ArrayLike,
+    *,
+    cost_every: int = 100,
+    learning_rate: float | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """The cost against the iteration it was recorded at, as in the course.
+
+    Parameters
+    ----------
+    costs : array_like of shape (n_costs,), float
+        The costs recorded during training; ``costs[i]`` is the cost after
+        iteration ``i * cost_every``.
+    cost_every : int, default=100
+        Iterations between two recorded costs.
+    learning_rate : float, optional
+        Shown in the title when given.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    Figure
+        The figure holding the curve.
+
+    Raises
+    ------
+    ValueError
+        If ``costs`` is empty, not 1-D, or holds NaN or inf, or
+        ``cost_every`` or ``learning_rate`` is out of range.
+    """
+    costs = _finite_vector(costs, "costs")
+    cost_every = check_int(cost_every, "cost_every", minimum=1)
+    if learning_rate is not None:
+        learning_rate = check_learning_rate(learning_rate)
+    ax = _axes(ax, (6, 4))
+    ax.plot(np.arange(costs.size) * cost_every, costs, marker="o", markersize=3)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("cost")
+    if learning_rate is not None:
+        ax.set_title(f"Learning rate = {learning_rate:g}")
+    ax.grid(alpha=0.3)
+    return ax.figure
+
+
+def learning_rate_comparison(
+    curves: Mapping[float, ArrayLike],
+    *,
+    cost_every: int = 100,
+    ax: Axes | None = None,
+) -> Figure:
+    """Learning curves for several learning rates on one plot, as in the course.
+
+    Parameters
+    ----------
+    curves : mapping of float to array_like of shape (n_costs,)
+        For each learning rate, the costs recorded with it (the course: 0.01,
+        0.001 and 0.0001 for 1500 iterations). Drawn in the mapping's order.
+    cost_every : int, default=100
+        Iterations between two recorded costs, the same for every curve.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    Figure
+        One line per learning rate, labelled with it in the legend.
+
+    Raises
+    ------
+    ValueError
+        If ``curves`` is empty, a learning rate is not a finite number > 0, or
+        a curve is empty or holds NaN or inf.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError(
+            f"curves must be a non-empty mapping of learning rate to costs; "
+            f"got {curves!r}"
+        )
+    cost_every = check_int(cost_every, "cost_every", minimum=1)
+    checked = [
+        (check_learning_rate(rate), _finite_vector(costs, f"costs for {rate!r}"))
+        for rate, costs in curves.items()
+    ]
+    ax = _axes(ax, (6, 4))
+    for rate, costs in checked:
+        ax.plot(np.arange(costs.size) * cost_every, costs, label=f"{rate:g}")
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("cost")
+    ax.set_title("Cost for each learning rate")
+    ax.legend(title="learning rate", loc="best")
+    ax.grid(alpha=0.3)
+    return ax.figure
+
+
+# --- what the neuron learned -----------------------------------------------
+
+
+def weights_to_rgb(w: ArrayLike, image_shape: Sequence[int]) -> NDArray[np.float64]:
+    """Colours that show the weights as a picture of the input's shape.
+
+    Each weight becomes one colour channel of one pixel:
+    ``0.5 + 0.5 * w / max|w|``. So a weight of 0 is mid-grey, the largest
+    positive weight is full intensity (1.0) and the most negative weight is
+    0.0. The scale is symmetric, so that grey always means "no influence",
+    and global (one ``max|w|`` for all channels), so that a pixel's hue says
+    which channel's weights are larger: scaling each channel on its own
+    would blow up a channel whose weights are all small.
+
+    Parameters
+    ----------
+    w : array_like of shape (n_x,) or (n_x, 1), float
+        The weights, in the model's input order (C order of ``image_shape``).
+    image_shape : sequence of 3 int
+        (height, width, channels) with height * width * channels == n_x.
+
+    Returns
+    -------
+    ndarray of shape (height, width, channels), float64
+        Values in [0, 1]; all 0.5 when every weight is 0.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` does not fit ``image_shape`` or holds NaN or inf.
+    """
+    shape = _check_image_shape(image_shape)
+    w = _check_weights(w, shape).astype(np.float64)
+    largest = np.max(np.abs(w))
+    scaled = w / largest if largest > 0 else np.zeros_like(w)
+    # Clipped because w / max|w| can miss 1 by a rounding error.
+    return np.clip(0.5 + 0.5 * scaled, 0.0, 1.0).reshape(shape)
+
+
+def weights_picture(
+    w: ArrayLike, image_shape: Sequence[int], *, ax: Axes | None = None
+) -> Figure:
+    """The learned weights drawn as an image (see :func:`weights_to_rgb`).
+
+    Parameters
+    ----------
+    w : array_like of shape (n_x,) or (n_x, 1), float
+    image_shape : sequence of 3 int
+        (height, width, channels) with height * width * channels == n_x.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    Figure
+    """
+    rgb = weights_to_rgb(w, image_shape)
+    ax = _axes(ax, (4, 4.3))
+    if rgb.shape[-1] == 3:
+        ax.imshow(rgb, interpolation="nearest")
+    else:
+        ax.imshow(rgb[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title("weights (grey = 0)", fontsize="small")
+    return ax.figure
+
+
+def contributions(image: ArrayLike, w: ArrayLike) -> NDArray[np.float64]:
+    """Each pixel's share of the decision value z = w . x + b.
+
+    With x = image / 255 flattened in C order (height, width, channels), the
+    contribution of pixel p is sum over channels c of w[p, c] * x[p, c].
+    The contributions sum to w . x, so adding b gives z.
+
+    Parameters
+    ----------
+    image : ndarray of shape (height, width, channels), uint8
+        The picture as the model sees it (already resized).
+    w : array_like of shape (n_x,) or (n_x, 1), float
+        n_x = height * width * channels.
+
+    Returns
+    -------
+    ndarray of shape (height, width), float64
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not uint8 (height, width, channels) or ``w`` does not
+        fit it.
+    """
+    image = _check_images(image, "image", 3)
+    w = _check_weights(w, image.shape).astype(np.float64)
+    x = image.astype(np.float64) / 255.0
+    return np.einsum("hwc,hwc->hw", w.reshape(image.shape), x)
+
+
+def explanation(
+    image: ArrayLike,
+    w: ArrayLike,
+    b: float,
+    *,
+    classes: Sequence[str],
+    image_shape: Sequence[int],
+) -> Figure:
+    """Why the neuron decided as it did on one image.
+
+    Three panels: the image; a heat map of each pixel's contribution to
+    z (:func:`contributions`; red pushes towards ``classes[1]``, blue
+    towards ``classes[0]``, colour scale centred at 0), titled with z, the
+    predicted class and sigma(z); and the weights (:func:`weights_picture`).
+
+    Parameters
+    ----------
+    image : ndarray of shape ``image_shape``, uint8
+        The model's input picture (already resized).
+    w : array_like of shape (n_x,) or (n_x, 1), float
+    b : float
+    classes : sequence of 2 str
+        Class names; label i is ``classes[i]``.
+    image_shape : sequence of 3 int
+        (height, width, channels) the model takes.
+
+    Returns
+    -------
+    Figure
+
+    Raises
+    ------
+    ValueError
+        If the image does not have ``image_shape``, ``w`` does not fit it, or
+        ``b`` is not a finite number.
+    """
+    shape = _check_image_shape(image_shape)
+    image = _check_images(image, "image", 3)
+    if image.shape != shape:
+        raise ValueError(
+            f"image must have the model's shape {shape}; got shape {image.shape}"
+        )
+    classes = _check_classes(classes)
+    b = check_b(b)
+    heat = contributions(image, w)
+    z = float(heat.sum() + b)
+    probability = float(expit(z))
+    # The course's rule: sigma(z) > 0.5 is class 1.
+    predicted = classes[1] if probability > 0.5 else classes[0]
+
+    fig = Figure(figsize=(12, 4.4), layout="constrained")
+    image_ax, heat_ax, weights_ax = fig.subplots(1, 3)
+    _show(image_ax, image, "input image")
+    limit = float(np.max(np.abs(heat))) or 1.0
+    shown = heat_ax.imshow(
+        heat, cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest"
+    )
+    heat_ax.set_axis_off()
+    # A Greek sigma in the title: it is read by people, as the lecture writes it.
+    heat_ax.set_title(
+        f"contribution of each pixel, sum(w·x) + b = z = {z:.3f}\n"
+        f"predicted: {_literal(predicted)}, "
+        f"P({_literal(classes[1])}) = σ(z) = {probability:.3f}",  # noqa: RUF001
+        fontsize="small",
+    )
+    colorbar = fig.colorbar(shown, ax=heat_ax, shrink=0.8)
+    colorbar.set_label(
+        f"← {_literal(classes[0])}   w·x   {_literal(classes[1])} →", fontsize="small"
+    )
+    weights_picture(w, shape, ax=weights_ax)
+    return fig
+
+
+# --- results on a test set ----------------------------------------------------
+
+
+def gallery(
+    images: ArrayLike,
+    true_labels: Sequence[str],
+    predicted_labels: Sequence[str],
+    *,
+    columns: int = 6,
+) -> Figure:
+    """Images in a grid, each titled with its true and predicted label.
+
+    Meant for the misclassified test images.
+
+    Parameters
+    ----------
+    images : ndarray of shape (k, height, width, channels), uint8
+        k may be 0: the figure then says there is nothing to show.
+    true_labels, predicted_labels : sequence of k str
+    columns : int, default=6
+        Images per row at most.
+
+    Returns
+    -------
+    Figure
+        ceil(k / columns) rows of tiles titled "true: X / predicted: Y".
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not uint8 (k, height, width, channels), the label
+        lists do not have k strings each, or ``columns`` < 1.
+    """
+    images = _check_images(images, "images", 4)
+    k = images.shape[0]
+    true_labels = _check_labels(true_labels, "true_labels", k)
+    predicted_labels = _check_labels(predicted_labels, "predicted_labels", k)
+    columns = check_int(columns, "columns", minimum=1)
+    if k == 0:
+        fig = Figure(figsize=(6, 1.2), layout="constrained")
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "No misclassified images.", ha="center", va="center")
+        return fig
+    ncols = min(k, columns)
+    nrows = math.ceil(k / ncols)
+    fig = Figure(figsize=(2.1 * ncols, 2.4 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, image, true, predicted in zip(
+        axes, images, true_labels, predicted_labels, strict=False
+    ):
+        _show(ax, image, f"true: {_literal(true)}\npredicted: {_literal(predicted)}")
+    for ax in axes[k:]:
+        fig.delaxes(ax)  # the last row's empty slots
+    return fig
+
+
+def confusion_matrix(cm: ArrayLike, classes: Sequence[str]) -> Figure:
+    """A 2 x 2 confusion matrix with counts and class names.
+
+    Parameters
+    ----------
+    cm : array_like of shape (2, 2), int
+        ``cm[i, j]`` is the number of examples of true class i predicted as
+        class j (scikit-learn's layout).
+    classes : sequence of 2 str
+        Class names; label i is ``classes[i]``.
+
+    Returns
+    -------
+    Figure
+
+    Raises
+    ------
+    ValueError
+        If ``cm`` is not a 2 x 2 array of non-negative integers, or
+        ``classes`` is not two names.
+    """
+    from sklearn.metrics import ConfusionMatrixDisplay  # slow to import
+
+    cm = np.asarray(cm)
+    if cm.shape != (2, 2) or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
+        raise ValueError(
+            f"cm must be a 2 x 2 array of counts (non-negative integers); "
+            f"got {cm.dtype} of shape {cm.shape}"
+        )
+    classes = _check_classes(classes)
+    ax = _axes(None, (4.2, 3.6))
+    display = ConfusionMatrixDisplay(cm, display_labels=[_literal(c) for c in classes])
+    display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")
+    ax.set_title("Confusion matrix")
+    return ax.figure
+
+
+# --- output -------------------------------------------------------------------
+
+
+def save_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as a PNG at ``path``, atomically.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    OutputPathError
+        If the directory is missing or ``path`` is a directory.
+    OSError
+        If the disk refuses the write; ``path`` is then left as it was.
+    """
+    with atomic_path(path) as tmp:
+        # The format is named: the temporary file's suffix is ".tmp".
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
+    return Path(path)
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as the bytes of a PNG file, as :func:`save_png` would write it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,0 +1,396 @@
+"""The HTML report: self-contained, escaped, complete, and shown by a real browser."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import os
+import pathlib
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.special import expit
+from sklearn import metrics as skm
+
+from logitnet.exceptions import OutputPathError
+from logitnet.modelfile import SavedModel
+from logitnet.report import render_report, write_report
+
+SECTIONS = [
+    "Settings",
+    "Learning curve",
+    "Metrics",
+    "Confusion matrix",
+    "Weights",
+    "Misclassified images",
+]
+EVIL = '<b>cat&"'
+
+
+class Page(HTMLParser):
+    """What a browser would see: tags, image sources, text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.sources: list[str] = []
+        self.headings: list[str] = []
+        self.text: list[str] = []
+        self._in_h2 = False
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.sources += [value for name, value in attrs if name == "src"]
+        self._in_h2 = tag == "h2"
+
+    def handle_endtag(self, tag):
+        self._in_h2 = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_h2:
+            self.headings.append(data)
+
+
+def report_inputs(model: SavedModel, images: np.ndarray, labels: np.ndarray) -> dict:
+    """render_report's keyword arguments for ``model`` on a labelled image set."""
+    z = images.reshape(len(images), -1) / 255 @ model.w + model.b
+    probability = expit(z)
+    predicted = (probability > 0.5).astype(int)
+    wrong = predicted != labels
+    names = np.array(model.classes)
+    return {
+        "metrics": {
+            "accuracy": skm.accuracy_score(labels, predicted),
+            "precision": skm.precision_score(labels, predicted, zero_division=0),
+            "recall": skm.recall_score(labels, predicted),
+            "f1": skm.f1_score(labels, predicted),
+            "roc_auc": skm.roc_auc_score(labels, probability),
+            "log_loss": skm.log_loss(labels, probability),
+        },
+        "confusion": skm.confusion_matrix(labels, predicted, labels=[0, 1]),
+        "misclassified_images": images[wrong],
+        "misclassified_true": names[labels[wrong]].tolist(),
+        "misclassified_predicted": names[predicted[wrong]].tolist(),
+        "data_source": "a labelled test set",
+    }
+
+
+def synthetic_model(rng, classes=("non-cat", "cat")) -> SavedModel:
+    return SavedModel(
+        w=rng.normal(scale=0.01, size=16 * 16 * 3),
+        b=0.1,
+        classes=list(classes),
+        image_shape=(16, 16, 3),
+        training={
+            "solver": "lbfgs",
+            "learning_rate": 0.005,
+            "cost_every": 10,
+            "costs": [0.69, 0.5, 0.41, 0.36, 0.33],
+            "seed": 0,
+            "alpha": 1e-4,
+            "max_iter": 100,
+            "n_iter": 42,
+        },
+        metrics={"train_accuracy": 99.04306220095694, "test_accuracy": 70.0},
+    )
+
+
+@pytest.fixture
+def synthetic(rng) -> tuple[SavedModel, dict]:
+    model = synthetic_model(rng)
+    images = rng.integers(0, 256, size=(20, 16, 16, 3), dtype=np.uint8)
+    return model, report_inputs(model, images, np.arange(20) % 2)
+
+
+@pytest.fixture(scope="module")
+def cat_parts(data_dir) -> tuple[SavedModel, dict]:
+    """A quick cat model (200 iterations) and its report's inputs on the test set."""
+    from logitnet.course import train_cat_classifier
+    from logitnet.datasets import load_dataset
+
+    _, _, test_x, test_y, _ = load_dataset(data_dir)
+    model = train_cat_classifier(data_dir, num_iterations=200)
+    inputs = report_inputs(model, test_x, test_y.ravel().astype(int))
+    inputs["data_source"] = "the course's test set"
+    return model, inputs
+
+
+def decoded_pngs(page: Page) -> list[np.ndarray]:
+    prefix = "data:image/png;base64,"
+    pictures = []
+    for source in page.sources:
+        assert source.startswith(prefix)
+        with Image.open(io.BytesIO(base64.b64decode(source[len(prefix) :]))) as image:
+            assert image.format == "PNG"
+            pictures.append(np.asarray(image.convert("RGB")))
+    return pictures
+
+
+def assert_not_blank(pixels: np.ndarray) -> None:
+    colours = np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)
+    assert len(colours) > 20
+    assert pixels.std() > 5
+
+
+# --- the page's content ---------------------------------------------------------
+
+
+def test_report_is_self_contained(synthetic):
+    model, inputs = synthetic
+    text = render_report(model, **inputs)
+    page = Page(text)
+    assert text.startswith("<!DOCTYPE html>")
+    assert '<meta charset="utf-8">' in text
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text.lower() and "script" not in page.tags
+    assert text.count("src=") == text.count('src="data:image/png;base64,') == 4
+    assert not {"link", "iframe", "object", "embed"} & set(page.tags)
+    assert page.headings == [*SECTIONS[:-1], "Misclassified images (10)"]
+    for pixels in decoded_pngs(page):
+        assert_not_blank(pixels)
+
+
+def test_report_shows_every_training_setting(synthetic):
+    model, inputs = synthetic
+    model.training["losses"] = list(np.linspace(1, 0.5, 30))
+    text = " ".join(Page(render_report(model, **inputs)).text)
+    for shown in [
+        "solver lbfgs",
+        "learning_rate 0.005",
+        "cost_every 10",
+        "seed 0",
+        "alpha 0.0001",
+        "max_iter 100",
+        "n_iter 42",
+        "losses 30 values, from 1 to 0.5",
+        "image shape 16 x 16 x 3",
+        "classes 0: non-cat, 1: cat",
+        "preprocessing: scale pixel / 255",
+        "logitnet version 0.1.0",
+        "train_accuracy 99.0431",
+    ]:
+        assert shown in text
+    assert "0.69, 0.5" not in text  # the costs are the curve, not a setting
+
+
+def test_report_metrics_in_order(synthetic):
+    model, inputs = synthetic
+    inputs["metrics"] = {"accuracy": 0.7, "roc_auc": float("nan"), "log_loss": 0.75039}
+    text = render_report(model, **inputs)
+    assert (
+        '<th scope="row">accuracy</th><td class="number">0.7</td></tr>\n'
+        '<tr><th scope="row">roc_auc</th><td class="number">n/a</td></tr>\n'
+        '<tr><th scope="row">log_loss</th><td class="number">0.7504</td>'
+    ) in text
+
+
+def test_report_confusion_table(synthetic):
+    model, inputs = synthetic
+    inputs["confusion"] = np.array([[12, 5], [10, 23]])
+    text = render_report(model, **inputs)
+    assert (
+        '<tr><th scope="row">true non-cat</th>'
+        '<td class="number">12</td><td class="number">5</td></tr>\n'
+        '<tr><th scope="row">true cat</th>'
+        '<td class="number">10</td><td class="number">23</td></tr>'
+    ) in text
+    assert '<th scope="col">predicted cat</th>' in text
+
+
+def test_report_escapes_text_from_files(rng):
+    model = synthetic_model(rng, classes=("non-cat", EVIL))
+    model.training["note"] = "<script>alert(1)</script>"
+    images = rng.integers(0, 256, size=(4, 16, 16, 3), dtype=np.uint8)
+    inputs = report_inputs(model, images, np.array([0, 1, 0, 1]))
+    inputs["data_source"] = "<i>file</i>.h5"
+    text = render_report(model, **inputs)
+    assert "<b>" not in text and "<script" not in text and "<i>" not in text
+    assert "&lt;b&gt;cat&amp;&quot;" in text
+    page = Page(text)
+    assert "b" not in page.tags and "i" not in page.tags
+    assert f"predicted {EVIL}" in page.text
+    assert "<script>alert(1)</script>" in page.text
+    assert any("<i>file</i>.h5" in t for t in page.text)
+
+
+def test_report_without_costs_says_so(synthetic):
+    model, inputs = synthetic
+    del model.training["costs"]
+    text = render_report(model, **inputs)
+    assert "No costs were recorded for this model." in text
+    assert text.count("data:image/png") == 3
+
+
+def test_report_without_mistakes(synthetic):
+    model, inputs = synthetic
+    inputs["misclassified_images"] = inputs["misclassified_images"][:0]
+    inputs["misclassified_true"] = inputs["misclassified_predicted"] = []
+    page = Page(render_report(model, **inputs))
+    assert "Misclassified images (0)" in page.headings
+    assert len(decoded_pngs(page)) == 4
+
+
+def test_report_of_the_cat_model(cat_parts):
+    model, inputs = cat_parts
+    text = render_report(model, **inputs)
+    page = Page(text)
+    k = len(inputs["misclassified_true"])
+    assert 0 < k < 50
+    assert f"Misclassified images ({k})" in page.headings
+    assert inputs["confusion"].sum() == 50
+    assert inputs["confusion"].trace() == 50 - k
+    assert "num_iterations 200" in " ".join(page.text)
+    for pixels in decoded_pngs(page):
+        assert_not_blank(pixels)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metrics": {"accuracy": "high"}}, "metric 'accuracy' must be a number; got 'high'"),
+        ({"metrics": [0.7]}, r"metrics must be a mapping of name to number; got \[0.7\]"),
+        ({"confusion": np.eye(3, dtype=int)}, r"confusion: cm must be a 2 x 2 array of counts .* shape \(3, 3\)"),
+        ({"misclassified_true": ["cat"]}, r"misclassified images: true_labels must have one label per image \(10\); got 1"),
+        ({"misclassified_images": np.zeros((10, 16, 16, 3))}, "misclassified images: images must be uint8"),
+    ],
+)  # fmt: skip
+def test_report_refuses_bad_input(synthetic, change, message):
+    model, inputs = synthetic
+    with pytest.raises(ValueError, match=message) as info:
+        render_report(model, **{**inputs, **change})
+    assert "\n" not in str(info.value)
+
+
+# --- the file ---------------------------------------------------------------------
+
+
+def test_write_report_writes_utf8(tmp_path):
+    path = write_report(tmp_path / "r.html", "<p>σ(z) ≥ ½</p>")  # noqa: RUF001
+    assert path == tmp_path / "r.html"
+    assert path.read_bytes() == "<p>σ(z) ≥ ½</p>".encode()  # noqa: RUF001
+
+
+def test_write_report_failure_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "report.html"
+    path.write_text("old")
+
+    def fail(self, *args, **kwargs):
+        with open(self, "w") as f:
+            f.write("<html>half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(path, "<html>new</html>")
+    assert path.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["report.html"]
+
+
+def test_write_report_refuses(tmp_path):
+    with pytest.raises(OutputPathError, match="is a directory"):
+        write_report(tmp_path, "<html></html>")
+    with pytest.raises(ValueError, match="html_text must be a str; got bytes"):
+        write_report(tmp_path / "r.html", b"<html></html>")
+
+
+# --- a real browser -------------------------------------------------------------
+
+#: Headless and offline: no GPU, no sandbox (root in containers), and nothing
+#: of Chromium's own that would reach for the network.
+CHROMIUM_ARGUMENTS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1600",
+]
+
+#: Resolves with, for each <img>, whether it decoded and its natural size.
+DECODE_ALL_IMAGES = """
+const done = arguments[arguments.length - 1];
+const images = Array.from(document.images);
+Promise.all(images.map(img => img.decode().then(
+    () => ({alt: img.alt, complete: img.complete, width: img.naturalWidth,
+            height: img.naturalHeight, error: null}),
+    error => ({alt: img.alt, error: String(error)})
+))).then(done);
+"""
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Debian Chromium driven by Selenium; skipped where there is none.
+
+    ``make test`` installs chromium and chromium-driver with apt when it can.
+    Where LOGITNET_REQUIRE_BROWSER is set (CI), a missing browser fails.
+    """
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        message = (
+            "chromium and chromedriver not found on PATH; "
+            "install them with: apt-get install chromium chromium-driver"
+        )
+        if os.environ.get("LOGITNET_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    # Both paths given: Selenium Manager is never asked to find or download one.
+    options.binary_location = chromium
+    for argument in [*CHROMIUM_ARGUMENTS, f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=chromedriver, log_output=subprocess.DEVNULL)
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        driver.set_page_load_timeout(30)
+        driver.set_script_timeout(15)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_report_in_a_real_browser(browser, tmp_path, rng, request):
+    # The cat model where the data is configured, else a synthetic one: the
+    # browser test runs either way.
+    data = os.environ.get("LOGITNET_DATA_DIR")
+    if data and (pathlib.Path(data) / "test_catvnoncat.h5").is_file():
+        model, inputs = request.getfixturevalue("cat_parts")
+    else:
+        model = synthetic_model(rng)
+        images = rng.integers(0, 256, size=(20, 16, 16, 3), dtype=np.uint8)
+        inputs = report_inputs(model, images, np.arange(20) % 2)
+    model = dataclasses.replace(model, classes=[model.classes[0], EVIL])
+    path = write_report(tmp_path / "report.html", render_report(model, **inputs))
+
+    # Opened as a file, as a person opens a saved report: this proves that
+    # nothing needs a server, and the page's CSP would log any fetch.
+    browser.get(path.as_uri())
+    images = browser.execute_async_script(DECODE_ALL_IMAGES)
+    console = browser.get_log("browser")
+    screenshot = browser.get_screenshot_as_png()
+
+    assert browser.title == f"logitnet report: non-cat / {EVIL}"
+    assert [entry for entry in console if entry["level"] == "SEVERE"] == []
+    assert len(images) == 4
+    for image in images:
+        assert image["error"] is None, image
+        assert image["complete"] and image["width"] > 0 and image["height"] > 0
+    with Image.open(io.BytesIO(screenshot)) as picture:
+        pixels = np.asarray(picture.convert("RGB"))
+    assert_not_blank(pixels)
