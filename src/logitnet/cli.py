@@ -604,7 +604,7 @@ def _predict(args: argparse.Namespace) -> int:
             )
             print(f"{entry['path']}: {entry['label']} ({shares})")
     failed = sum("error" in entry for entry in results)
-    if failed:
+    if failed and len(results) > 1:
         feedback.note(f"{failed} of {len(results)} files failed")
     return 1 if failed else 0
 
