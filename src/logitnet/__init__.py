@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["LogisticRegression", "__version__"]
+__all__ = ["LogisticRegression", "__version__", "load_model"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from logitnet.estimator import LogisticRegression
 
         return LogisticRegression
+    if name == "load_model":
+        from logitnet.modelfile import load_model
+
+        return load_model
     raise AttributeError(f"module 'logitnet' has no attribute {name!r}")
