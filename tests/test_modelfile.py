@@ -297,3 +297,35 @@ def test_predictions_from_paths_pil_images_and_arrays(tmp_path, saved, rng):
     labels = [saved.classes[int(v > 0)] for v in z]
     assert saved.predict(sources) == labels
     assert saved.to_estimator().predict(X).tolist() == labels
+
+
+def test_a_write_killed_midway_leaves_the_old_or_the_new_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "m.npz"
+    writer = (
+        "import numpy as np, sys\n"
+        "from logitnet.modelfile import SavedModel, save_model\n"
+        "i = 0\n"
+        "while True:\n"
+        "    i += 1\n"
+        "    save_model(sys.argv[1], SavedModel(w=np.full(64 * 64 * 3 * 40, float(i)),\n"
+        "        b=float(i), classes=['a', 'b'], image_shape=(64 * 40, 64, 3)))\n"
+        "    print(i, flush=True)\n"
+    )
+    for delay in (0.05, 0.2, 0.5):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", writer, str(path)], stdout=subprocess.PIPE
+        )
+        proc.stdout.readline()  # one complete model is there
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        loaded = load_model(path)  # never a half-written file
+        assert np.all(loaded.w == loaded.b)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "m.npz"]
+    assert all(name.startswith(".m.npz.") for name in leftovers)
