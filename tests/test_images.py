@@ -324,3 +324,14 @@ def test_write_course_file_round_trips(tmp_path, rng):
     x, y, _ = read_split(path, "test")
     assert np.array_equal(x, test_x) and y.tolist() == [[1, 0]]
     assert [p.name for p in tmp_path.iterdir()] == ["d.h5"]
+
+
+def test_large_jpeg_decoded_at_reduced_scale_matches_a_full_decode(tmp_path, rng):
+    small = rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
+    photo = Image.fromarray(small).resize((1024, 768), Image.BICUBIC)
+    path = tmp_path / "photo.jpg"
+    photo.save(path, quality=95)
+    with Image.open(path) as im:
+        full = np.asarray(im.convert("RGB").resize((64, 64), Image.LANCZOS), int)
+    out = read_image(path).astype(int)
+    assert np.abs(out - full).mean() < 1.5 and np.abs(out - full).max() <= 12

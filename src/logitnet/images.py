@@ -16,7 +16,8 @@ How a photo is brought to the model's input (recorded in each model file as
    converted to RGB; 16-bit channels rounded to 8 bits (v / 257);
 3. the whole picture resized to the model's width x height with Lanczos
    filtering (its aspect ratio is not kept, as in the course's own
-   "try your own image");
+   "try your own image"); a large JPEG is first decoded at a reduced scale
+   that keeps at least twice the model's size;
 4. flattened in C order (height, width, channel) and divided by 255.
 
 An image folder, ``DIR/<class name>/<image files>`` with exactly two class
@@ -155,6 +156,13 @@ def read_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 _check_pixels(im, str(path))
+                if im.format == "JPEG":
+                    # Decode a large JPEG at a reduced scale (1/2 to 1/8, done
+                    # in the DCT): 2.4x faster on 1024x768 photos, and still at
+                    # least twice the model's size, for Lanczos to smooth.
+                    # Side by side either way, so a rotated photo is covered.
+                    side = 2 * max(width, height)
+                    im.draft("RGB", (side, side))
                 return _to_input(im, (width, height), str(path))
     except DataError:
         raise
