@@ -209,11 +209,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data(train)
     train.add_argument(
+        "--data",
+        metavar="FILE",
+        help="train out of core on a large HDF5 file (or zarr store) in the "
+        "course's layout, read chunk by chunk with Dask in bounded memory; "
+        "test metrics when it holds test_set_x/test_set_y",
+    )
+    train.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --data: run on this Dask cluster (e.g. tcp://host:8786) "
+        "instead of this machine's threads",
+    )
+    train.add_argument(
         "--solver",
         choices=("gd", "lbfgs"),
-        default="gd",
         help="gd: the course's fixed-step gradient descent; lbfgs: a "
-        "quasi-Newton method, far fewer iterations (default: %(default)s)",
+        "quasi-Newton method, far fewer iterations (default: gd; lbfgs with --data)",
     )
     train.add_argument(
         "--iterations",
@@ -395,6 +407,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_feedback(report, json_help=None)
     report.set_defaults(func=_report)
 
+    synth = commands.add_parser(
+        "synth",
+        help="write a synthetic data set of any size, for tests and benchmarks",
+        description="Write random 64x64 RGB pictures labelled by a planted "
+        "logistic model (saved in the file as true_w, true_b) in the course's "
+        "HDF5 layout, block by block in bounded memory.",
+    )
+    synth.add_argument(
+        "--n-samples",
+        type=_int_at_least(1),
+        required=True,
+        metavar="N",
+        help="training pictures (train_set_x)",
+    )
+    synth.add_argument(
+        "--test-samples",
+        type=_int_at_least(0),
+        default=0,
+        metavar="K",
+        help="test pictures (test_set_x), from the same model (default: %(default)s)",
+    )
+    synth.add_argument(
+        "--out", required=True, metavar="FILE.h5", help="the file to write"
+    )
+    synth.add_argument(
+        "--seed",
+        type=_int_at_least(0),
+        default=0,
+        metavar="S",
+        help="the same seed, the same file (default: %(default)s)",
+    )
+    _add_feedback(synth, json_help="print a JSON object: output, sizes, seed")
+    synth.set_defaults(func=_synth)
+
     vec = commands.add_parser(
         "vectorization",
         help="time explicit loops against vectorized NumPy",
@@ -554,6 +600,65 @@ def _train(args: argparse.Namespace) -> int:
     for split in ("train", "test"):
         if f"{split}_accuracy" in model.metrics:
             print(f"{split} accuracy: {model.metrics[f'{split}_accuracy']} %")
+    return 0
+
+
+def _fit_out_of_core(args: argparse.Namespace, feedback: _Feedback):
+    """``train --data``: the estimator on Dask arrays over the file."""
+    from tqdm import tqdm
+
+    from logitnet.training import GD_COST_EVERY, train_on_file
+
+    every = GD_COST_EVERY if args.solver == "gd" else 1
+    with feedback.bar(total=args.iterations, desc="training") as bar:
+
+        def progress(iteration: int, cost: float) -> None:
+            bar.update(1)
+            if not args.json and iteration % every == 0:
+                tqdm.write(f"Cost after iteration {iteration}: {cost:f}", sys.stdout)
+
+        model, warning = train_on_file(
+            args.data,
+            solver=args.solver,
+            learning_rate=args.learning_rate,
+            max_iter=args.iterations,
+            alpha=args.alpha,
+            scheduler=args.scheduler,
+            callback=progress,
+        )
+    if warning:
+        print(f"logitnet: warning: {_one_line(warning)}", file=sys.stderr)
+    return model
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from logitnet.synth import make_images
+
+    _check_outputs(args.out)
+    feedback = _Feedback(args)
+    total = args.n_samples + args.test_samples
+    with feedback.bar(total=total, desc="writing images") as bar:
+        make_images(
+            args.out,
+            args.n_samples,
+            seed=args.seed,
+            test_samples=args.test_samples,
+            progress=lambda written: bar.update(written - bar.n),
+        )
+    summary = {
+        "out": args.out,
+        "n_train": args.n_samples,
+        "n_test": args.test_samples,
+        "image_shape": [64, 64, 3],
+        "seed": args.seed,
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(
+            f"{args.out}: {args.n_samples} training and {args.test_samples} test "
+            f"pictures of 64x64x3, seed {args.seed}"
+        )
     return 0
 
 
