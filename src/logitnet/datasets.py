@@ -571,6 +571,7 @@ def open_images(
         inline_array=True,
         asarray=False,
         fancy=False,
+        meta=np.empty((0, 0), np.uint8),  # else Dask reads a sample to learn it
     )
     # One float copy per chunk, made when the chunk is used.
     X = pixels.map_blocks(scale, dtype, dtype=dtype)
@@ -581,6 +582,7 @@ def open_images(
         inline_array=True,
         asarray=False,
         fancy=False,
+        meta=np.empty((0,), y_rows.dtype),
     )
     return X, labels.astype(np.int64)
 
@@ -656,5 +658,5 @@ def _check_labels(path: Path, y_key: str, y_rows: _StoredRows) -> None:
         if bad.any():
             raise DataError(
                 f"{path}: {y_key} must hold labels 0 and 1 only; "
-                f"found {y[bad].flat[0]!r}"
+                f"found {y[bad].flat[0].item()!r}"
             )

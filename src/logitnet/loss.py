@@ -59,6 +59,7 @@ __all__ = [
     "numpy_dtype",
     "rows_per_block",
     "sigmoid",
+    "softplus",
     "to_numpy",
 ]
 
@@ -83,7 +84,7 @@ def _as_weights(w: Array, X: Array, xp) -> Array:
     its device, n_features numbers per evaluation.
     """
     if is_numpy_namespace(xp):
-        return np.asarray(w, dtype=X.dtype)
+        return np.asarray(to_numpy(w), dtype=X.dtype)
     return xp.asarray(w, dtype=X.dtype, device=device(X))
 
 
@@ -109,7 +110,7 @@ def decision_function(w: Array, b: float, X: Array) -> Array:
     w = _as_weights(w, X, xp)
     with np.errstate(over="ignore", invalid="ignore"):
         z = X @ w
-        z += b
+        z += float(b)  # a NumPy scalar is no Python float to strict libraries
     return z
 
 
@@ -138,8 +139,21 @@ def _sigmoid(z: Array, xp) -> Array:
     return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def softplus(t: Array) -> Array:
+    """log(1 + e^t), without overflow for any t.
+
+    Parameters
+    ----------
+    t : array of any shape, real floating dtype
+
+    Returns
+    -------
+    array of the shape, dtype and namespace of t, >= 0
+    """
+    return _softplus(t, _namespace(t))
+
+
 def _softplus(t: Array, xp) -> Array:
-    """log(1 + e^t), stable for any t."""
     if is_numpy_namespace(xp):
         return np.logaddexp(0, t)
     return xp.logaddexp(xp.zeros_like(t), t)
@@ -229,6 +243,7 @@ def block_sums(
     xp = _namespace(X)
     w = _as_weights(w, X, xp)
     acc = _accumulator(xp, X)
+    b = float(b)
     m = X.shape[0]
     rows = rows_per_block(X)
     dw = None
@@ -435,4 +450,9 @@ def to_numpy(x: Array) -> np.ndarray:
         return x.get()
     if hasattr(x, "detach"):  # PyTorch: off the autograd graph and the GPU
         return x.detach().cpu().numpy()
-    return np.asarray(x)
+    try:
+        return np.asarray(x)
+    except (RuntimeError, TypeError, ValueError):
+        # Another device of an array-API library: through its default one.
+        host = xp.__array_namespace_info__().default_device()
+        return np.asarray(xp.asarray(x, device=host))
