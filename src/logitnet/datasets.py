@@ -22,6 +22,7 @@ as Dask arrays by :func:`open_images`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -144,17 +145,34 @@ def read_split(
                 "load_dataset(..., verify=False))"
             )
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
+    with _checked_hdf5(path, x_key, y_key) as (x, y, classes):
+        x, y, classes = x[()], y[()], classes[()]
+    y = y.reshape(1, -1)
+    bad = (y != 0) & (y != 1)
+    if bad.any():
+        raise DataError(
+            f"{path}: {y_key} must hold labels 0 and 1 only; found {y[bad].flat[0]!r}"
+        )
+    return x, y.astype(np.int64), classes
+
+
+@contextlib.contextmanager
+def _checked_hdf5(path: Path, x_key: str, y_key: str, classes_required: bool = True):
+    """The file's images, labels and class names (h5py datasets; classes
+    None when absent and not required), their layout checked, for reading
+    inside the ``with``; any h5py failure there becomes a DataError."""
     try:
         with h5py.File(path, "r") as f:
-            for key in (x_key, y_key, "list_classes"):
+            required = (x_key, y_key, "list_classes")[: 3 if classes_required else 2]
+            for key in required:
                 if key not in f or not isinstance(f[key], h5py.Dataset):
                     raise DataError(
                         f"{path}: missing dataset {key!r} (it has: "
                         f"{', '.join(sorted(map(str, f.keys()))) or 'nothing'})"
                     )
-            x, y, classes = f[x_key], f[y_key], f["list_classes"]
+            x, y, classes = f[x_key], f[y_key], f.get("list_classes")
             _check_layout(path, x_key, x, y_key, y, classes)
-            x, y, classes = x[()], y[()], classes[()]
+            yield x, y, classes
     except DataError:
         raise
     except Exception as e:
@@ -164,13 +182,6 @@ def read_split(
             f"{path}: cannot be read as HDF5, the file is damaged "
             f"({type(e).__name__}: {e})"
         ) from e
-    y = y.reshape(1, -1)
-    bad = (y != 0) & (y != 1)
-    if bad.any():
-        raise DataError(
-            f"{path}: {y_key} must hold labels 0 and 1 only; found {y[bad].flat[0]!r}"
-        )
-    return x, y.astype(np.int64), classes
 
 
 def _check_layout(path, x_key, x, y_key, y, classes) -> None:
@@ -619,25 +630,8 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     reason = _not_hdf5_reason(path)
     if reason:
         raise DataError(f"{path}: {reason} (nor a zarr store)")
-    try:
-        with h5py.File(path, "r") as f:
-            for key in (x_key, y_key):
-                if key not in f or not isinstance(f[key], h5py.Dataset):
-                    raise DataError(
-                        f"{path}: missing dataset {key!r} (it has: "
-                        f"{', '.join(sorted(map(str, f.keys()))) or 'nothing'})"
-                    )
-            x, y = f[x_key], f[y_key]
-            classes = f.get("list_classes")
-            _check_layout(path, x_key, x, y_key, y, classes)
-            return False, (x.shape, x.dtype), (y.shape, y.dtype)
-    except DataError:
-        raise
-    except Exception as e:
-        raise DataError(
-            f"{path}: cannot be read as HDF5, the file is damaged "
-            f"({type(e).__name__}: {e})"
-        ) from e
+    with _checked_hdf5(path, x_key, y_key, classes_required=False) as (x, y, _):
+        return False, (x.shape, x.dtype), (y.shape, y.dtype)
 
 
 class _Meta:
