@@ -39,11 +39,20 @@ test: $(STAMP) browser
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest
 
-## bench: speed benchmarks, side by side; writes benchmarks/RESULTS.md (minutes)
+# Where bench_dask.py writes its data file (30.7 GB by default; deleted after).
+BENCH_WORKDIR ?= .
+BENCH_SAMPLES ?= 2500000
+
+## bench: speed benchmarks, side by side; writes benchmarks/RESULTS.md and
+## benchmarks/RESULTS_DASK.md (the second writes a file larger than memory:
+## about an hour; BENCH_SAMPLES=20000 for a quick run)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" || \
 		echo "PyTorch could not be installed: its benchmark rows will be skipped"
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python -m pip install --quiet "dask-ml==2025.1.0"
+	$(BIN)/python benchmarks/bench_dask.py --n-samples $(BENCH_SAMPLES) \
+		--workdir $(BENCH_WORKDIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

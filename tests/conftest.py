@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# scikit-learn's array-API checks run only where SciPy's array-API support is
+# on, and SciPy reads this once, when first imported: before anything here.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 from pathlib import Path
 
 import numpy as np

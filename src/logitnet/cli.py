@@ -558,14 +558,23 @@ def _train(args: argparse.Namespace) -> int:
 
     _check_outputs(args.out, args.plot)
     feedback = _Feedback(args)
-    data = _load_data(args, feedback)
-    model = _fit(
-        args,
-        data,
-        feedback,
-        learning_rate=args.learning_rate,
-        print_costs=not args.json,
-    )
+    if args.data is None:
+        if args.scheduler is not None:
+            raise _UsageError("--scheduler applies to --data only")
+        args.solver = args.solver or "gd"
+        data = _load_data(args, feedback)
+        model = _fit(
+            args,
+            data,
+            feedback,
+            learning_rate=args.learning_rate,
+            print_costs=not args.json,
+        )
+    else:
+        if args.images is not None or args.data_dir is not None:
+            raise _UsageError("give one of --data, --data-dir or --images")
+        args.solver = args.solver or "lbfgs"
+        model = _fit_out_of_core(args, feedback)
     training = model.training
     figure = None
     if args.plot is not None:

@@ -14,10 +14,15 @@ download. Wherever the files come from, a file whose SHA-256 is not the
 course file's is never used (``load_dataset(..., verify=False)`` reads a
 file of your own in the same layout), and every file is checked for the
 course's layout: keys, shapes, dtypes and labels.
+
+Data sets too large for memory, in the same layout (an HDF5 file or a zarr
+store, such as :func:`logitnet.synth.make_images` writes), are opened lazily
+as Dask arrays by :func:`open_images`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -34,9 +39,11 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "FILES",
     "SHA256",
+    "describe_images",
     "fetch_dataset",
     "flatten",
     "load_dataset",
+    "open_images",
     "read_split",
     "resolve_data_dir",
     "scale",
@@ -139,26 +146,8 @@ def read_split(
                 "load_dataset(..., verify=False))"
             )
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
-    try:
-        with h5py.File(path, "r") as f:
-            for key in (x_key, y_key, "list_classes"):
-                if key not in f or not isinstance(f[key], h5py.Dataset):
-                    raise DataError(
-                        f"{path}: missing dataset {key!r} (it has: "
-                        f"{', '.join(sorted(map(str, f.keys()))) or 'nothing'})"
-                    )
-            x, y, classes = f[x_key], f[y_key], f["list_classes"]
-            _check_layout(path, x_key, x, y_key, y, classes)
-            x, y, classes = x[()], y[()], classes[()]
-    except DataError:
-        raise
-    except Exception as e:
-        # h5py reports a damaged file as OSError, KeyError, RuntimeError,
-        # TypeError or ValueError depending on where the damage is.
-        raise DataError(
-            f"{path}: cannot be read as HDF5, the file is damaged "
-            f"({type(e).__name__}: {e})"
-        ) from e
+    with _checked_hdf5(path, x_key, y_key) as (x, y, classes):
+        x, y, classes = x[()], y[()], classes[()]
     y = y.reshape(1, -1)
     bad = (y != 0) & (y != 1)
     if bad.any():
@@ -168,8 +157,37 @@ def read_split(
     return x, y.astype(np.int64), classes
 
 
+@contextlib.contextmanager
+def _checked_hdf5(path: Path, x_key: str, y_key: str, classes_required: bool = True):
+    """The file's images, labels and class names (h5py datasets; classes
+    None when absent and not required), their layout checked, for reading
+    inside the ``with``; any h5py failure there becomes a DataError."""
+    try:
+        with h5py.File(path, "r") as f:
+            required = (x_key, y_key, "list_classes")[: 3 if classes_required else 2]
+            for key in required:
+                if key not in f or not isinstance(f[key], h5py.Dataset):
+                    raise DataError(
+                        f"{path}: missing dataset {key!r} (it has: "
+                        f"{', '.join(sorted(map(str, f.keys()))) or 'nothing'})"
+                    )
+            x, y, classes = f[x_key], f[y_key], f.get("list_classes")
+            _check_layout(path, x_key, x, y_key, y, classes)
+            yield x, y, classes
+    except DataError:
+        raise
+    except Exception as e:
+        # h5py reports a damaged file as OSError, KeyError, RuntimeError,
+        # TypeError or ValueError depending on where the damage is.
+        raise DataError(
+            f"{path}: cannot be read as HDF5, the file is damaged "
+            f"({type(e).__name__}: {e})"
+        ) from e
+
+
 def _check_layout(path, x_key, x, y_key, y, classes) -> None:
-    """Shapes and dtypes of the three datasets, checked before reading them."""
+    """Shapes and dtypes of the three datasets, checked before reading them
+    (``classes=None``: a store without class names)."""
     if x.ndim != 4 or x.shape[-1] != 3 or x.shape[0] == 0:
         raise DataError(
             f"{path}: {x_key} must have shape (m, height, width, 3) with m >= 1; "
@@ -185,6 +203,8 @@ def _check_layout(path, x_key, x, y_key, y, classes) -> None:
         )
     if not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{path}: {y_key} must hold integer labels; got {y.dtype}")
+    if classes is None:
+        return
     if classes.shape != (2,) or classes.dtype.kind not in "SU":
         raise DataError(
             f"{path}: list_classes must be 2 class names; "
@@ -423,3 +443,256 @@ def scale(X: NDArray, dtype: DTypeLike = np.float64) -> NDArray[np.floating]:
     out = X.astype(dtype)
     out /= dtype.type(255)
     return out
+
+
+# -- data sets larger than memory ----------------------------------------------
+
+#: Default chunk of :func:`open_images`: about this many bytes of floats per
+#: chunk. Large enough that the per-chunk costs (a task, a file open, a BLAS
+#: call) vanish beside the work, small enough that a few chunks per thread
+#: stay far below a gigabyte.
+CHUNK_BYTES = 64 * 2**20
+
+#: Labels are checked this many at a time when a data set is opened.
+_LABELS_PER_READ = 2**20
+
+
+class _StoredRows:
+    """Rows of one array in an HDF5 file or zarr store, flattened to
+    (m, h * w * c) for images, read by path on every access.
+
+    Dask's ``from_array`` slices it like an array. It holds only the path and
+    the array's name, never an open file: open h5py objects cannot be pickled
+    to the worker processes of a cluster, and a worker opening the file
+    itself is what lets the same array run on the local scheduler and on a
+    cluster (whose workers must see the file at the same path).
+    """
+
+    def __init__(self, path: str, key: str, shape: tuple, dtype, zarr_store: bool):
+        self.path, self.key, self.zarr_store = path, key, zarr_store
+        # The course's layout, checked before: images (m, h, w, c), labels
+        # (m,) or (1, m).
+        self._labels_in_a_row = len(shape) == 2
+        if len(shape) == 4:
+            self.shape = (shape[0], int(np.prod(shape[1:])))
+        else:
+            self.shape = (shape[-1],)
+        self.dtype = np.dtype(dtype)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, index):
+        if not isinstance(index, tuple):
+            index = (index,)
+        rows, rest = index[0], index[1:]
+        if isinstance(rows, int | np.integer):
+            return self[(slice(rows, rows + 1), *rest)][0]
+        if self.zarr_store:
+            import zarr
+
+            stored = zarr.open_array(self.path, path=self.key, mode="r")
+            block = stored[(0, rows) if self._labels_in_a_row else rows]
+        else:
+            with h5py.File(self.path, "r") as f:
+                stored = f[self.key]
+                block = stored[(0, rows) if self._labels_in_a_row else rows]
+        block = np.asarray(block).reshape(block.shape[0], *self.shape[1:])
+        return block[(slice(None), *rest)] if rest else block
+
+
+def open_images(
+    path: str | os.PathLike[str],
+    split: str = "train",
+    *,
+    chunk_rows: int | None = None,
+    dtype: DTypeLike = np.float64,
+):
+    """Open a data set in the course's layout, lazily, as Dask arrays.
+
+    Nothing is read or converted here but the labels (to check them, a
+    million at a time); each chunk of X is read from the file and scaled to
+    ``pixels / 255`` only when a computation needs it, so no float copy of
+    the whole set ever exists.
+
+    Parameters
+    ----------
+    path : path-like
+        An HDF5 file, or a zarr store (a directory), holding
+        ``{split}_set_x`` of shape (m, height, width, channels), uint8, and
+        ``{split}_set_y`` of shape (m,) or (1, m), integer labels 0 / 1.
+    split : {"train", "test"}, default="train"
+    chunk_rows : int, optional
+        Images per chunk. Default: as many as make about 64 MiB of floats
+        (:data:`CHUNK_BYTES`), 682 images of 64 x 64 x 3 in float64.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        The float type of X's chunks.
+
+    Returns
+    -------
+    X : dask.array.Array of shape (m, height * width * channels), ``dtype``
+        Pixels / 255, one flattened image per row (C order, channels
+        fastest, as :func:`flatten` gives), chunked by rows only.
+    y : dask.array.Array of shape (m,), int64
+        Labels 0 / 1, chunked as X's rows.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong: missing, not HDF5 nor zarr, a
+        missing array, a wrong shape or dtype, labels other than 0 / 1.
+    ValueError
+        For a bad ``split``, ``chunk_rows`` or ``dtype``.
+
+    Notes
+    -----
+    The arrays re-open the file by its path for every chunk they read, so
+    they can be sent to the workers of a ``dask.distributed`` cluster; there
+    the file must be at the same path on every worker (a shared disk).
+    """
+    import dask.array as da
+    from dask.base import tokenize
+
+    if split not in FILES:
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be numpy.float64 or numpy.float32; got {dtype}")
+    if chunk_rows is not None and (
+        isinstance(chunk_rows, bool)
+        or not isinstance(chunk_rows, int | np.integer)
+        or chunk_rows < 1
+    ):
+        raise ValueError(f"chunk_rows must be an integer >= 1; got {chunk_rows!r}")
+    path = Path(path)
+    x_key, y_key = f"{split}_set_x", f"{split}_set_y"
+    zarr_store, x_info, y_info = _describe_store(path, x_key, y_key)
+    x_rows = _StoredRows(str(path), x_key, *x_info, zarr_store)
+    y_rows = _StoredRows(str(path), y_key, *y_info, zarr_store)
+    m, n = x_rows.shape
+    _check_labels(path, y_key, y_rows)
+    if chunk_rows is None:
+        chunk_rows = max(CHUNK_BYTES // (n * dtype.itemsize), 1)
+    chunk_rows = min(int(chunk_rows), m)
+    # Named by the file's identity: the same file opened twice gives the same
+    # graph keys (and a changed file, new ones).
+    stat = path.stat()
+    token = tokenize(str(path.resolve()), stat.st_mtime_ns, stat.st_size, chunk_rows)
+    pixels = da.from_array(
+        x_rows,
+        chunks=(chunk_rows, n),
+        name=f"images-{x_key}-{token}",
+        inline_array=True,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0, 0), np.uint8),  # else Dask reads a sample to learn it
+    )
+    # One float copy per chunk, made when the chunk is used.
+    X = pixels.map_blocks(scale, dtype, dtype=dtype)
+    labels = da.from_array(
+        y_rows,
+        chunks=(X.chunks[0],),
+        name=f"images-{y_key}-{token}",
+        inline_array=True,
+        asarray=False,
+        fancy=False,
+        meta=np.empty((0,), y_rows.dtype),
+    )
+    return X, labels.astype(np.int64)
+
+
+def describe_images(path: str | os.PathLike[str]) -> dict:
+    """What :func:`open_images` would open, without reading any pixels.
+
+    Returns
+    -------
+    dict
+        ``image_shape`` (height, width, channels), ``classes`` (the two names
+        from ``list_classes``, or "0" and "1" without it), ``n_train``, and
+        ``n_test`` (0 when there is no ``test_set_x``).
+
+    Raises
+    ------
+    DataError
+        As :func:`open_images`.
+    """
+    path = Path(path)
+    is_zarr, (x_shape, _), _ = _describe_store(path, "train_set_x", "train_set_y")
+    if is_zarr:
+        import zarr
+
+        group = zarr.open_group(str(path), mode="r")
+        keys = set(group.array_keys())
+        read = lambda key: np.asarray(group[key][...])  # noqa: E731
+        test_shape = group["test_set_x"].shape if "test_set_x" in keys else None
+        classes = read("list_classes") if "list_classes" in keys else None
+    else:
+        with h5py.File(path, "r") as f:
+            keys = set(f.keys())
+            test_shape = f["test_set_x"].shape if "test_set_x" in keys else None
+            classes = f["list_classes"][()] if "list_classes" in keys else None
+    names = ["0", "1"]
+    if classes is not None and np.shape(classes) == (2,):
+        names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in classes]
+    return {
+        "image_shape": tuple(int(n) for n in x_shape[1:]),
+        "classes": names,
+        "n_train": int(x_shape[0]),
+        "n_test": int(test_shape[0]) if test_shape else 0,
+    }
+
+
+def _describe_store(path: Path, x_key: str, y_key: str):
+    """Whether ``path`` is a zarr store, and (shape, dtype) of X and y,
+    checked for the course's layout without reading the data."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file or zarr store")
+    if path.is_dir():
+        try:
+            import zarr
+        except ImportError as e:  # a dependency, but say so plainly if absent
+            raise DataError(
+                f"{path}: is a directory, read as a zarr store, but the zarr "
+                f"package is not installed (pip install zarr)"
+            ) from e
+        try:
+            group = zarr.open_group(str(path), mode="r")
+            found = sorted(group.array_keys())
+        except Exception as e:
+            raise DataError(
+                f"{path}: is a directory but not a zarr store ({type(e).__name__}: {e})"
+            ) from e
+        for key in (x_key, y_key):
+            if key not in found:
+                raise DataError(
+                    f"{path}: missing array {key!r} (it has: "
+                    f"{', '.join(found) or 'nothing'})"
+                )
+        x, y = group[x_key], group[y_key]
+        _check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
+        return True, (x.shape, np.dtype(x.dtype)), (y.shape, np.dtype(y.dtype))
+    reason = _not_hdf5_reason(path)
+    if reason:
+        raise DataError(f"{path}: {reason} (nor a zarr store)")
+    with _checked_hdf5(path, x_key, y_key, classes_required=False) as (x, y, _):
+        return False, (x.shape, x.dtype), (y.shape, y.dtype)
+
+
+class _Meta:
+    """Shape, ndim and NumPy dtype of a zarr array, as ``_check_layout``
+    reads them from an h5py dataset."""
+
+    def __init__(self, array):
+        self.shape = tuple(array.shape)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(array.dtype)
+
+
+def _check_labels(path: Path, y_key: str, y_rows: _StoredRows) -> None:
+    m = y_rows.shape[0]
+    for start in range(0, m, _LABELS_PER_READ):
+        y = y_rows[start : start + _LABELS_PER_READ]
+        bad = (y != 0) & (y != 1)
+        if bad.any():
+            raise DataError(
+                f"{path}: {y_key} must hold labels 0 and 1 only; "
+                f"found {y[bad].flat[0].item()!r}"
+            )

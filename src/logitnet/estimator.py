@@ -6,6 +6,12 @@ labels; fitting returns the estimator; learned attributes end in ``_``. It
 works wherever scikit-learn expects a classifier (pipelines, grid search,
 cross-validation, ``clone``).
 
+Beyond NumPy, X may be a Dask array, for data larger than memory or spread
+over a cluster (each pass streams X chunk by chunk; see
+:func:`logitnet.loss.loss_and_grad`), or an array of any library following
+the Python array API standard (PyTorch, CuPy, ...), which is computed on in
+place, on its device, never copied to NumPy.
+
 Examples
 --------
 >>> import numpy as np
@@ -19,21 +25,24 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 from collections.abc import Callable
 from numbers import Integral
 
 import numpy as np
+from array_api_compat import array_namespace, device, is_dask_array, is_numpy_array
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array
+from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from logitnet._validation import check_learning_rate, check_real
-from logitnet.loss import decision_function, loss_and_grad
+from logitnet.loss import decision_function, loss_and_grad, sigmoid, softplus, to_numpy
 from logitnet.solvers import gradient_descent, lbfgs
 
 __all__ = ["LogisticRegression"]
@@ -76,8 +85,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Learn the bias b; False keeps it at 0.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         The float type of the computation. X is converted to it once, at
-        fit and at predict (no copy when it already has it); float32 halves
-        memory traffic and time, and nothing is upcast to float64 on the way.
+        fit and at predict (no copy when it already has it; a Dask X chunk
+        by chunk, as it is read); float32 halves memory traffic and time,
+        and nothing is upcast to float64 on the way.
     verbose : int, default=0
         > 0 prints the cost as the solver goes (every iteration for lbfgs,
         every 100 for gd).
@@ -92,6 +102,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Bias b, in ``dtype``.
     n_iter_ : ndarray of shape (1,)
         Iterations the solver took.
+
+        After a fit on an array-API array other than NumPy and Dask (a
+        PyTorch tensor, say), these four are arrays of that library on X's
+        device, as scikit-learn's array-API support has them (``classes_``
+        stays NumPy when the labels are not numbers). After a fit on Dask
+        arrays they are NumPy arrays: small, and computed.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -126,6 +142,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
+        tags.array_api_support = True
         return tags
 
     # -- fitting ---------------------------------------------------------------
@@ -143,9 +160,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training examples, finite; converted to ``dtype``.
+            Training examples, finite; converted to ``dtype``. A Dask array
+            is fitted chunk by chunk with bounded memory, on the local
+            scheduler or on the cluster of the default ``dask.distributed``
+            client; its finiteness is checked on the first pass of the fit
+            itself (no pass of its own). Another array-API array (PyTorch,
+            CuPy, ...) is computed on where it is, on its device.
         y : array-like of shape (n_samples,)
-            Two distinct labels (numbers, strings, ...).
+            Two distinct labels (numbers, strings, ...). NumPy, or Dask (its
+            two classes are found with one pass over the labels).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights with a positive sum; a weight of 2 counts
             an example twice.
@@ -167,25 +190,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             ``solver="gd"`` with a learning rate so large the weights overflow.
         """
         dtype = self._check_params()
-        X, y = validate_data(self, X, y, dtype=dtype, y_numeric=False)
-        check_classification_targets(y)
-        self.classes_, y01 = np.unique(y, return_inverse=True)
-        if self.classes_.size > 2:
-            raise ValueError(
-                f"Only binary classification is supported: LogisticRegression "
-                f"needs exactly 2 classes in y; got {self.classes_.size} classes"
-            )
-        if self.classes_.size != 2:
-            found = ", ".join(repr(c) for c in self.classes_[:5].tolist())
-            more = ", ..." if self.classes_.size > 5 else ""
-            raise ValueError(
-                f"LogisticRegression needs exactly 2 classes in y; got "
-                f"{self.classes_.size} class{'es' if self.classes_.size > 1 else ''}"
-                f" ({found}{more})"
-            )
-        y01 = y01.astype(dtype)
-        weights = _check_sample_weight(sample_weight, X.shape[0], dtype)
-        if weights is not None and np.unique(y01[weights > 0]).size < 2:
+        if is_dask_array(X):
+            X, y01, weights = self._check_dask_data(X, y, sample_weight, dtype)
+            namespace = None
+        elif _is_other_namespace(X):
+            X, y01, weights = self._check_namespace_data(X, y, sample_weight, dtype)
+            namespace = X
+        else:
+            X, y = validate_data(self, X, y, dtype=dtype, y_numeric=False)
+            y01 = self._encode_labels(y, dtype)
+            weights = _check_sample_weight(sample_weight, X.shape[0], dtype)
+            namespace = None
+        if weights is not None and not _both_classes_weighted(y01, weights):
             raise ValueError(
                 "LogisticRegression needs examples of both classes with a "
                 "positive sample_weight; only one class has any"
@@ -233,6 +249,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.coef_ = result.w.astype(dtype, copy=False).reshape(1, -1)
         self.intercept_ = np.array([result.b], dtype=dtype)
         self.n_iter_ = np.array([result.n_iter])
+        if namespace is not None:
+            self._move_to_namespace_of(namespace)
         self.loss_curve_ = result.costs
         self.converged_ = result.converged
         if not result.converged:
@@ -272,6 +290,123 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         return dtype
 
+    def _encode_labels(self, y: NDArray, dtype: np.dtype) -> NDArray[np.floating]:
+        """Set ``classes_``; y as 0.0 / 1.0 in ``dtype`` (1 = ``classes_[1]``)."""
+        check_classification_targets(y)
+        self.classes_, y01 = np.unique(y, return_inverse=True)
+        self._check_two_classes()
+        return y01.astype(dtype)
+
+    def _check_two_classes(self) -> None:
+        if self.classes_.size > 2:
+            raise ValueError(
+                f"Only binary classification is supported: LogisticRegression "
+                f"needs exactly 2 classes in y; got {self.classes_.size} classes"
+            )
+        if self.classes_.size != 2:
+            found = ", ".join(repr(c) for c in self.classes_[:5].tolist())
+            raise ValueError(
+                f"LogisticRegression needs exactly 2 classes in y; got "
+                f"{self.classes_.size} class{'es' if self.classes_.size > 1 else ''}"
+                f" ({found})"
+            )
+
+    def _set_n_features(self, X) -> None:
+        self.n_features_in_ = int(X.shape[1])
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_dask_data(self, X, y, sample_weight, dtype):
+        """X, y01 and the weights of a Dask fit, all lazy Dask arrays.
+
+        Only the labels (and weights) are computed here, each with one cheap
+        pass; X is never read: its finiteness is checked by the solver on
+        the first pass of the fit (:func:`logitnet.solvers._check_start`).
+        """
+        import dask
+        import dask.array as da
+
+        X = _check_dask_X(X, dtype)
+        self._set_n_features(X)
+        m, rows = X.shape[0], X.chunks[0]
+        if is_dask_array(y):
+            if y.ndim != 1 or y.shape[0] != m:
+                raise ValueError(
+                    f"y must have shape ({m},), one label per row of X; got "
+                    f"shape {y.shape}"
+                )
+            classes = np.asarray(da.unique(y).compute())
+            check_classification_targets(classes)
+            self.classes_ = classes
+            self._check_two_classes()
+            y01 = (y == classes[1]).astype(dtype).rechunk((rows,))
+        else:
+            y = column_or_1d(np.asarray(y), warn=False)
+            if y.shape[0] != m:
+                raise ValueError(
+                    f"Found input variables with inconsistent numbers of samples: "
+                    f"[{m}, {y.shape[0]}]"
+                )
+            y01 = da.from_array(self._encode_labels(y, dtype), chunks=(rows,))
+        if sample_weight is None:
+            return X, y01, None
+        if not is_dask_array(sample_weight):
+            weights = _check_sample_weight(sample_weight, m, dtype)
+            return X, y01, da.from_array(weights, chunks=(rows,))
+        weights = sample_weight
+        if weights.shape != (m,):
+            raise ValueError(
+                f"sample_weight must have shape ({m},), one weight per "
+                f"example; got shape {weights.shape}"
+            )
+        weights = weights.astype(dtype).rechunk((rows,))
+        finite, smallest, total = dask.compute(
+            da.isfinite(weights).all(), weights.min(), weights.sum()
+        )
+        if not finite:
+            raise ValueError("sample_weight must be finite; it contains NaN or inf")
+        if smallest < 0:
+            raise ValueError(
+                "sample_weight must be non-negative; it has negative values"
+            )
+        if not total > 0:
+            raise ValueError(
+                "sample_weight must have a positive sum; all weights are zero"
+            )
+        return X, y01, weights
+
+    def _check_namespace_data(self, X, y, sample_weight, dtype):
+        """X, y01 and the weights of a fit on another array-API library's
+        arrays, on X's device; only the labels and weights visit NumPy."""
+        xp = array_namespace(X)
+        X = _check_namespace_X(X, dtype, xp)
+        self._set_n_features(X)
+        m = X.shape[0]
+        y = column_or_1d(to_numpy(y) if _is_other_namespace(y) else np.asarray(y))
+        if y.shape[0] != m:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"[{m}, {y.shape[0]}]"
+            )
+        y01 = self._encode_labels(y, dtype)
+        if sample_weight is not None and _is_other_namespace(sample_weight):
+            sample_weight = to_numpy(sample_weight)
+        weights = _check_sample_weight(sample_weight, m, dtype)
+
+        def there(a):
+            return None if a is None else xp.asarray(a, device=device(X))
+
+        return X, there(y01), there(weights)
+
+    def _move_to_namespace_of(self, X) -> None:
+        """The fitted arrays in X's namespace and on its device, as
+        scikit-learn's array-API convention has them."""
+        xp, where = array_namespace(X), device(X)
+        for name in ("coef_", "intercept_", "n_iter_"):
+            setattr(self, name, xp.asarray(getattr(self, name), device=where))
+        if self.classes_.dtype.kind in "biuf":
+            self.classes_ = xp.asarray(self.classes_, device=where)
+
     # -- using the fitted neuron ---------------------------------------------
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.floating]:
@@ -280,14 +415,42 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            NumPy-like, a Dask array, or another array-API array.
 
         Returns
         -------
-        z : ndarray of shape (n_samples,)
+        z : array of shape (n_samples,)
+            A NumPy array for NumPy-like X; a lazy Dask array for a Dask X
+            (``.compute()`` it, or store it chunk by chunk); else an array
+            of X's library on X's device.
         """
+        return self._z(X, "decision_function")
+
+    def _z(self, X, method: str):
+        """z for ``method``, X checked."""
+        X = self._check_predict_X(X, method)
+        coef = self.coef_[0, :]
+        if is_numpy_array(X) or is_dask_array(X):
+            coef = to_numpy(coef)
+        return decision_function(coef, float(self.intercept_[0]), X)
+
+    def _check_predict_X(self, X, method: str):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=self.coef_.dtype, reset=False)
-        return decision_function(self.coef_[0], float(self.intercept_[0]), X)
+        if get_config()["array_api_dispatch"] and not is_dask_array(X):
+            _check_same_namespace(X, self.coef_, method)
+        dtype = to_numpy(self.coef_).dtype
+        if is_dask_array(X):
+            X = _check_dask_X(X, dtype)
+        elif _is_other_namespace(X):
+            X = _check_namespace_X(X, dtype, array_namespace(X))
+        else:
+            return validate_data(self, X, dtype=dtype, reset=False)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but LogisticRegression is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return X
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Probability of each class.
@@ -298,34 +461,139 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, 2)
-            Columns in the order of ``classes_``; rows sum to 1.
+        proba : array of shape (n_samples, 2)
+            Columns in the order of ``classes_``; rows sum to 1. The kind of
+            array :meth:`decision_function` returns.
         """
-        z = self.decision_function(X)
+        z = self._z(X, "predict_proba")
         # sigma(-z), not 1 - sigma(z): no rounding to 0 for large z.
-        return np.column_stack([expit(-z), expit(z)])
+        return _namespace_of(z).stack([sigmoid(-z), sigmoid(z)], axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log of :meth:`predict_proba`, computed without rounding to log(0).
 
         Returns
         -------
-        log_proba : ndarray of shape (n_samples, 2)
+        log_proba : array of shape (n_samples, 2)
+            The kind of array :meth:`decision_function` returns.
         """
-        z = self.decision_function(X)
+        z = self._z(X, "predict_log_proba")
         # log sigma(z) = -softplus(-z), log(1 - sigma(z)) = -softplus(z).
-        return np.column_stack([-np.logaddexp(0, z), -np.logaddexp(0, -z)])
+        return _namespace_of(z).stack([-softplus(z), -softplus(-z)], axis=1)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The more probable class of each example.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
+        labels : array of shape (n_samples,)
             Values from ``classes_``; ``classes_[1]`` where sigma(z) > 0.5.
+            A NumPy array for NumPy-like X; a lazy Dask array for a Dask X;
+            for another library's X, an array of that library when the
+            labels are numbers (NumPy when they are strings).
         """
-        z = self.decision_function(X)
-        return self.classes_[(z > 0).astype(np.intp)]
+        z = self._z(X, "predict")
+        classes = to_numpy(self.classes_)
+        if is_dask_array(z):
+            return (
+                (z > 0)
+                .astype(np.intp)
+                .map_blocks(functools.partial(np.take, classes), dtype=classes.dtype)
+            )
+        labels = classes[to_numpy(z > 0).astype(np.intp)]
+        if is_numpy_array(z) or classes.dtype.kind not in "biuf":
+            return labels
+        return array_namespace(z).asarray(labels, device=device(z))
+
+
+def _namespace_of(x):
+    """NumPy for NumPy arrays (its own functions, not the wrappers), Dask's
+    array module for Dask arrays, else the array-API namespace."""
+    if is_numpy_array(x):
+        return np
+    if is_dask_array(x):
+        import dask.array as da
+
+        return da
+    return array_namespace(x)
+
+
+def _check_same_namespace(X, coef, method: str) -> None:
+    """Under scikit-learn's ``array_api_dispatch``, X must come from the
+    namespace and device of the fit, as scikit-learn requires of array-API
+    estimators (without it, the weights go where X is)."""
+    X = np.asarray(X) if not hasattr(X, "shape") else X
+    X_xp, coef_xp = _namespace_of(X), _namespace_of(coef)
+    X_where, coef_where = device(X), device(coef)
+    if X_xp is not coef_xp or X_where != coef_where:
+        raise ValueError(
+            f"LogisticRegression.{method}() must use the same namespace and "
+            f"device as fit: fitted on {coef_xp.__name__} ({coef_where}), "
+            f"got {X_xp.__name__} ({X_where})"
+        )
+
+
+def _is_other_namespace(x) -> bool:
+    """Whether x is an array of an array-API library other than NumPy and
+    Dask (lists, DataFrames and NumPy arrays take scikit-learn's path)."""
+    if is_numpy_array(x) or is_dask_array(x) or not hasattr(x, "shape"):
+        return False
+    try:
+        array_namespace(x)
+    except TypeError:
+        return False
+    return True
+
+
+def _check_dask_X(X, dtype: np.dtype):
+    """A Dask X's shape and dtype, checked without reading it; converted to
+    ``dtype`` lazily, chunk by chunk."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got a {X.ndim}D Dask array of shape {X.shape} instead"
+        )
+    if any(math.isnan(n) for n in X.shape):
+        raise ValueError(
+            "X has unknown chunk sizes; call X.compute_chunk_sizes() first"
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"X must have at least one sample and one feature; got shape {X.shape}"
+        )
+    if X.dtype.kind not in "iuf":
+        raise ValueError(f"X must hold real numbers; got dtype {X.dtype}")
+    return X.astype(dtype) if X.dtype != dtype else X
+
+
+def _check_namespace_X(X, dtype: np.dtype, xp):
+    """Another array-API library's X: 2D, real, finite, in ``dtype``."""
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got array of shape {X.shape} instead")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"X must have at least one sample and one feature; got shape {X.shape}"
+        )
+    if not (xp.isdtype(X.dtype, "real floating") or xp.isdtype(X.dtype, "integral")):
+        raise ValueError(f"X must hold real numbers; got dtype {X.dtype}")
+    X = xp.astype(X, xp.float32 if dtype == np.float32 else xp.float64, copy=False)
+    # In memory already: one pass, small beside a fit.
+    if not bool(xp.all(xp.isfinite(X))):
+        bad = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity"
+        raise ValueError(f"Input X contains {bad}.")
+    return X
+
+
+def _both_classes_weighted(y01, weights) -> bool:
+    """Whether each class has an example of positive weight."""
+    positive = weights > 0
+    if is_dask_array(y01):
+        import dask
+
+        ones, zeros = dask.compute(
+            (positive & (y01 == 1)).any(), (positive & (y01 == 0)).any()
+        )
+        return bool(ones and zeros)
+    return np.unique(to_numpy(y01)[to_numpy(positive)]).size == 2
 
 
 def _check_sample_weight(

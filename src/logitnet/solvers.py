@@ -1,9 +1,11 @@
 """Solvers: how the neuron steps toward lower cost.
 
 Solvers differ only in how they step; the cost and gradient they follow come
-from :func:`logitnet.loss.loss_and_grad`. Both take the same problem (X, y,
-optional sample weights, L2 strength, whether the bias is learned) and return
-a :class:`SolverResult`.
+from :func:`logitnet.loss.loss_and_grad`. X may be an array of any array-API
+library, Dask included: it is only ever handed to ``loss_and_grad``, while the
+solver's own state (w, b, the L-BFGS memory) is small and stays in NumPy.
+Both take the same problem (X, y, optional sample weights, L2 strength,
+whether the bias is learned) and return a :class:`SolverResult`.
 
 - :func:`gradient_descent`: the course's fixed-step descent.
 - :func:`lbfgs`: limited-memory BFGS with a strong-Wolfe line search. It is
@@ -24,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.exceptions import DivergenceError
-from logitnet.loss import loss_and_grad
+from logitnet.loss import loss_and_grad, numpy_dtype, to_numpy
 
 __all__ = ["RECORD_EVERY", "SolverResult", "gradient_descent", "lbfgs"]
 
@@ -98,9 +100,11 @@ def gradient_descent(
         Starting weights, the dtype of X; never modified.
     b : float
         Starting bias.
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-        Labels 0.0 / 1.0 in the dtype of ``X``.
+    X : array of shape (n_samples, n_features)
+        NumPy, another array-API namespace, or Dask.
+    y : array of shape (n_samples,)
+        Labels 0.0 / 1.0 in the dtype of ``X``, as
+        :func:`logitnet.loss.loss_and_grad` takes them.
     learning_rate : float
         Step size, > 0.
     num_iterations : int
@@ -130,6 +134,9 @@ def gradient_descent(
     DivergenceError
         When a step leaves w or b inf or NaN (the learning rate is far too
         large for the data); nothing is warned about before that.
+    ValueError
+        When the cost or gradient at the start is NaN or infinite (see
+        :func:`_check_start`).
     """
     result = SolverResult(w=w.copy(), b=float(b))
     w, b = result.w, result.b
@@ -141,6 +148,9 @@ def gradient_descent(
         cost, dw, db = loss_and_grad(
             w, b, X, y, sample_weight=sample_weight, alpha=alpha, compute_loss=record
         )
+        dw = to_numpy(dw)
+        if i == 0:
+            _check_start(cost, dw, db)
         if not fit_intercept:
             db = 0.0
         if record:
@@ -202,9 +212,11 @@ def lbfgs(
         Starting weights.
     b : float
         Starting bias.
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-        Labels 0.0 / 1.0 in the dtype of ``X``.
+    X : array of shape (n_samples, n_features)
+        NumPy, another array-API namespace, or Dask.
+    y : array of shape (n_samples,)
+        Labels 0.0 / 1.0 in the dtype of ``X``, as
+        :func:`logitnet.loss.loss_and_grad` takes them.
     max_iter : int
         Largest number of iterations, >= 0.
     tol : float
@@ -220,8 +232,14 @@ def lbfgs(
     -------
     SolverResult
         ``costs`` holds the cost at every iterate: n_iter + 1 values.
+
+    Raises
+    ------
+    ValueError
+        When the cost or gradient at the start is NaN or infinite (see
+        :func:`_check_start`).
     """
-    dtype = X.dtype
+    dtype = numpy_dtype(X)
     n = w.shape[0]
     evaluations = 0
 
@@ -237,12 +255,13 @@ def lbfgs(
             alpha=alpha,
         )
         grad = np.empty(n + 1)
-        grad[:n] = dw
+        grad[:n] = to_numpy(dw)
         grad[n] = db if fit_intercept else 0.0
         return cost, grad
 
-    theta = np.append(w.astype(np.float64), float(b))
+    theta = np.append(np.asarray(w, dtype=np.float64), float(b))
     cost, grad = evaluate(theta)
+    _check_start(cost, grad[:n], grad[n])
     result = SolverResult(w=w, b=float(b), costs=[cost])
     if on_record is not None:
         on_record(0, cost)
@@ -444,6 +463,26 @@ def _interpolate(lo: tuple, hi: tuple) -> float:
     if not math.isfinite(t):
         return t0 + 0.5 * width
     return min(max(t, low), high)
+
+
+def _check_start(cost: float | None, dw: NDArray[np.floating], db: float) -> None:
+    """Refuse a start whose cost is NaN or whose gradient is not finite.
+
+    From finite weights this happens only when X holds NaN or inf (any such
+    value reaches the gradient: NaN and inf times anything, zero included,
+    stay non-finite) or when X w overflows with both signs. In-memory inputs
+    are checked before they get here; for a Dask X this check *is* the
+    finiteness check, made on the first pass the fit needs anyway rather
+    than on a pass of its own over data that may not fit in memory.
+    """
+    if (cost is not None and math.isnan(cost)) or not (
+        math.isfinite(db) and np.isfinite(dw).all()
+    ):
+        raise ValueError(
+            "the cost or gradient at the starting point is NaN or infinite: X "
+            "must be finite (it holds NaN or inf), or w x + b overflows the "
+            "float range"
+        )
 
 
 def _max_abs(dw: NDArray[np.floating], db: float) -> float:

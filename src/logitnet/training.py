@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from logitnet.modelfile import SavedModel
 
-__all__ = ["ImageData", "load_data", "train"]
+__all__ = ["ImageData", "load_data", "score", "train", "train_on_file"]
 
 #: The course records the cost every 100 gradient-descent steps.
 GD_COST_EVERY = 100
@@ -238,4 +238,130 @@ def score(model: SavedModel, data: ImageData) -> dict[str, Any]:
             result.predicted.reshape(1, -1), labels.reshape(1, -1)
         )
         metrics[split] = result.metrics
+    return metrics
+
+
+def train_on_file(
+    path: str | os.PathLike[str],
+    *,
+    solver: str = "lbfgs",
+    learning_rate: float = 0.005,
+    max_iter: int = 100,
+    alpha: float = 0.0,
+    tol: float | None = None,
+    scheduler: str | None = None,
+    callback: Callable[[int, float], object] | None = None,
+) -> tuple[SavedModel, str | None]:
+    """Train out of core on a file too large for memory, with Dask.
+
+    The file (HDF5 or zarr, the course's layout) is opened lazily with
+    :func:`logitnet.datasets.open_images` in float32; each loss and gradient
+    evaluation is one pass over it, chunk by chunk, in bounded memory, on
+    this machine's threads or, with ``scheduler``, on that Dask cluster
+    (whose workers must see the file at the same path).
+
+    Parameters
+    ----------
+    path : path-like
+    solver, learning_rate, max_iter, alpha, tol, callback
+        As :func:`train`; ``max_iter`` is the number of passes at most.
+    scheduler : str, optional
+        Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
+
+    Returns
+    -------
+    model : SavedModel
+        As :func:`train`; the metrics are computed in one more pass over each
+        split (the test split only when the file has ``test_set_x``).
+    warning : str or None
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    from logitnet.datasets import describe_images, open_images
+    from logitnet.estimator import LogisticRegression
+    from logitnet.exceptions import DataError
+
+    info = describe_images(path)
+    X, y = open_images(path, "train", dtype=np.float32)
+    splits = {"train": (X, y)}
+    if info["n_test"]:
+        splits["test"] = open_images(path, "test", dtype=np.float32)
+    if tol is None:
+        tol = 0.0 if solver == "gd" else 1e-4
+    estimator = LogisticRegression(
+        solver=solver,
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        alpha=alpha,
+        tol=tol,
+        dtype=np.float32,
+    )
+    client = None
+    if scheduler is not None:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise DataError(
+                f"{scheduler}: cannot reach the Dask scheduler "
+                f"({type(e).__name__}: {e})"
+            ) from e
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            estimator.fit(X, y, callback=callback)
+        metrics = _score_lazily(estimator, splits)
+    finally:
+        if client is not None:
+            client.close()
+    warning = None
+    if caught and not (solver == "gd" and tol == 0):
+        warning = str(caught[-1].message)
+    cost_every = GD_COST_EVERY if solver == "gd" else 1
+    n_iter = int(estimator.n_iter_[0])
+    model = SavedModel(
+        w=np.asarray(estimator.coef_[0], np.float64),
+        b=float(estimator.intercept_[0]),
+        classes=info["classes"],
+        image_shape=info["image_shape"],
+        training={
+            "data": {"kind": "out-of-core file", "path": str(Path(path).resolve())},
+            "n_train": info["n_train"],
+            "n_test": info["n_test"],
+            "solver": solver,
+            "learning_rate": learning_rate,
+            "num_iterations": max_iter,
+            "alpha": alpha,
+            "tol": tol,
+            "dtype": "float32",
+            "scheduler": scheduler,
+            "n_iter": n_iter,
+            "converged": bool(estimator.converged_),
+            "final_cost": float(estimator.loss_curve_[-1]),
+            "cost_every": cost_every,
+            "costs": [float(c) for c in estimator.loss_curve_[:n_iter:cost_every]],
+        },
+        metrics=metrics,
+    )
+    return model, warning
+
+
+def _score_lazily(estimator, splits: dict) -> dict[str, Any]:
+    """Metrics of each split, from one pass each over the lazy arrays."""
+    import dask
+    from scipy.special import expit
+
+    from logitnet.evaluation import classification_metrics
+    from logitnet.neuron import accuracy
+
+    metrics: dict[str, Any] = {}
+    for split, (X, y) in splits.items():
+        z, labels = dask.compute(estimator.decision_function(X), y)
+        z, labels = np.asarray(z, np.float64), np.asarray(labels, np.int64)
+        predicted = (z > 0).astype(np.int64)
+        metrics[f"{split}_accuracy"] = accuracy(
+            predicted.reshape(1, -1), labels.reshape(1, -1)
+        )
+        metrics[split] = classification_metrics(labels, predicted, expit(z))
     return metrics

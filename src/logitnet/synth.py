@@ -1,0 +1,184 @@
+"""Synthetic image data sets of any size, with a known true model.
+
+:func:`make_images` writes random images in the course's HDF5 layout, with
+labels drawn from a planted logistic model on the scaled pixels:
+
+    x_i = pixels_i / 255,   p(y_i = 1) = sigma(w_true . x_i + b_true)
+
+so that a fit can be checked against the truth, and so that data sets larger
+than memory exist for tests and benchmarks. The file is written block by
+block: memory stays bounded whatever ``n_samples`` is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+from numpy.typing import NDArray
+
+from logitnet._files import atomic_path, check_output_path
+from logitnet._validation import check_int
+from logitnet.loss import sigmoid
+
+__all__ = ["CLASSES", "ROWS_PER_BLOCK", "make_images", "true_model"]
+
+#: Images drawn and written at a time; also the unit of the random streams,
+#: so the images depend only on the seed and their position, never on how
+#: many are written: the first k images of a larger set are the smaller set.
+ROWS_PER_BLOCK = 1024
+
+#: Class names written to ``list_classes``: index = label.
+CLASSES = (b"negative", b"positive")
+
+#: Standard deviation of w_true . x + b_true over uniform pixels: labels are
+#: learnable (most |z| > 1) yet not separable.
+_Z_SCALE = 3.0
+
+
+def true_model(n_features: int, seed: int = 0) -> tuple[NDArray[np.float64], float]:
+    """The planted weights and bias of :func:`make_images` for a seed.
+
+    w_true is Gaussian, scaled so that z = w_true . x + b_true has standard
+    deviation about 3 over uniform pixels in [0, 1]; b_true centres z at 0,
+    so both labels are about equally common.
+
+    Parameters
+    ----------
+    n_features : int
+        height * width * channels.
+    seed : int, default=0
+
+    Returns
+    -------
+    w_true : ndarray of shape (n_features,), float64
+    b_true : float
+    """
+    rng = np.random.default_rng([seed, 2])
+    # Var(w . x) = ||w||^2 / 12 for independent uniform x in [0, 1].
+    w = rng.normal(scale=_Z_SCALE * np.sqrt(12.0 / n_features), size=n_features)
+    return w, -0.5 * float(w.sum())
+
+
+def make_images(
+    path: str | os.PathLike[str],
+    n_samples: int,
+    *,
+    image_shape: tuple[int, int, int] = (64, 64, 3),
+    seed: int = 0,
+    test_samples: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Write a synthetic data set in the course's HDF5 layout.
+
+    Pixels are independent and uniform in 0..255; label i is 1 with
+    probability sigma(w_true . x_i + b_true), x_i the pixels / 255 and
+    (w_true, b_true) from :func:`true_model`. The file holds:
+
+    - ``train_set_x`` (n_samples, h, w, c) uint8 and ``train_set_y``
+      (n_samples,) int64, as the course's files;
+    - ``test_set_x`` / ``test_set_y`` likewise, when ``test_samples`` > 0
+      (other images, the same model);
+    - ``list_classes``: :data:`CLASSES`;
+    - ``true_w`` (h * w * c,) float64 and ``true_b`` (), the planted model.
+
+    The arrays are stored contiguously, uncompressed: random pixels do not
+    compress, and one contiguous range per chunk is the fastest to read.
+    The file appears only when complete (written under a temporary name,
+    then renamed). The same arguments give the same file.
+
+    Parameters
+    ----------
+    path : path-like
+        The HDF5 file to write; replaced if it exists.
+    n_samples : int
+        Training images, >= 1.
+    image_shape : (height, width, channels), default=(64, 64, 3)
+    seed : int, default=0
+        >= 0.
+    test_samples : int, default=0
+        Test images, >= 0.
+    progress : callable (images_written) -> None, optional
+        Called after each block, with the count so far (train and test).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        For a bad count, shape or seed.
+    logitnet.exceptions.OutputPathError
+        When ``path`` cannot be written (a directory, a missing folder).
+    """
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    test_samples = check_int(test_samples, "test_samples", minimum=0)
+    seed = check_int(seed, "seed", minimum=0)
+    if not (
+        isinstance(image_shape, tuple | list)
+        and len(image_shape) == 3
+        and all(
+            isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 1
+            for d in image_shape
+        )
+    ):
+        raise ValueError(
+            f"image_shape must be 3 positive integers (height, width, channels); "
+            f"got {image_shape!r}"
+        )
+    image_shape = tuple(int(d) for d in image_shape)
+    path = check_output_path(path)
+    n_features = int(np.prod(image_shape))
+    w_true, b_true = true_model(n_features, seed)
+    done = 0
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for split, count, stream in (
+            ("train", n_samples, 0),
+            ("test", test_samples, 1),
+        ):
+            if count == 0:
+                continue
+            x = f.create_dataset(
+                f"{split}_set_x", shape=(count, *image_shape), dtype=np.uint8
+            )
+            y = f.create_dataset(f"{split}_set_y", shape=(count,), dtype=np.int64)
+            for start in range(0, count, ROWS_PER_BLOCK):
+                stop = min(start + ROWS_PER_BLOCK, count)
+                pixels, labels = _block(
+                    seed, stream, start // ROWS_PER_BLOCK, n_features, w_true, b_true
+                )
+                x[start:stop] = pixels[: stop - start].reshape(-1, *image_shape)
+                y[start:stop] = labels[: stop - start]
+                done += stop - start
+                if progress is not None:
+                    progress(done)
+        f["list_classes"] = np.array(CLASSES)
+        f["true_w"] = w_true
+        f["true_b"] = b_true
+    return path
+
+
+def _block(seed, stream, index, n_features, w_true, b_true):
+    """Images and labels of block ``index`` of a stream (0 train, 1 test),
+    from a generator of their own: any block can be made alone."""
+    rng = np.random.default_rng([seed, stream, index])
+    # Random bytes are uniform on 0..255 and several times faster to draw
+    # than integers in a range.
+    pixels = np.frombuffer(
+        rng.bytes(ROWS_PER_BLOCK * n_features), dtype=np.uint8
+    ).reshape(ROWS_PER_BLOCK, n_features)
+    # z in float32 (plenty to draw labels), converting 32 rows at a time:
+    # a float copy that stays in cache is several times faster than one of
+    # the whole block, or than letting matmul convert uint8 itself.
+    w32 = (w_true / 255).astype(np.float32)
+    z = np.empty(ROWS_PER_BLOCK, dtype=np.float32)
+    for start in range(0, ROWS_PER_BLOCK, 32):
+        z[start : start + 32] = pixels[start : start + 32].astype(np.float32) @ w32
+    z += np.float32(b_true)
+    labels = (rng.random(ROWS_PER_BLOCK) < sigmoid(z)).astype(np.int64)
+    return pixels, labels

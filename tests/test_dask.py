@@ -1,0 +1,370 @@
+"""Data larger than memory: open_images, fits on Dask arrays, on a cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import dask
+import dask.array as da
+import h5py
+import numpy as np
+import pytest
+import zarr
+from distributed import Client, LocalCluster
+from sklearn.exceptions import ConvergenceWarning
+
+from logitnet import LogisticRegression, datasets, solvers
+from logitnet.datasets import DataError, open_images, read_split, scale
+from logitnet.loss import loss_and_grad
+from logitnet.synth import make_images
+
+SHAPE = (6, 6, 3)  # 108 features: small files, many chunks
+
+
+@pytest.fixture(scope="module")
+def synth_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("synth") / "synth.h5"
+    return make_images(path, 3000, image_shape=SHAPE, seed=5, test_samples=100)
+
+
+@pytest.fixture(scope="module")
+def in_memory(synth_file):
+    x, y, _ = read_split(synth_file, "train")
+    return scale(x.reshape(len(x), -1)), y.ravel()
+
+
+def fit_both(X_dask, y_dask, X, y, **params):
+    """The same estimator on Dask and on NumPy arrays."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lazy = LogisticRegression(tol=0, **params).fit(X_dask, y_dask)
+        eager = LogisticRegression(tol=0, **params).fit(X, y)
+    return lazy, eager
+
+
+def assert_same_fit(a, b, atol=1e-6):
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=atol)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=0, atol=atol)
+    assert a.n_iter_[0] == b.n_iter_[0]
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-9)
+
+
+# open_images -------------------------------------------------------------
+
+
+def test_open_images_is_the_scaled_flattened_file(synth_file, in_memory):
+    X, y = open_images(synth_file, chunk_rows=256)
+    assert isinstance(X, da.Array) and X.dtype == np.float64
+    assert X.shape == (3000, 108) and X.chunks[0][:2] == (256, 256)
+    assert y.chunks[0] == X.chunks[0] and y.dtype == np.int64
+    np.testing.assert_array_equal(X.compute(), in_memory[0])
+    np.testing.assert_array_equal(y.compute(), in_memory[1])
+    test_X, test_y = open_images(synth_file, "test", dtype=np.float32)
+    assert test_X.shape == (100, 108) and test_X.dtype == np.float32
+    assert test_y.shape == (100,)
+
+
+def test_default_chunks_hold_about_64_mib_of_floats(synth_file):
+    X, _ = open_images(synth_file)
+    assert X.chunks[0] == (3000,)  # the whole file is smaller than a chunk
+    assert datasets.CHUNK_BYTES // (12288 * 8) == 682
+
+
+def test_opening_reads_no_pixels(synth_file, monkeypatch):
+    reads = []
+    original = datasets._StoredRows.__getitem__
+
+    def counting(self, index):
+        reads.append(self.key)
+        return original(self, index)
+
+    monkeypatch.setattr(datasets._StoredRows, "__getitem__", counting)
+    X, _ = open_images(synth_file, chunk_rows=500)
+    assert "train_set_x" not in reads
+    reads.clear()
+    X[:10].compute()
+    assert reads == ["train_set_x"]
+
+
+def test_course_file_with_labels_in_a_row(data_dir, cat_arrays):
+    X, y = open_images(data_dir / "train_catvnoncat.h5", chunk_rows=50)
+    np.testing.assert_array_equal(X.compute(), cat_arrays[0].T)
+    np.testing.assert_array_equal(y.compute(), cat_arrays[1].ravel())
+
+
+def test_zarr_store_in_the_same_layout(tmp_path, synth_file, in_memory):
+    x, y, _ = read_split(synth_file, "train")
+    store = tmp_path / "images.zarr"
+    group = zarr.open_group(str(store), mode="w")
+    group.create_array("train_set_x", data=x, chunks=(500, *SHAPE))
+    group.create_array("train_set_y", data=y.ravel())
+    X, labels = open_images(store, chunk_rows=700)
+    np.testing.assert_array_equal(X.compute(), in_memory[0])
+    np.testing.assert_array_equal(labels.compute(), in_memory[1])
+
+
+def write(path, **arrays):
+    with h5py.File(path, "w") as f:
+        for key, value in arrays.items():
+            f[key] = value
+    return path
+
+
+GOOD_X = np.zeros((4, 2, 2, 3), np.uint8)
+GOOD_Y = np.array([0, 1, 1, 0])
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (
+            {"train_set_y": GOOD_Y},
+            r"missing dataset 'train_set_x' \(it has: train_set_y",
+        ),
+        ({"train_set_x": GOOD_X}, "missing dataset 'train_set_y'"),
+        ({"train_set_x": GOOD_X.astype(float), "train_set_y": GOOD_Y}, "must be uint8"),
+        ({"train_set_x": GOOD_X[..., 0], "train_set_y": GOOD_Y}, "must have shape"),
+        ({"train_set_x": GOOD_X, "train_set_y": GOOD_Y[:3]}, r"must have shape \(4,\)"),
+        (
+            {"train_set_x": GOOD_X, "train_set_y": GOOD_Y + 1},
+            "labels 0 and 1 only; found 2",
+        ),
+    ],
+)
+def test_bad_hdf5_file_is_named(tmp_path, arrays, message):
+    path = write(tmp_path / "bad.h5", **arrays)
+    with pytest.raises(DataError, match=rf"^{tmp_path / 'bad.h5'}: .*{message}"):
+        open_images(path)
+
+
+def test_bad_paths_are_named(tmp_path):
+    with pytest.raises(DataError, match="no such file or zarr store"):
+        open_images(tmp_path / "missing.h5")
+    (tmp_path / "text.h5").write_text("hello")
+    with pytest.raises(DataError, match="is not an HDF5 file"):
+        open_images(tmp_path / "text.h5")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataError, match="is a directory but not a zarr store"):
+        open_images(tmp_path / "folder")
+    zarr.open_group(str(tmp_path / "empty.zarr"), mode="w")
+    with pytest.raises(DataError, match="missing array 'train_set_x'"):
+        open_images(tmp_path / "empty.zarr")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"split": "validation"}, "split must be 'train' or 'test'"),
+        ({"chunk_rows": 0}, "chunk_rows must be an integer >= 1"),
+        ({"chunk_rows": 1.5}, "chunk_rows must be an integer >= 1"),
+        ({"dtype": np.int32}, "dtype must be numpy.float64 or numpy.float32"),
+    ],
+)
+def test_bad_arguments(synth_file, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        open_images(synth_file, **kwargs)
+
+
+# Fits on the local scheduler ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "lbfgs", "max_iter": 15},
+        {"solver": "lbfgs", "max_iter": 15, "alpha": 0.01, "fit_intercept": False},
+        {"solver": "gd", "max_iter": 30, "learning_rate": 0.5},
+    ],
+)
+def test_dask_fit_equals_in_memory_fit(synth_file, in_memory, params):
+    X, y = open_images(synth_file, chunk_rows=256)
+    lazy, eager = fit_both(X, y, *in_memory, **params)
+    assert_same_fit(lazy, eager)
+    assert lazy.n_iter_[0] == params["max_iter"]
+    np.testing.assert_array_equal(lazy.classes_, [0, 1])
+    # Predictions on a Dask X are lazy Dask arrays.
+    labels = lazy.predict(X)
+    assert isinstance(labels, da.Array)
+    np.testing.assert_array_equal(labels.compute(), eager.predict(in_memory[0]))
+    proba = lazy.predict_proba(X)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(
+        proba.compute(), eager.predict_proba(in_memory[0]), atol=1e-6
+    )
+
+
+def test_float32_numpy_labels_and_weights(synth_file, in_memory):
+    X, _ = open_images(synth_file, chunk_rows=700, dtype=np.float32)
+    X_np, y = in_memory
+    names = np.array(["no", "yes"])[y]
+    weights = np.linspace(0.5, 2.0, y.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lazy = LogisticRegression(dtype=np.float32, max_iter=10, tol=0).fit(
+            X, names, sample_weight=da.from_array(weights, chunks=1000)
+        )
+        eager = LogisticRegression(dtype=np.float32, max_iter=10, tol=0).fit(
+            X_np.astype(np.float32), names, sample_weight=weights
+        )
+    assert lazy.coef_.dtype == np.float32
+    np.testing.assert_allclose(lazy.coef_, eager.coef_, atol=1e-3)
+    np.testing.assert_array_equal(lazy.classes_, ["no", "yes"])
+
+
+def test_one_read_of_each_chunk_per_evaluation(synth_file, monkeypatch):
+    X, y = open_images(synth_file, chunk_rows=256)
+    reads = []
+    original = datasets._StoredRows.__getitem__
+
+    def counting(self, index):
+        reads.append((self.key, index[0].start))
+        return original(self, index)
+
+    monkeypatch.setattr(datasets._StoredRows, "__getitem__", counting)
+    w = np.zeros(X.shape[1])
+    loss_and_grad(w, 0.0, X, y.astype(np.float64))
+    pixel_reads = sorted(start for key, start in reads if key == "train_set_x")
+    assert pixel_reads == list(range(0, 3000, 256))
+
+
+def test_column_chunks_and_numpy_labels(in_memory):
+    X_np, y = in_memory
+    X = da.from_array(X_np, chunks=(400, 50))
+    lazy, eager = fit_both(X, y, X_np, y, max_iter=5)
+    assert_same_fit(lazy, eager)
+
+
+def test_nan_in_a_dask_X_is_found_on_the_first_pass(in_memory):
+    X_np, y = in_memory
+    X_np = X_np.copy()
+    X_np[2999, 7] = np.nan
+    with pytest.raises(ValueError, match="X must be finite"):
+        LogisticRegression().fit(da.from_array(X_np, chunks=(500, 108)), y)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (da.zeros((4, 2, 1)), [0, 1, 0, 1], "Expected 2D array"),
+        (da.zeros((4, 2), dtype=bool), [0, 1, 0, 1], "must hold real numbers"),
+        (da.zeros((4, 2)), [0, 1, 0], "inconsistent numbers of samples"),
+        (da.zeros((4, 2)), da.from_array(np.array([0, 1, 2, 1])), "got 3 classes"),
+        (
+            da.zeros((4, 2)),
+            da.from_array(np.array([0, 1])),
+            r"y must have shape \(4,\)",
+        ),
+    ],
+)
+def test_bad_dask_data(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        LogisticRegression().fit(X, y)
+
+
+def test_unknown_chunk_sizes_are_named():
+    X = da.from_array(np.ones((6, 2)), chunks=3)
+    X = X[X[:, 0] > 0]
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        LogisticRegression().fit(X, np.array([0, 1] * 3))
+
+
+def test_memory_stays_bounded(tmp_path):
+    """A fit on data 6 times larger in float64 than the memory it may use
+    above its start."""
+    path = make_images(tmp_path / "big.h5", 24_000, image_shape=(32, 32, 3))
+    script = textwrap.dedent(
+        f"""
+        import json, resource, warnings
+        import dask
+        from logitnet import LogisticRegression
+        from logitnet.datasets import open_images
+        X, y = open_images({str(path)!r}, chunk_rows=1000)
+        start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with dask.config.set(scheduler="threads", num_workers=2):
+                LogisticRegression(max_iter=2, tol=0).fit(X, y)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({{"start": start, "peak": peak, "float_bytes": X.nbytes}}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    result = json.loads(out.stdout)
+    growth = (result["peak"] - result["start"]) * 1024  # ru_maxrss is in KiB
+    assert result["float_bytes"] > 580e6
+    assert growth < result["float_bytes"] / 6, result
+
+
+# On a cluster ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=None,
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_cluster_fit_equals_in_memory_fit(client, synth_file, in_memory):
+    X, y = open_images(synth_file, chunk_rows=256)
+    lazy, eager = fit_both(X, y, *in_memory, max_iter=8)
+    assert_same_fit(lazy, eager)
+    # Both workers took part.
+    assert all(n > 0 for n in client.run(_tasks_done).values())
+
+
+def _tasks_done(dask_worker):
+    return len(dask_worker.state.log)
+
+
+def test_a_worker_killed_mid_fit_does_not_lose_the_fit(
+    client, synth_file, in_memory, tmp_path
+):
+    X, y = open_images(synth_file, chunk_rows=256)
+    armed = tmp_path / "kill-the-worker-that-reads-this"
+
+    def read_or_die(chunk):
+        # The first worker to claim the flag dies, in the middle of a pass.
+        try:
+            os.rename(armed, f"{armed}.claimed")
+        except FileNotFoundError:
+            return chunk
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    X = X.map_blocks(read_or_die, dtype=X.dtype)
+    pids = set(client.run(os.getpid).values())
+
+    def arm(iteration, cost):
+        if iteration == 3:
+            armed.touch()
+
+    y01 = y.astype(np.float64)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 5}):
+        result = solvers.lbfgs(
+            np.zeros(X.shape[1]), 0.0, X, y01, max_iter=8, tol=0, on_record=arm
+        )
+    assert not armed.exists() and os.path.exists(f"{armed}.claimed")
+    # The killed worker's process was replaced.
+    client.wait_for_workers(2)
+    assert set(client.run(os.getpid).values()) != pids
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        eager = LogisticRegression(max_iter=8, tol=0).fit(*in_memory)
+    np.testing.assert_allclose(result.w, eager.coef_[0], rtol=0, atol=1e-6)
+    assert result.b == pytest.approx(eager.intercept_[0], abs=1e-6)
