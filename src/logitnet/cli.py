@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -519,16 +520,17 @@ def _print_json(value: object) -> None:
 
 def _fit(
     args: argparse.Namespace,
-    data,
     feedback: _Feedback,
+    trainer,
     *,
-    learning_rate: float,
     print_costs: bool = False,
+    **settings,
 ):
-    """Train with a progress bar; with ``print_costs``, the course's cost lines."""
+    """Run ``trainer`` (``training.train`` or ``train_on_file``) with a
+    progress bar; with ``print_costs``, the course's cost lines."""
     from tqdm import tqdm
 
-    from logitnet.training import GD_COST_EVERY, train
+    from logitnet.training import GD_COST_EVERY
 
     solver = getattr(args, "solver", "gd")
     every = GD_COST_EVERY if solver == "gd" else 1
@@ -540,13 +542,12 @@ def _fit(
                 # Through tqdm, so that the line does not tear the bar.
                 tqdm.write(f"Cost after iteration {iteration}: {cost:f}", sys.stdout)
 
-        model, warning = train(
-            data,
+        model, warning = trainer(
             solver=solver,
-            learning_rate=learning_rate,
             max_iter=args.iterations,
             alpha=getattr(args, "alpha", 0.0),
             callback=progress,
+            **settings,
         )
     if warning:
         print(f"logitnet: warning: {_one_line(warning)}", file=sys.stderr)
@@ -555,6 +556,7 @@ def _fit(
 
 def _train(args: argparse.Namespace) -> int:
     from logitnet.modelfile import save_model
+    from logitnet.training import train, train_on_file
 
     _check_outputs(args.out, args.plot)
     feedback = _Feedback(args)
@@ -565,16 +567,23 @@ def _train(args: argparse.Namespace) -> int:
         data = _load_data(args, feedback)
         model = _fit(
             args,
-            data,
             feedback,
-            learning_rate=args.learning_rate,
+            partial(train, data),
             print_costs=not args.json,
+            learning_rate=args.learning_rate,
         )
     else:
         if args.images is not None or args.data_dir is not None:
             raise _UsageError("give one of --data, --data-dir or --images")
         args.solver = args.solver or "lbfgs"
-        model = _fit_out_of_core(args, feedback)
+        model = _fit(
+            args,
+            feedback,
+            partial(train_on_file, args.data),
+            print_costs=not args.json,
+            learning_rate=args.learning_rate,
+            scheduler=args.scheduler,
+        )
     training = model.training
     figure = None
     if args.plot is not None:
@@ -610,34 +619,6 @@ def _train(args: argparse.Namespace) -> int:
         if f"{split}_accuracy" in model.metrics:
             print(f"{split} accuracy: {model.metrics[f'{split}_accuracy']} %")
     return 0
-
-
-def _fit_out_of_core(args: argparse.Namespace, feedback: _Feedback):
-    """``train --data``: the estimator on Dask arrays over the file."""
-    from tqdm import tqdm
-
-    from logitnet.training import GD_COST_EVERY, train_on_file
-
-    every = GD_COST_EVERY if args.solver == "gd" else 1
-    with feedback.bar(total=args.iterations, desc="training") as bar:
-
-        def progress(iteration: int, cost: float) -> None:
-            bar.update(1)
-            if not args.json and iteration % every == 0:
-                tqdm.write(f"Cost after iteration {iteration}: {cost:f}", sys.stdout)
-
-        model, warning = train_on_file(
-            args.data,
-            solver=args.solver,
-            learning_rate=args.learning_rate,
-            max_iter=args.iterations,
-            alpha=args.alpha,
-            scheduler=args.scheduler,
-            callback=progress,
-        )
-    if warning:
-        print(f"logitnet: warning: {_one_line(warning)}", file=sys.stderr)
-    return model
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -847,12 +828,14 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from logitnet.training import train
+
     _check_outputs(args.plot)
     feedback = _Feedback(args)
     data = _load_data(args, feedback)
     runs = []
     for rate in args.learning_rates:
-        model = _fit(args, data, feedback, learning_rate=rate)
+        model = _fit(args, feedback, partial(train, data), learning_rate=rate)
         runs.append((rate, model))
         if not args.json:
             print(f"learning rate is: {rate}")

@@ -171,49 +171,28 @@ def train(
     warning : str or None
         Why an ``"lbfgs"`` fit stopped before ``tol``, if it did.
     """
-    from sklearn.exceptions import ConvergenceWarning
-
     from logitnet.datasets import flatten, scale
-    from logitnet.estimator import LogisticRegression
 
-    if tol is None:
-        tol = 0.0 if solver == "gd" else 1e-4
-    estimator = LogisticRegression(
+    X = scale(flatten(data.train_images)).T
+    estimator, warning = _fit(
+        X,
+        data.train_labels,
         solver=solver,
         learning_rate=learning_rate,
         max_iter=max_iter,
         alpha=alpha,
         tol=tol,
+        dtype=np.float64,
+        callback=callback,
     )
-    X = scale(flatten(data.train_images)).T
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        estimator.fit(X, data.train_labels, callback=callback)
-    warning = None
-    if caught and not (solver == "gd" and tol == 0):
-        warning = str(caught[-1].message)  # a fixed step count is not a failure
-    cost_every = GD_COST_EVERY if solver == "gd" else 1
-    n_iter = int(estimator.n_iter_[0])
-    costs = [float(c) for c in estimator.loss_curve_[:n_iter:cost_every]]
-    model = SavedModel(
-        w=estimator.coef_[0].astype(np.float64),
-        b=float(estimator.intercept_[0]),
+    model = _saved_model(
+        estimator,
         classes=list(data.classes),
         image_shape=data.image_shape,
-        training={
+        data={
             "data": data.source,
             "n_train": int(data.train_labels.size),
             "n_test": int(data.test_labels.size),
-            "solver": solver,
-            "learning_rate": learning_rate,
-            "num_iterations": max_iter,
-            "alpha": alpha,
-            "tol": tol,
-            "n_iter": n_iter,
-            "converged": bool(estimator.converged_),
-            "final_cost": float(estimator.loss_curve_[-1]),
-            "cost_every": cost_every,
-            "costs": costs,
         },
     )
     model.metrics = score(model, data)
@@ -275,10 +254,7 @@ def train_on_file(
         split (the test split only when the file has ``test_set_x``).
     warning : str or None
     """
-    from sklearn.exceptions import ConvergenceWarning
-
     from logitnet.datasets import describe_images, open_images
-    from logitnet.estimator import LogisticRegression
     from logitnet.exceptions import DataError
 
     info = describe_images(path)
@@ -286,16 +262,6 @@ def train_on_file(
     splits = {"train": (X, y)}
     if info["n_test"]:
         splits["test"] = open_images(path, "test", dtype=np.float32)
-    if tol is None:
-        tol = 0.0 if solver == "gd" else 1e-4
-    estimator = LogisticRegression(
-        solver=solver,
-        learning_rate=learning_rate,
-        max_iter=max_iter,
-        alpha=alpha,
-        tol=tol,
-        dtype=np.float32,
-    )
     client = None
     if scheduler is not None:
         from distributed import Client
@@ -308,43 +274,85 @@ def train_on_file(
                 f"({type(e).__name__}: {e})"
             ) from e
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            estimator.fit(X, y, callback=callback)
+        estimator, warning = _fit(
+            X,
+            y,
+            solver=solver,
+            learning_rate=learning_rate,
+            max_iter=max_iter,
+            alpha=alpha,
+            tol=tol,
+            dtype=np.float32,
+            callback=callback,
+        )
         metrics = _score_lazily(estimator, splits)
     finally:
         if client is not None:
             client.close()
-    warning = None
-    if caught and not (solver == "gd" and tol == 0):
-        warning = str(caught[-1].message)
-    cost_every = GD_COST_EVERY if solver == "gd" else 1
-    n_iter = int(estimator.n_iter_[0])
-    model = SavedModel(
-        w=np.asarray(estimator.coef_[0], np.float64),
-        b=float(estimator.intercept_[0]),
+    model = _saved_model(
+        estimator,
         classes=info["classes"],
         image_shape=info["image_shape"],
-        training={
+        data={
             "data": {"kind": "out-of-core file", "path": str(Path(path).resolve())},
             "n_train": info["n_train"],
             "n_test": info["n_test"],
-            "solver": solver,
-            "learning_rate": learning_rate,
-            "num_iterations": max_iter,
-            "alpha": alpha,
-            "tol": tol,
             "dtype": "float32",
             "scheduler": scheduler,
+        },
+    )
+    model.metrics = metrics
+    return model, warning
+
+
+def _fit(X, y, *, solver, learning_rate, max_iter, alpha, tol, dtype, callback):
+    """The fitted estimator, and why it stopped before ``tol`` if that matters."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from logitnet.estimator import LogisticRegression
+
+    if tol is None:
+        tol = 0.0 if solver == "gd" else 1e-4
+    estimator = LogisticRegression(
+        solver=solver,
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        alpha=alpha,
+        tol=tol,
+        dtype=dtype,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        estimator.fit(X, y, callback=callback)
+    warning = None
+    if caught and not (solver == "gd" and tol == 0):
+        warning = str(caught[-1].message)  # a fixed step count is not a failure
+    return estimator, warning
+
+
+def _saved_model(estimator, *, classes, image_shape, data: dict) -> SavedModel:
+    """A fitted estimator as a model file's contents (metrics to be added)."""
+    cost_every = GD_COST_EVERY if estimator.solver == "gd" else 1
+    n_iter = int(estimator.n_iter_[0])
+    return SavedModel(
+        w=np.asarray(estimator.coef_[0], np.float64),
+        b=float(estimator.intercept_[0]),
+        classes=list(classes),
+        image_shape=tuple(image_shape),
+        training={
+            **data,
+            "solver": estimator.solver,
+            "learning_rate": estimator.learning_rate,
+            "num_iterations": estimator.max_iter,
+            "alpha": estimator.alpha,
+            "tol": estimator.tol,
             "n_iter": n_iter,
             "converged": bool(estimator.converged_),
             "final_cost": float(estimator.loss_curve_[-1]),
             "cost_every": cost_every,
             "costs": [float(c) for c in estimator.loss_curve_[:n_iter:cost_every]],
         },
-        metrics=metrics,
     )
-    return model, warning
 
 
 def _score_lazily(estimator, splits: dict) -> dict[str, Any]:
