@@ -876,10 +876,10 @@ def _explain(args: argparse.Namespace) -> int:
     _check_outputs(args.out)
     model = load_model(args.model)
     image = read_image(args.image, model.image_shape)
-    estimator = model.to_estimator()
-    proba = model.predict_proba(image)[0]
-    label = model.classes[int(proba[1] > proba[0])]
-    z = float(estimator.decision_function(model.images_to_X(image))[0])
+    estimator, X = model.to_estimator(), model.images_to_X(image)
+    z = float(estimator.decision_function(X)[0])
+    proba = estimator.predict_proba(X)[0]
+    label = str(estimator.predict(X)[0])
     figure = plots.explanation(
         image, model.w, model.b, classes=model.classes, image_shape=model.image_shape
     )

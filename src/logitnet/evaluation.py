@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Evaluation", "classification_metrics", "evaluate"]
+__all__ = [
+    "Evaluation",
+    "classification_metrics",
+    "evaluate",
+    "from_decision_values",
+]
 
 
 @dataclass
@@ -98,7 +103,6 @@ def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Eva
     -------
     Evaluation
     """
-    from sklearn.metrics import confusion_matrix
 
     images = np.asarray(images)
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
@@ -113,11 +117,34 @@ def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Eva
         )
     from logitnet.datasets import flatten, scale
 
-    estimator = model.to_estimator()
     X = scale(flatten(images)).T  # one picture per row, as in training
-    probability = estimator.predict_proba(X)[:, 1]
+    return from_decision_values(labels, model.to_estimator().decision_function(X))
+
+
+def from_decision_values(
+    labels: NDArray[np.int64], z: NDArray[np.floating]
+) -> Evaluation:
+    """Score predictions given as decision values z = w . x + b.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (k,), int
+        True labels, 0 or 1; k >= 1.
+    z : ndarray of shape (k,), float
+        The model's decision value for each picture.
+
+    Returns
+    -------
+    Evaluation
+    """
+    from scipy.special import expit
+    from sklearn.metrics import confusion_matrix
+
+    labels = np.asarray(labels, np.int64).reshape(-1)
+    z = np.asarray(z, np.float64).reshape(-1)
+    probability = expit(z)  # as the estimator's predict_proba
     # From z > 0, as the estimator predicts: sigma(z) rounds to 0.5 for tiny z.
-    predicted = (estimator.decision_function(X) > 0).astype(np.int64)
+    predicted = (z > 0).astype(np.int64)
     return Evaluation(
         metrics=classification_metrics(labels, predicted, probability),
         confusion=confusion_matrix(labels, predicted, labels=[0, 1]).astype(np.int64),

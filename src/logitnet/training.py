@@ -202,22 +202,26 @@ def train(
 def score(model: SavedModel, data: ImageData) -> dict[str, Any]:
     """The model's metrics on ``data``'s training and (if any) test pictures."""
     from logitnet.evaluation import evaluate
-    from logitnet.neuron import accuracy
 
     metrics: dict[str, Any] = {}
     for split, images, labels in (
         ("train", data.train_images, data.train_labels),
         ("test", data.test_images, data.test_labels),
     ):
-        if labels.size == 0:
-            continue
-        result = evaluate(model, images, labels)
-        # The course's own formula, so the report prints the course's digits.
-        metrics[f"{split}_accuracy"] = accuracy(
-            result.predicted.reshape(1, -1), labels.reshape(1, -1)
-        )
-        metrics[split] = result.metrics
+        if labels.size:
+            _record(metrics, split, evaluate(model, images, labels))
     return metrics
+
+
+def _record(metrics: dict[str, Any], split: str, result) -> None:
+    """One split's metrics, and its accuracy in percent by the course's own
+    formula, so that the report prints the course's digits."""
+    from logitnet.neuron import accuracy
+
+    metrics[f"{split}_accuracy"] = accuracy(
+        result.predicted.reshape(1, -1), result.labels.reshape(1, -1)
+    )
+    metrics[split] = result.metrics
 
 
 def train_on_file(
@@ -358,18 +362,11 @@ def _saved_model(estimator, *, classes, image_shape, data: dict) -> SavedModel:
 def _score_lazily(estimator, splits: dict) -> dict[str, Any]:
     """Metrics of each split, from one pass each over the lazy arrays."""
     import dask
-    from scipy.special import expit
 
-    from logitnet.evaluation import classification_metrics
-    from logitnet.neuron import accuracy
+    from logitnet.evaluation import from_decision_values
 
     metrics: dict[str, Any] = {}
     for split, (X, y) in splits.items():
         z, labels = dask.compute(estimator.decision_function(X), y)
-        z, labels = np.asarray(z, np.float64), np.asarray(labels, np.int64)
-        predicted = (z > 0).astype(np.int64)
-        metrics[f"{split}_accuracy"] = accuracy(
-            predicted.reshape(1, -1), labels.reshape(1, -1)
-        )
-        metrics[split] = classification_metrics(labels, predicted, expit(z))
+        _record(metrics, split, from_decision_values(labels, z))
     return metrics
