@@ -98,6 +98,69 @@ def test_course_file_with_labels_in_a_row(data_dir, cat_arrays):
     np.testing.assert_array_equal(y.compute(), cat_arrays[1].ravel())
 
 
+def h5py_reads(monkeypatch, compute):
+    """How many times h5py opens a file while ``compute()`` runs."""
+    opened = []
+    original = datasets.h5py.File
+
+    def counting(*args, **kwargs):
+        opened.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(datasets.h5py, "File", counting)
+    with dask.config.set(scheduler="sync"):
+        result = compute()
+    monkeypatch.setattr(datasets.h5py, "File", original)
+    return len(opened), result
+
+
+def test_plain_hdf5_storage_is_read_from_its_bytes(
+    monkeypatch, synth_file, in_memory, data_dir, cat_arrays
+):
+    X, y = open_images(synth_file, chunk_rows=256)
+    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X, y))
+    assert opens == 0
+    np.testing.assert_array_equal(X, in_memory[0])
+    np.testing.assert_array_equal(y, in_memory[1])
+    X, y = open_images(data_dir / "train_catvnoncat.h5", chunk_rows=50)
+    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X, y))
+    assert opens == 0
+    np.testing.assert_array_equal(X, cat_arrays[0].T)
+    np.testing.assert_array_equal(y, cat_arrays[1].ravel())
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [{"chunks": (7, *SHAPE)}, {"compression": "gzip"}, {"shuffle": True}],
+)
+def test_chunked_and_filtered_hdf5_storage_is_read_by_h5py(
+    monkeypatch, tmp_path, storage, in_memory
+):
+    pixels = (in_memory[0] * 255).round().astype(np.uint8).reshape(-1, *SHAPE)
+    path = tmp_path / "stored.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("train_set_x", data=pixels, **storage)
+        f.create_dataset("train_set_y", data=in_memory[1], chunks=(100,))
+    X, y = open_images(path, chunk_rows=700)
+    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X, y))
+    assert opens == 10  # 5 chunks of X and of y
+    np.testing.assert_array_equal(X, in_memory[0])
+    np.testing.assert_array_equal(y, in_memory[1])
+
+
+def test_a_file_truncated_after_opening_is_named(tmp_path, synth_file):
+    path = tmp_path / "copy.h5"
+    path.write_bytes(synth_file.read_bytes())
+    X, _ = open_images(path, chunk_rows=256)
+    X[:10].compute()
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    with pytest.raises(
+        DataError, match=r"copy\.h5: train_set_x ends before its last row"
+    ):
+        X[-10:].compute()
+
+
 def test_zarr_store_in_the_same_layout(tmp_path, synth_file, in_memory):
     x, y, _ = read_split(synth_file, "train")
     store = tmp_path / "images.zarr"
@@ -368,3 +431,38 @@ def test_a_worker_killed_mid_fit_does_not_lose_the_fit(
         eager = LogisticRegression(max_iter=8, tol=0).fit(*in_memory)
     np.testing.assert_allclose(result.w, eager.coef_[0], rtol=0, atol=1e-6)
     assert result.b == pytest.approx(eager.intercept_[0], abs=1e-6)
+
+
+def test_a_pass_reads_pixels_and_converts_them_block_by_block(
+    synth_file, in_memory, monkeypatch
+):
+    from logitnet import loss
+
+    X, y = open_images(synth_file, chunk_rows=256)
+    y = y.astype(np.float64)
+    floats_only = X.map_blocks(lambda chunk: chunk)  # the same values, no pixels
+    assert datasets.pixel_source(X) is not None
+    assert datasets.pixel_source(floats_only) is None
+    for derived in (X[:100], X.astype(np.float32), X.rechunk((500, 108))):
+        assert datasets.pixel_source(derived) is None
+    calls = []
+    original = loss.block_sums
+
+    def spying(w, b, X, *args):
+        calls.append((X.dtype, args[-1]))
+        return original(w, b, X, *args)
+
+    monkeypatch.setattr(loss, "block_sums", spying)
+    monkeypatch.setattr(loss, "BLOCK_BYTES", 100 * 108 * 8)  # 3 blocks a chunk
+    w = np.random.default_rng(0).normal(size=108) / 50
+    with dask.config.set(scheduler="sync"):  # in this process, whatever client
+        converted = loss_and_grad(w, 0.1, X, y)
+        assert calls == [(np.uint8, np.float64)] * 12
+        calls.clear()
+        from_floats = loss_and_grad(w, 0.1, floats_only, y)
+        assert calls == [(np.float64, None)] * 12
+    expected = loss_and_grad(w, 0.1, *in_memory)
+    for result in (converted, from_floats):
+        assert result[0] == pytest.approx(expected[0], rel=1e-13)
+        np.testing.assert_allclose(result[1], expected[1], rtol=1e-12, atol=1e-15)
+        assert result[2] == pytest.approx(expected[2], rel=1e-12, abs=1e-15)

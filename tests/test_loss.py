@@ -194,3 +194,27 @@ def test_row_blocks_give_the_single_pass_result(monkeypatch, dtype):
     np.testing.assert_allclose(blocked[1], whole[1], rtol=rtol, atol=rtol)
     assert blocked[1].dtype == dtype
     assert blocked[2] == pytest.approx(whole[2], rel=rtol, abs=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m", [1, 10, 103])
+def test_pixels_converted_per_block_are_the_scaled_floats_bit_for_bit(
+    monkeypatch, dtype, m
+):
+    from logitnet import loss
+    from logitnet.datasets import scale
+
+    rng = np.random.default_rng(m)
+    pixels = rng.integers(0, 256, size=(m, 9), dtype=np.uint8)
+    pixels[0, :2] = 0, 255
+    y = (rng.random(m) < 0.5).astype(dtype)
+    s = rng.uniform(0.5, 2, size=m).astype(dtype)
+    w = rng.normal(size=9)
+    monkeypatch.setattr(loss, "SINGLE_PASS_BYTES", 0)
+    monkeypatch.setattr(loss, "BLOCK_BYTES", 10 * np.dtype(dtype).itemsize * 9)
+    assert loss.rows_per_block(pixels, np.dtype(dtype)) == 10
+    floats = loss.block_sums(w, 0.3, scale(pixels, dtype), y, s)
+    converted = loss.block_sums(w, 0.3, pixels, y, s, pixels_as=np.dtype(dtype))
+    for a, b in zip(converted, floats, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert converted[1].dtype == dtype

@@ -44,6 +44,7 @@ __all__ = [
     "flatten",
     "load_dataset",
     "open_images",
+    "pixel_source",
     "read_split",
     "resolve_data_dir",
     "scale",
@@ -466,9 +467,25 @@ class _StoredRows:
     to the worker processes of a cluster, and a worker opening the file
     itself is what lets the same array run on the local scheduler and on a
     cluster (whose workers must see the file at the same path).
+
+    An HDF5 array stored as one plain block of bytes (contiguous, no
+    filters: what :func:`logitnet.synth.make_images` and the course write)
+    is read with ``os.preadv`` at its byte ``offset`` instead of through
+    h5py. h5py holds Python's global lock while it reads, so a thread
+    waiting for the disk stops the other thread's arithmetic; ``preadv``
+    releases it. Measured on a cold 200,000-image file, two threads reading
+    and computing a loss pass: 2.2 s against 3.4 s through h5py.
     """
 
-    def __init__(self, path: str, key: str, shape: tuple, dtype, zarr_store: bool):
+    def __init__(
+        self,
+        path: str,
+        key: str,
+        shape: tuple,
+        dtype,
+        zarr_store: bool,
+        offset: int | None = None,
+    ):
         self.path, self.key, self.zarr_store = path, key, zarr_store
         # The course's layout, checked before: images (m, h, w, c), labels
         # (m,) or (1, m).
@@ -479,6 +496,7 @@ class _StoredRows:
             self.shape = (shape[-1],)
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
+        self.offset = offset
 
     def __getitem__(self, index):
         if not isinstance(index, tuple):
@@ -486,7 +504,9 @@ class _StoredRows:
         rows, rest = index[0], index[1:]
         if isinstance(rows, int | np.integer):
             return self[(slice(rows, rows + 1), *rest)][0]
-        if self.zarr_store:
+        if self.offset is not None and rows.step in (None, 1):
+            block = self._read_raw(*rows.indices(self.shape[0])[:2])
+        elif self.zarr_store:
             import zarr
 
             stored = zarr.open_array(self.path, path=self.key, mode="r")
@@ -497,6 +517,54 @@ class _StoredRows:
                 block = stored[(0, rows) if self._labels_in_a_row else rows]
         block = np.asarray(block).reshape(block.shape[0], *self.shape[1:])
         return block[(slice(None), *rest)] if rest else block
+
+    def _read_raw(self, start: int, stop: int) -> np.ndarray:
+        """Rows start:stop, straight from the file's bytes."""
+        block = np.empty((max(stop - start, 0), *self.shape[1:]), self.dtype)
+        view = memoryview(block.reshape(-1).view(np.uint8))
+        position = self.offset + start * (block.nbytes // max(len(block), 1))
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            while view:
+                n = os.preadv(fd, [view], position)
+                if n == 0:
+                    raise DataError(
+                        f"{self.path}: {self.key} ends before its last row; "
+                        "the file was truncated or changed after it was opened"
+                    )
+                view, position = view[n:], position + n
+        finally:
+            os.close(fd)
+        return block
+
+
+def _raw_offset(f: h5py.File, key: str) -> int | None:
+    """Where an HDF5 dataset's values start in its file, when they are one
+    plain C-order block of native-order values there; else None.
+
+    The answer is checked: the first and last values read at that offset
+    must be the ones h5py reads.
+    """
+    d = f[key]
+    if (
+        d.chunks is not None
+        or d.is_virtual
+        or d.external
+        or f.userblock_size
+        or not d.dtype.isnative
+        or d.size == 0
+    ):
+        return None
+    offset = d.id.get_offset()
+    if offset is None:
+        return None
+    with open(f.filename, "rb") as raw:
+        for flat in (0, d.size - 1):
+            raw.seek(offset + flat * d.dtype.itemsize)
+            stored = np.frombuffer(raw.read(d.dtype.itemsize), d.dtype)
+            if stored.size != 1 or stored[0] != d[np.unravel_index(flat, d.shape)]:
+                return None
+    return offset
 
 
 def open_images(
@@ -565,8 +633,9 @@ def open_images(
     path = Path(path)
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
     zarr_store, x_info, y_info = _describe_store(path, x_key, y_key)
-    x_rows = _StoredRows(str(path), x_key, *x_info, zarr_store)
-    y_rows = _StoredRows(str(path), y_key, *y_info, zarr_store)
+    (x_shape, x_dtype, x_offset), (y_shape, y_dtype, y_offset) = x_info, y_info
+    x_rows = _StoredRows(str(path), x_key, x_shape, x_dtype, zarr_store, x_offset)
+    y_rows = _StoredRows(str(path), y_key, y_shape, y_dtype, zarr_store, y_offset)
     m, n = x_rows.shape
     _check_labels(path, y_key, y_rows)
     if chunk_rows is None:
@@ -585,8 +654,10 @@ def open_images(
         fancy=False,
         meta=np.empty((0, 0), np.uint8),  # else Dask reads a sample to learn it
     )
-    # One float copy per chunk, made when the chunk is used.
+    # One float copy per chunk, made when the chunk is used...
     X = pixels.map_blocks(scale, dtype, dtype=dtype)
+    # ...except in a loss pass, which converts in cache (see pixel_source).
+    X._logitnet_pixels = pixels
     labels = da.from_array(
         y_rows,
         chunks=(X.chunks[0],),
@@ -597,6 +668,30 @@ def open_images(
         meta=np.empty((0,), y_rows.dtype),
     )
     return X, labels.astype(np.int64)
+
+
+def pixel_source(X):
+    """The uint8 pixels behind an X from :func:`open_images`, or None.
+
+    X's chunks are ``scale(pixels)``: a float copy of each chunk, four or
+    eight bytes per pixel byte read. :func:`logitnet.loss.loss_and_grad`
+    reads the pixel chunks instead and converts them a few rows at a time,
+    in cache, to the same floats. Any array derived from X (sliced,
+    rechunked, cast) is a new array without a pixel source, computed from
+    its float chunks.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (m, n_features)
+
+    Returns
+    -------
+    dask.array.Array of shape (m, n_features), uint8, chunked as X; or None
+    """
+    pixels = getattr(X, "_logitnet_pixels", None)
+    if pixels is None or pixels.chunks != X.chunks:
+        return None
+    return pixels
 
 
 def describe_images(path: str | os.PathLike[str]) -> dict:
@@ -615,7 +710,7 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
         As :func:`open_images`.
     """
     path = Path(path)
-    is_zarr, (x_shape, _), _ = _describe_store(path, "train_set_x", "train_set_y")
+    is_zarr, (x_shape, *_), _ = _describe_store(path, "train_set_x", "train_set_y")
     if is_zarr:
         import zarr
 
@@ -641,8 +736,9 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
 
 
 def _describe_store(path: Path, x_key: str, y_key: str):
-    """Whether ``path`` is a zarr store, and (shape, dtype) of X and y,
-    checked for the course's layout without reading the data."""
+    """Whether ``path`` is a zarr store, and (shape, dtype, raw offset) of X
+    and y, checked for the course's layout without reading the data (the
+    offset, for :class:`_StoredRows`, is None but for plain HDF5 storage)."""
     if not path.exists():
         raise DataError(f"{path}: no such file or zarr store")
     if path.is_dir():
@@ -668,12 +764,20 @@ def _describe_store(path: Path, x_key: str, y_key: str):
                 )
         x, y = group[x_key], group[y_key]
         _check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
-        return True, (x.shape, np.dtype(x.dtype)), (y.shape, np.dtype(y.dtype))
+        return (
+            True,
+            (x.shape, np.dtype(x.dtype), None),
+            (y.shape, np.dtype(y.dtype), None),
+        )
     reason = _not_hdf5_reason(path)
     if reason:
         raise DataError(f"{path}: {reason} (nor a zarr store)")
     with _checked_hdf5(path, x_key, y_key, classes_required=False) as (x, y, _):
-        return False, (x.shape, x.dtype), (y.shape, y.dtype)
+        return (
+            False,
+            (x.shape, x.dtype, _raw_offset(x.file, x_key)),
+            (y.shape, y.dtype, _raw_offset(y.file, y_key)),
+        )
 
 
 class _Meta:
