@@ -148,17 +148,52 @@ def test_chunked_and_filtered_hdf5_storage_is_read_by_h5py(
     np.testing.assert_array_equal(y, in_memory[1])
 
 
-def test_a_file_truncated_after_opening_is_named(tmp_path, synth_file):
+@pytest.mark.parametrize("direct", [False, True])
+def test_large_files_are_read_with_direct_io(
+    monkeypatch, synth_file, in_memory, direct
+):
+    if direct and not hasattr(os, "O_DIRECT"):
+        pytest.skip("no direct I/O on this system")
+    monkeypatch.setattr(datasets, "DIRECT_IO_BYTES", 0 if direct else 2**62)
+    flags = []
+    original = datasets.os.open
+
+    def recording(path, flag, *args):
+        if str(path) == str(synth_file):
+            flags.append(flag)
+        return original(path, flag, *args)
+
+    monkeypatch.setattr(datasets.os, "open", recording)
+    X, y = open_images(synth_file, chunk_rows=333)  # rows not block-aligned
+    with dask.config.set(scheduler="sync"):
+        X, y, part = dask.compute(X, y, X[1000:1001])
+    np.testing.assert_array_equal(X, in_memory[0])
+    np.testing.assert_array_equal(y, in_memory[1])
+    np.testing.assert_array_equal(part, in_memory[0][1000:1001])
+    direct_opens = [f for f in flags if f & getattr(os, "O_DIRECT", 0)]
+    assert len(direct_opens) == (len(flags) if direct else 0) and flags
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_a_file_changed_after_opening_is_named(
+    monkeypatch, tmp_path, synth_file, direct
+):
+    monkeypatch.setattr(datasets, "DIRECT_IO_BYTES", 0 if direct else 2**62)
     path = tmp_path / "copy.h5"
     path.write_bytes(synth_file.read_bytes())
     X, _ = open_images(path, chunk_rows=256)
     X[:10].compute()
     with open(path, "r+b") as f:
         f.truncate(path.stat().st_size // 2)
-    with pytest.raises(
-        DataError, match=r"copy\.h5: train_set_x ends before its last row"
-    ):
+    with pytest.raises(DataError, match=r"copy\.h5: the file changed after it was"):
         X[-10:].compute()
+    # Rewritten in place, same size: the modification time tells.
+    path.write_bytes(synth_file.read_bytes())
+    X, _ = open_images(path, chunk_rows=256)
+    later = path.stat().st_mtime_ns + 10**9
+    os.utime(path, ns=(later, later))
+    with pytest.raises(DataError, match=r"copy\.h5: the file changed after it was"):
+        X[:10].compute()
 
 
 def test_zarr_store_in_the_same_layout(tmp_path, synth_file, in_memory):
