@@ -501,3 +501,18 @@ def test_a_pass_reads_pixels_and_converts_them_block_by_block(
         assert result[0] == pytest.approx(expected[0], rel=1e-13)
         np.testing.assert_allclose(result[1], expected[1], rtol=1e-12, atol=1e-15)
         assert result[2] == pytest.approx(expected[2], rel=1e-12, abs=1e-15)
+
+
+def test_decision_values_of_pixels_need_no_float_chunks(synth_file, in_memory):
+    from logitnet.loss import decision_function
+
+    X, _ = open_images(synth_file, chunk_rows=256, dtype=np.float32)
+    w = np.random.default_rng(1).normal(size=108)
+    z = decision_function(w, 0.3, X)
+    assert X.name not in z.__dask_graph__().layers  # the pixels', not X's
+    assert z.dtype == np.float32 and z.chunks == (X.chunks[0],)
+    expected = decision_function(w, 0.3, X.map_blocks(lambda chunk: chunk))
+    np.testing.assert_array_equal(z.compute(), expected.compute())
+    np.testing.assert_allclose(
+        z.compute(), in_memory[0] @ w + 0.3, rtol=1e-5, atol=1e-5
+    )

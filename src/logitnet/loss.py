@@ -108,6 +108,18 @@ def decision_function(w: Array, b: float, X: Array) -> Array:
     z : array of shape (n_samples,)
         X's namespace, dtype and device.
     """
+    if is_dask_array(X):
+        from logitnet.datasets import pixel_source
+
+        pixels = pixel_source(X)
+        if pixels is not None:  # as in a loss pass: no float copy of a chunk
+            import dask
+
+            w = dask.delayed(np.asarray(to_numpy(w)), pure=True)
+            return pixels.map_blocks(
+                _pixel_decision, w, float(b), np.dtype(X.dtype),
+                drop_axis=1, dtype=X.dtype, meta=np.empty((0,), X.dtype),
+            )  # fmt: skip
     xp = _namespace(X)
     w = _as_weights(w, X, xp)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -259,21 +271,15 @@ def block_sums(
     acc = _accumulator(xp, X)
     b = float(b)
     m = X.shape[0]
-    rows = rows_per_block(X, pixels_as)
     if pixels_as is not None:
-        buffer = np.empty((min(rows, m), X.shape[1]), pixels_as)
         w = np.asarray(to_numpy(w), dtype=pixels_as)
-        pixel_max = pixels_as.type(255)
     else:
         w = _as_weights(w, X, xp)
     dw = None
     cost_sum = db_sum = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, m, rows):
-            stop = min(start + rows, m)
-            Xb, yb = X[start:stop, :], y[start:stop]
-            if pixels_as is not None:
-                Xb = np.divide(Xb, pixel_max, out=buffer[: stop - start])
+        for start, stop, Xb in _row_blocks(X, pixels_as):
+            yb = y[start:stop]
             sb = None if sample_weight is None else sample_weight[start:stop]
             z = Xb @ w
             z += b
@@ -300,6 +306,37 @@ def block_sums(
         dw = xp.zeros_like(w)
     weight_sum = float(m) if sample_weight is None else xp.sum(sample_weight, dtype=acc)
     return (cost_sum if compute_loss else None), dw, db_sum, weight_sum
+
+
+def _row_blocks(X: Array, pixels_as: np.dtype | None):
+    """(start, stop, X[start:stop] as floats) for the row blocks of X.
+
+    ``pixels_as``: X holds uint8 pixels, converted to ``X / 255`` in this
+    dtype block by block, into one reused buffer (see :func:`block_sums`).
+    """
+    m = X.shape[0]
+    rows = rows_per_block(X, pixels_as)
+    if pixels_as is not None:
+        buffer = np.empty((min(rows, m), X.shape[1]), pixels_as)
+        pixel_max = pixels_as.type(255)
+    for start in range(0, m, rows):
+        stop = min(start + rows, m)
+        Xb = X[start:stop, :]
+        if pixels_as is not None:
+            Xb = np.divide(Xb, pixel_max, out=buffer[: stop - start])
+        yield start, stop, Xb
+
+
+def _pixel_decision(pixels: np.ndarray, w, b: float, dtype: np.dtype) -> np.ndarray:
+    """z of one chunk of uint8 pixels, converted block by block: what
+    :func:`decision_function` gives for their floats."""
+    w = np.asarray(w, dtype=dtype)
+    z = np.empty(pixels.shape[0], dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start, stop, Xb in _row_blocks(pixels, dtype):
+            np.matmul(Xb, w, out=z[start:stop])
+        z += b
+    return z
 
 
 def loss_and_grad(
