@@ -441,6 +441,14 @@ def _add(*parts):
     return total
 
 
+#: Chunks per ``dask.compute`` of a pass. The scheduler may finish many
+#: chunks before the additions that free their partial sums (n_features
+#: float64 numbers each), so memory grew with the number of chunks: a pass
+#: over 2.5 million images peaked 100 MB above one over 200,000. Waves of
+#: this many chunks bound it, for the cost of a wave's last few tasks
+#: running with idle threads.
+_CHUNKS_PER_COMPUTE = 256
+
 #: Partial sums are added this many at a time: a shallow tree, so a cluster
 #: adds in parallel, while each addition holds few n_features vectors.
 _FAN_IN = 8
@@ -485,12 +493,16 @@ def _dask_block_sums(w, b, X, y, sample_weight, compute_loss):
             strict=True,
         )
     ]
-    while len(parts) > 1:
-        parts = [
-            dask.delayed(_add, pure=True)(*parts[i : i + _FAN_IN])
-            for i in range(0, len(parts), _FAN_IN)
-        ]
-    packed = _compute(parts[0], reads_files=pixels is not None)
+    packed = None
+    for first in range(0, len(parts), _CHUNKS_PER_COMPUTE):
+        wave = parts[first : first + _CHUNKS_PER_COMPUTE]
+        while len(wave) > 1:
+            wave = [
+                dask.delayed(_add, pure=True)(*wave[i : i + _FAN_IN])
+                for i in range(0, len(wave), _FAN_IN)
+            ]
+        total = _compute(wave[0], reads_files=pixels is not None)
+        packed = total if packed is None else packed + total
     xp = _namespace(packed)
     n = X.shape[1]
     dw = xp.astype(packed[3 : 3 + n], X.dtype)
