@@ -516,14 +516,13 @@ class _StoredRows:
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
         self.offset = offset
-        # Bytes read at an offset mean nothing once the file is rewritten.
-        self._mtime_ns = None if offset is None else os.stat(path).st_mtime_ns
-        # A file that cannot stay in the page cache is read around it.
-        self.direct = (
-            offset is not None
-            and hasattr(os, "O_DIRECT")
-            and os.stat(path).st_size > DIRECT_IO_BYTES
-        )
+        self._mtime_ns, self.direct = None, False
+        if offset is not None:
+            stat = os.stat(path)
+            # Bytes read at an offset mean nothing once the file is rewritten.
+            self._mtime_ns = stat.st_mtime_ns
+            # A file that cannot stay in the page cache is read around it.
+            self.direct = hasattr(os, "O_DIRECT") and stat.st_size > DIRECT_IO_BYTES
 
     def __getitem__(self, index):
         if not isinstance(index, tuple):
