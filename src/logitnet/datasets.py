@@ -417,7 +417,9 @@ def flatten(images: NDArray) -> NDArray:
     return images.reshape(images.shape[0], -1).T
 
 
-def scale(X: NDArray, dtype: DTypeLike = np.float64) -> NDArray[np.floating]:
+def scale(
+    X: NDArray, dtype: DTypeLike = np.float64, *, out: NDArray | None = None
+) -> NDArray[np.floating]:
     """Pixel values 0..255 to [0, 1]: ``X / 255`` in ``dtype``.
 
     Parameters
@@ -425,10 +427,14 @@ def scale(X: NDArray, dtype: DTypeLike = np.float64) -> NDArray[np.floating]:
     X : ndarray of any shape
         Pixel values in 0..255 (uint8 as loaded, or any real dtype).
     dtype : float dtype, default=float64
+    out : ndarray of the shape of X, ``dtype``, optional
+        Where to write the result (a reused buffer); a new array otherwise,
+        laid out in memory as X is.
 
     Returns
     -------
     ndarray of the shape of X, in ``dtype``, with values in [0, 1]
+        ``out`` when given.
     """
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
@@ -442,9 +448,10 @@ def scale(X: NDArray, dtype: DTypeLike = np.float64) -> NDArray[np.floating]:
                 f"X must hold pixel values 0..255; got values from "
                 f"{np.min(X)} to {np.max(X)}"
             )
-    out = X.astype(dtype)
-    out /= dtype.type(255)
-    return out
+    if out is None:
+        out = np.empty_like(X, dtype=dtype)
+    # Each value is cast to dtype, then divided in dtype: one rounding.
+    return np.divide(X, dtype.type(255), out=out, dtype=dtype)
 
 
 # -- data sets larger than memory ----------------------------------------------

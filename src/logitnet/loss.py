@@ -251,7 +251,7 @@ def block_sums(
         False skips the cost (one log per example); cost_sum is then None.
     pixels_as : numpy float dtype, optional
         X is a NumPy array of uint8 pixels, used as ``X / 255`` in this
-        dtype (:func:`logitnet.datasets.scale`, bit for bit). Each row block
+        dtype (:func:`logitnet.datasets.scale`, on each block). Each row block
         is converted just before its two products, into one reused buffer,
         so the floats are made and used in cache; converting all of X first
         would write and re-read four or eight bytes per pixel (measured: a
@@ -317,13 +317,14 @@ def _row_blocks(X: Array, pixels_as: np.dtype | None):
     m = X.shape[0]
     rows = rows_per_block(X, pixels_as)
     if pixels_as is not None:
+        from logitnet.datasets import scale
+
         buffer = np.empty((min(rows, m), X.shape[1]), pixels_as)
-        pixel_max = pixels_as.type(255)
     for start in range(0, m, rows):
         stop = min(start + rows, m)
         Xb = X[start:stop, :]
         if pixels_as is not None:
-            Xb = np.divide(Xb, pixel_max, out=buffer[: stop - start])
+            Xb = scale(Xb, pixels_as, out=buffer[: stop - start])
         yield start, stop, Xb
 
 
