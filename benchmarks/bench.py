@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import course_reference as course
 
 import logitnet
-from logitnet import LogisticRegression, datasets
-from logitnet.loss import loss_and_grad
+from logitnet import LogisticRegression
+from logitnet.data import cats as datasets
+from logitnet.core.loss import loss_and_grad
 
 try:
     import torch
@@ -263,7 +264,7 @@ def large_case(m, n, repeat, rows):
     from sklearn._loss.loss import HalfBinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
 
-    from logitnet import loss as loss_module
+    from logitnet.core import loss as loss_module
 
     rng = np.random.default_rng(1)
     X = np.empty((m, n), np.float32)

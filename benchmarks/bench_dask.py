@@ -2,7 +2,7 @@
 
 Writes ``benchmarks/RESULTS_DASK.md``. One run, side by side:
 
-1. a synthetic uint8 training set (:func:`logitnet.synth.make_images`):
+1. a synthetic uint8 training set (:func:`logitnet.data.synth.make_images`):
    write speed;
 2. reading the file once, two ways: chunk by chunk with plain h5py, and
    with the pass's own reader on Dask's threads but no arithmetic; the
@@ -103,7 +103,7 @@ def child(code: str, path: Path, memory_limit_gb: float | None = None, **args) -
 
 READ_H5PY = """
 import h5py
-from logitnet.datasets import open_images
+from logitnet.data.cats import open_images
 X, _ = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"])
 rows = X.chunks[0][0]
 start = time.perf_counter()
@@ -118,7 +118,7 @@ RESULT = {"seconds": time.perf_counter() - start}
 # whole and reduced to a copy of one pixel (a view would keep the chunk).
 READ_DASK = """
 import dask
-from logitnet.datasets import open_images, pixel_source
+from logitnet.data.cats import open_images, pixel_source
 X, _ = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"])
 pixels = pixel_source(X)
 start = time.perf_counter()
@@ -131,8 +131,8 @@ RESULT = {"seconds": time.perf_counter() - start}
 
 PASSES = """
 import dask
-from logitnet.datasets import open_images
-from logitnet.loss import loss_and_grad
+from logitnet.data.cats import open_images
+from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 y = y.astype(X.dtype)
 w = np.zeros(X.shape[1])
@@ -147,8 +147,8 @@ RESULT = {"seconds": times, "chunks": len(X.chunks[0]), "float_gb": X.nbytes / 1
 
 LOGITNET = """
 import dask
-from logitnet.datasets import open_images
-from logitnet.solvers import lbfgs
+from logitnet.data.cats import open_images
+from logitnet.core.solvers import lbfgs
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 y = y.astype(X.dtype)
 trace = []
@@ -162,8 +162,8 @@ RESULT = {"trace": trace}
 SGD = """
 import dask
 from sklearn.linear_model import SGDClassifier
-from logitnet.datasets import open_images
-from logitnet.loss import loss_and_grad
+from logitnet.data.cats import open_images
+from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 yf = y.astype(X.dtype)
 sgd = SGDClassifier(loss="log_loss", random_state=0)
@@ -185,8 +185,8 @@ RESULT = {"trace": trace}
 DASK_ML = """
 import dask
 from dask_ml.linear_model import LogisticRegression
-from logitnet.datasets import open_images
-from logitnet.loss import loss_and_grad
+from logitnet.data.cats import open_images
+from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 trace = []
 for max_iter in ARGS["dask_ml_iterations"]:
@@ -208,8 +208,8 @@ RESULT = {"trace": trace}
 CLUSTER = """
 import resource
 from distributed import Client, LocalCluster
-from logitnet.datasets import open_images
-from logitnet.loss import loss_and_grad
+from logitnet.data.cats import open_images
+from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 y = y.astype(X.dtype)
 w = np.zeros(X.shape[1])
@@ -311,9 +311,9 @@ def main(argv=None) -> int:
     import numpy as np
 
     import logitnet
-    from logitnet.datasets import CHUNK_BYTES
-    from logitnet.loss import IO_THREADS_PER_CORE
-    from logitnet.synth import make_images
+    from logitnet.data.cats import CHUNK_BYTES
+    from logitnet.core.loss import IO_THREADS_PER_CORE
+    from logitnet.data.synth import make_images
 
     path = args.workdir / f"logitnet-bench-{args.n_samples}.h5"
     if args.skip_data and path.exists():

@@ -49,7 +49,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def cat_data(data_dir):
-    from logitnet.datasets import load_dataset
+    from logitnet.data.cats import load_dataset
 
     return load_dataset(data_dir)
 
@@ -57,7 +57,7 @@ def cat_data(data_dir):
 @pytest.fixture(scope="session")
 def cat_arrays(cat_data):
     """(X_train, Y_train, X_test, Y_test) as the course prepares them."""
-    from logitnet.datasets import flatten, scale
+    from logitnet.data.cats import flatten, scale
 
     train_x, train_y, test_x, test_y, _ = cat_data
     return scale(flatten(train_x)), train_y, scale(flatten(test_x)), test_y

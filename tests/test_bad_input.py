@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logitnet.modelfile import SavedModel, save_model
+from logitnet.app.modelfile import SavedModel, save_model
 from test_cli import FAILURE, USAGE, run
 
 

@@ -1,4 +1,4 @@
-"""logitnet.basics against the course's published values, and its safety."""
+"""logitnet.course.basics against the course's published values, and its safety."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from logitnet.basics import (
+from logitnet.course.basics import (
     basic_sigmoid,
     image2vector,
     l1,

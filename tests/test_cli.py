@@ -18,8 +18,8 @@ import pytest
 
 from conftest import COURSE_REPORT
 from logitnet.cli import build_parser
-from logitnet.modelfile import load_model
-from logitnet.neuron import predict
+from logitnet.app.modelfile import load_model
+from logitnet.course.neuron import predict
 
 
 def run(*args: str, env: dict | None = None, timeout: float = 120):

@@ -12,8 +12,8 @@ from distributed import LocalCluster
 from sklearn.exceptions import ConvergenceWarning
 
 from logitnet import LogisticRegression
-from logitnet.datasets import read_split, scale
-from logitnet.modelfile import load_model
+from logitnet.data.cats import read_split, scale
+from logitnet.app.modelfile import load_model
 from test_cli import FAILURE, USAGE, run
 
 

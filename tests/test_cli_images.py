@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from sklearn import metrics
 
-from logitnet.datasets import flatten, read_split, scale
-from logitnet.modelfile import load_model
+from logitnet.data.cats import flatten, read_split, scale
+from logitnet.app.modelfile import load_model
 from test_cli import FAILURE, USAGE, run
 
 

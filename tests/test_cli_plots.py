@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logitnet.datasets import flatten, scale
-from logitnet.modelfile import load_model
+from logitnet.data.cats import flatten, scale
+from logitnet.app.modelfile import load_model
 from test_cli import run
 from test_report import DECODE_ALL_IMAGES, assert_not_blank, browser  # noqa: F401
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from conftest import COURSE_REPORT
 from logitnet.course import train_cat_classifier
-from logitnet.modelfile import load_model, save_model
+from logitnet.app.modelfile import load_model, save_model
 
 
 def test_train_cat_classifier(data_dir, tmp_path, capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import COURSE_COSTS, COURSE_REPORT
-from logitnet.neuron import model
+from logitnet.course.neuron import model
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,12 @@ import zarr
 from distributed import Client, LocalCluster
 from sklearn.exceptions import ConvergenceWarning
 
-from logitnet import LogisticRegression, datasets, solvers
-from logitnet.datasets import DataError, open_images, read_split, scale
-from logitnet.loss import loss_and_grad
-from logitnet.synth import make_images
+from logitnet import LogisticRegression
+from logitnet.core import solvers
+from logitnet.data import cats as datasets
+from logitnet.data.cats import DataError, open_images, read_split, scale
+from logitnet.core.loss import loss_and_grad
+from logitnet.data.synth import make_images
 
 SHAPE = (6, 6, 3)  # 108 features: small files, many chunks
 
@@ -381,7 +383,7 @@ def test_memory_stays_bounded(tmp_path):
         import json, resource, warnings
         import dask
         from logitnet import LogisticRegression
-        from logitnet.datasets import open_images
+        from logitnet.data.cats import open_images
         X, y = open_images({str(path)!r}, chunk_rows=1000)
         start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with warnings.catch_warnings():
@@ -471,7 +473,7 @@ def test_a_worker_killed_mid_fit_does_not_lose_the_fit(
 def test_a_pass_reads_pixels_and_converts_them_block_by_block(
     synth_file, in_memory, monkeypatch
 ):
-    from logitnet import loss
+    from logitnet.core import loss
 
     X, y = open_images(synth_file, chunk_rows=256)
     y = y.astype(np.float64)
@@ -504,7 +506,7 @@ def test_a_pass_reads_pixels_and_converts_them_block_by_block(
 
 
 def test_decision_values_of_pixels_need_no_float_chunks(synth_file, in_memory):
-    from logitnet.loss import decision_function
+    from logitnet.core.loss import decision_function
 
     X, _ = open_images(synth_file, chunk_rows=256, dtype=np.float32)
     w = np.random.default_rng(1).normal(size=108)

@@ -13,8 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
-from logitnet import datasets
-from logitnet.datasets import (
+from logitnet.data import cats as datasets
+from logitnet.data.cats import (
     DataError,
     fetch_dataset,
     flatten,

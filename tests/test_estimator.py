@@ -17,7 +17,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import logitnet
-from logitnet import LogisticRegression, datasets, neuron
+from logitnet import LogisticRegression
+from logitnet.course import neuron
+from logitnet.data import cats as datasets
 
 
 @parametrize_with_checks(
@@ -146,7 +148,7 @@ def test_float32_end_to_end():
 
 
 def test_float32_fit_makes_no_float64_copy_of_X(monkeypatch):
-    from logitnet import loss
+    from logitnet.core import loss
 
     X, y = blobs(5, dtype=np.float32)
     seen = []
@@ -156,7 +158,7 @@ def test_float32_fit_makes_no_float64_copy_of_X(monkeypatch):
         seen.append((w.dtype, X_.dtype, X_.base is X or X_ is X))
         return original(w, b, X_, y_, **kw)
 
-    monkeypatch.setattr("logitnet.solvers.loss_and_grad", spy)
+    monkeypatch.setattr("logitnet.core.solvers.loss_and_grad", spy)
     LogisticRegression(dtype=np.float32).fit(X, y)
     assert seen and all(s == (np.float32, np.float32, True) for s in seen)
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logitnet import images as images_module
-from logitnet.datasets import read_split
+from logitnet.data import images as images_module
+from logitnet.data.cats import read_split
 from logitnet.exceptions import DataError
-from logitnet.images import (
+from logitnet.data.images import (
     expand_paths,
     load_image_folder,
     read_image,

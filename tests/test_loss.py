@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from logitnet.loss import loss_and_grad
+from logitnet.core.loss import loss_and_grad
 
 
 def plain_cost(w, b, X, y):
@@ -178,7 +178,7 @@ def test_weighted_cost_by_hand():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_row_blocks_give_the_single_pass_result(monkeypatch, dtype):
-    from logitnet import loss
+    from logitnet.core import loss
 
     rng = np.random.default_rng(5)
     w, b, X, y = random_problem(rng, m=103, n=9)
@@ -201,8 +201,8 @@ def test_row_blocks_give_the_single_pass_result(monkeypatch, dtype):
 def test_pixels_converted_per_block_are_the_scaled_floats_bit_for_bit(
     monkeypatch, dtype, m
 ):
-    from logitnet import loss
-    from logitnet.datasets import scale
+    from logitnet.core import loss
+    from logitnet.data.cats import scale
 
     rng = np.random.default_rng(m)
     pixels = rng.integers(0, 256, size=(m, 9), dtype=np.uint8)

@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from logitnet import modelfile
+from logitnet.app import modelfile
 from logitnet.exceptions import ModelFileError, OutputPathError
-from logitnet.modelfile import SavedModel, check_output_path, load_model, save_model
+from logitnet.app.modelfile import SavedModel, check_output_path, load_model, save_model
 
 
 @pytest.fixture
@@ -308,7 +308,7 @@ def test_a_write_killed_midway_leaves_the_old_or_the_new_file(tmp_path):
     path = tmp_path / "m.npz"
     writer = (
         "import numpy as np, sys\n"
-        "from logitnet.modelfile import SavedModel, save_model\n"
+        "from logitnet.app.modelfile import SavedModel, save_model\n"
         "i = 0\n"
         "while True:\n"
         "    i += 1\n"

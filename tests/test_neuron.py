@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from logitnet.exceptions import DivergenceError
-from logitnet.neuron import (
+from logitnet.course.neuron import (
     accuracy,
     initialize_with_zeros,
     model,

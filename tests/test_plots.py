@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy.special import expit
 
-from logitnet import plots
+from logitnet.viz import plots
 from logitnet.exceptions import OutputPathError
 
 SHAPE = (4, 5, 3)
@@ -63,7 +63,7 @@ def test_contributions_sum_to_the_decision_value(image, w, column):
 
 def test_contributions_of_the_cat_model_give_its_decision(cat_data):
     from logitnet.course import train_cat_classifier
-    from logitnet.datasets import flatten, scale
+    from logitnet.data.cats import flatten, scale
 
     _, _, test_x, _, _ = cat_data
     model = train_cat_classifier(num_iterations=50)

@@ -18,8 +18,8 @@ from scipy.special import expit
 from sklearn import metrics as skm
 
 from logitnet.exceptions import OutputPathError
-from logitnet.modelfile import SavedModel
-from logitnet.report import render_report, write_report
+from logitnet.app.modelfile import SavedModel
+from logitnet.viz.report import render_report, write_report
 
 SECTIONS = [
     "Settings",
@@ -114,7 +114,7 @@ def synthetic(rng) -> tuple[SavedModel, dict]:
 def cat_parts(data_dir) -> tuple[SavedModel, dict]:
     """A quick cat model (200 iterations) and its report's inputs on the test set."""
     from logitnet.course import train_cat_classifier
-    from logitnet.datasets import load_dataset
+    from logitnet.data.cats import load_dataset
 
     _, _, test_x, test_y, _ = load_dataset(data_dir)
     model = train_cat_classifier(data_dir, num_iterations=200)

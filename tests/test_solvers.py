@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from logitnet.loss import loss_and_grad
-from logitnet.solvers import gradient_descent, lbfgs
+from logitnet.core.loss import loss_and_grad
+from logitnet.core.solvers import gradient_descent, lbfgs
 
 
 def problem(seed, m=60, n=8, dtype=np.float64):

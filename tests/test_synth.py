@@ -1,4 +1,4 @@
-"""logitnet.synth: synthetic images in the course's layout, with a known model."""
+"""logitnet.data.synth: synthetic images in the course's layout, with a known model."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from logitnet import LogisticRegression
-from logitnet.datasets import read_split
+from logitnet.data.cats import read_split
 from logitnet.exceptions import OutputPathError
-from logitnet.synth import CLASSES, ROWS_PER_BLOCK, make_images, true_model
+from logitnet.data.synth import CLASSES, ROWS_PER_BLOCK, make_images, true_model
 
 
 def test_course_layout_and_planted_model(tmp_path):

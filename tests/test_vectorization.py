@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from logitnet import vectorization
+from logitnet.course import vectorization
 from logitnet.exceptions import LogitnetError
-from logitnet.vectorization import (
+from logitnet.course.vectorization import (
     compare,
     dot_loop,
     exp_loop,

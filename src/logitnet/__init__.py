@@ -10,11 +10,11 @@ def __getattr__(name: str):
     # Lazy: scikit-learn takes a while to import, and the CLI's commands that
     # do not use the estimator should not wait for it.
     if name == "LogisticRegression":
-        from logitnet.estimator import LogisticRegression
+        from logitnet.core.estimator import LogisticRegression
 
         return LogisticRegression
     if name == "load_model":
-        from logitnet.modelfile import load_model
+        from logitnet.app.modelfile import load_model
 
         return load_model
     raise AttributeError(f"module 'logitnet' has no attribute {name!r}")

@@ -8,13 +8,13 @@ shape (n_x, 1) and the bias b is a float. For one example x (a column of X):
 and the cost J is the mean of L over the m examples. The chain rule on this
 computation graph gives dz = a - y, dw = x dz, db = dz per example; averaged
 over examples and vectorized: dw = (1/m) X (A - Y)^T and db = (1/m) sum(A - Y).
-The arithmetic lives once, in :func:`logitnet.loss.loss_and_grad`; this module
+The arithmetic lives once, in :func:`logitnet.core.loss.loss_and_grad`; this module
 checks the course's shapes at the door and speaks the course's language.
 
 Examples
 --------
 >>> import numpy as np
->>> from logitnet.neuron import propagate
+>>> from logitnet.course.neuron import propagate
 >>> w, b = np.array([[1.0], [2.0]]), 1.5
 >>> X = np.array([[1.0, -2.0, -1.0], [3.0, 0.5, -3.2]])
 >>> Y = np.array([[1, 1, 0]])
@@ -34,9 +34,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 from tqdm.auto import tqdm
 
-from logitnet import _validation as check
-from logitnet.loss import decision_function, loss_and_grad
-from logitnet.solvers import gradient_descent
+from logitnet import checks as check
+from logitnet.core.loss import decision_function, loss_and_grad
+from logitnet.core.solvers import gradient_descent
 
 __all__ = [
     "accuracy",

@@ -20,9 +20,9 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet._files import atomic_path, check_output_path
-from logitnet._validation import check_int
-from logitnet.loss import sigmoid
+from logitnet.files import atomic_path, check_output_path
+from logitnet.checks import check_int
+from logitnet.core.loss import sigmoid
 
 __all__ = ["CLASSES", "ROWS_PER_BLOCK", "make_images", "true_model"]
 

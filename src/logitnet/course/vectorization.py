@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from logitnet.basics import basic_sigmoid
+from logitnet.course.basics import basic_sigmoid
 from logitnet.exceptions import LogitnetError
-from logitnet.neuron import propagate
+from logitnet.course.neuron import propagate
 
 __all__ = [
     "compare",

@@ -16,7 +16,7 @@ file of your own in the same layout), and every file is checked for the
 course's layout: keys, shapes, dtypes and labels.
 
 Data sets too large for memory, in the same layout (an HDF5 file or a zarr
-store, such as :func:`logitnet.synth.make_images` writes), are opened lazily
+store, such as :func:`logitnet.data.synth.make_images` writes), are opened lazily
 as Dask arrays by :func:`open_images`.
 """
 
@@ -494,7 +494,7 @@ class _StoredRows:
     cluster (whose workers must see the file at the same path).
 
     An HDF5 array stored as one plain block of bytes (contiguous, no
-    filters: what :func:`logitnet.synth.make_images` and the course write)
+    filters: what :func:`logitnet.data.synth.make_images` and the course write)
     is read with ``os.preadv`` at its byte ``offset`` instead of through
     h5py. h5py holds Python's global lock while it reads, so a thread
     waiting for the disk stops the other thread's arithmetic; ``preadv``
@@ -749,7 +749,7 @@ def pixel_source(X):
     """The uint8 pixels behind an X from :func:`open_images`, or None.
 
     X's chunks are ``scale(pixels)``: a float copy of each chunk, four or
-    eight bytes per pixel byte read. :func:`logitnet.loss.loss_and_grad`
+    eight bytes per pixel byte read. :func:`logitnet.core.loss.loss_and_grad`
     reads the pixel chunks instead and converts them a few rows at a time,
     in cache, to the same floats. Any array derived from X (sliced,
     rechunked, cast) is a new array without a pixel source, computed from

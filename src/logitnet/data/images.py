@@ -393,7 +393,7 @@ def write_course_file(
     """
     import h5py
 
-    from logitnet._files import atomic_path
+    from logitnet.files import atomic_path
 
     names = np.array([c.encode("utf-8") for c in classes])
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:

@@ -1,6 +1,6 @@
 """The neuron as a scikit-learn estimator: :class:`LogisticRegression`.
 
-Same model and math as :mod:`logitnet.neuron` in scikit-learn's conventions:
+Same model and math as :mod:`logitnet.course.neuron` in scikit-learn's conventions:
 X has one example per *row*, shape (n_samples, n_features); y holds any two
 labels; fitting returns the estimator; learned attributes end in ``_``. It
 works wherever scikit-learn expects a classifier (pipelines, grid search,
@@ -8,7 +8,7 @@ cross-validation, ``clone``).
 
 Beyond NumPy, X may be a Dask array, for data larger than memory or spread
 over a cluster (each pass streams X chunk by chunk; see
-:func:`logitnet.loss.loss_and_grad`), or an array of any library following
+:func:`logitnet.core.loss.loss_and_grad`), or an array of any library following
 the Python array API standard (PyTorch, CuPy, ...), which is computed on in
 place, on its device, never copied to NumPy.
 
@@ -41,9 +41,9 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from logitnet._validation import check_learning_rate, check_real
-from logitnet.loss import decision_function, loss_and_grad, sigmoid, softplus, to_numpy
-from logitnet.solvers import gradient_descent, lbfgs
+from logitnet.checks import check_learning_rate, check_real
+from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus, to_numpy
+from logitnet.core.solvers import gradient_descent, lbfgs
 
 __all__ = ["LogisticRegression"]
 
@@ -70,7 +70,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``"lbfgs"``: limited-memory BFGS with a Wolfe line search, the fast
         choice. ``"gd"``: the course's fixed-step gradient descent, starting
         from zeros; with ``learning_rate=0.005, max_iter=2000`` on the cat
-        data it reproduces :func:`logitnet.neuron.model`.
+        data it reproduces :func:`logitnet.course.neuron.model`.
     alpha : float, default=0.0
         L2 penalty strength, >= 0. The bias is not penalized.
     learning_rate : float, default=0.005
@@ -321,7 +321,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Only the labels (and weights) are computed here, each with one cheap
         pass; X is never read: its finiteness is checked by the solver on
-        the first pass of the fit (:func:`logitnet.solvers._check_start`).
+        the first pass of the fit (:func:`logitnet.core.solvers._check_start`).
         """
         import dask
         import dask.array as da

@@ -3,7 +3,7 @@
 The data is the course's two HDF5 files, or a folder of your own photos
 (``DIR/<class name>/<images>``) split into training and test images with a
 seed. Training is :class:`logitnet.LogisticRegression` on the flattened,
-scaled pictures; the result is a :class:`~logitnet.modelfile.SavedModel`
+scaled pictures; the result is a :class:`~logitnet.app.modelfile.SavedModel`
 with the settings, the cost curve and the metrics on both sets, ready to
 save.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet.modelfile import SavedModel
+from logitnet.app.modelfile import SavedModel
 
 __all__ = ["ImageData", "load_data", "score", "train", "train_on_file"]
 
@@ -73,13 +73,13 @@ def load_data(
     Parameters
     ----------
     data_dir : path-like, optional
-        The course's files (see :func:`logitnet.datasets.load_dataset`);
+        The course's files (see :func:`logitnet.data.cats.load_dataset`);
         used when ``images`` is None.
     verify : bool, default=True
         Refuse course files whose SHA-256 is not the course's.
     images : path-like, optional
         An image folder, ``DIR/<class name>/<images>`` with two classes
-        (:func:`logitnet.images.load_image_folder`).
+        (:func:`logitnet.data.images.load_image_folder`).
     test_fraction : float in [0, 1), default=0.2
         Share of an image folder held out for testing (stratified).
     seed : int, default=0
@@ -94,7 +94,7 @@ def load_data(
     ImageData
     """
     if images is not None:
-        from logitnet.images import load_image_folder, split_dataset
+        from logitnet.data.images import load_image_folder, split_dataset
 
         pictures, labels, classes, _ = load_image_folder(
             images, image_shape, progress=progress
@@ -109,7 +109,7 @@ def load_data(
             "seed": seed,
         }
         return ImageData(train_x, train_y, test_x, test_y, classes, source)
-    from logitnet.datasets import load_dataset, resolve_data_dir
+    from logitnet.data.cats import load_dataset, resolve_data_dir
 
     train_x, train_y, test_x, test_y, classes = load_dataset(data_dir, verify=verify)
     directory = resolve_data_dir(data_dir)
@@ -167,11 +167,11 @@ def train(
         the iterations run and whether the solver converged; ``metrics``
         holds ``train_accuracy`` and ``test_accuracy`` in percent (the
         course's numbers) and the full metrics of each set under ``train``
-        and ``test`` (see :mod:`logitnet.evaluation`).
+        and ``test`` (see :mod:`logitnet.app.evaluation`).
     warning : str or None
         Why an ``"lbfgs"`` fit stopped before ``tol``, if it did.
     """
-    from logitnet.datasets import flatten, scale
+    from logitnet.data.cats import flatten, scale
 
     X = scale(flatten(data.train_images)).T
     estimator, warning = _fit(
@@ -201,7 +201,7 @@ def train(
 
 def score(model: SavedModel, data: ImageData) -> dict[str, Any]:
     """The model's metrics on ``data``'s training and (if any) test pictures."""
-    from logitnet.evaluation import evaluate
+    from logitnet.app.evaluation import evaluate
 
     metrics: dict[str, Any] = {}
     for split, images, labels in (
@@ -216,7 +216,7 @@ def score(model: SavedModel, data: ImageData) -> dict[str, Any]:
 def _record(metrics: dict[str, Any], split: str, result) -> None:
     """One split's metrics, and its accuracy in percent by the course's own
     formula, so that the report prints the course's digits."""
-    from logitnet.neuron import accuracy
+    from logitnet.course.neuron import accuracy
 
     metrics[f"{split}_accuracy"] = accuracy(
         result.predicted.reshape(1, -1), result.labels.reshape(1, -1)
@@ -238,7 +238,7 @@ def train_on_file(
     """Train out of core on a file too large for memory, with Dask.
 
     The file (HDF5 or zarr, the course's layout) is opened lazily with
-    :func:`logitnet.datasets.open_images` in float32; each loss and gradient
+    :func:`logitnet.data.cats.open_images` in float32; each loss and gradient
     evaluation is one pass over it, chunk by chunk, in bounded memory, on
     this machine's threads or, with ``scheduler``, on that Dask cluster
     (whose workers must see the file at the same path).
@@ -258,7 +258,7 @@ def train_on_file(
         split (the test split only when the file has ``test_set_x``).
     warning : str or None
     """
-    from logitnet.datasets import describe_images, open_images
+    from logitnet.data.cats import describe_images, open_images
     from logitnet.exceptions import DataError
 
     info = describe_images(path)
@@ -313,7 +313,7 @@ def _fit(X, y, *, solver, learning_rate, max_iter, alpha, tol, dtype, callback):
     """The fitted estimator, and why it stopped before ``tol`` if that matters."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from logitnet.estimator import LogisticRegression
+    from logitnet.core.estimator import LogisticRegression
 
     if tol is None:
         tol = 0.0 if solver == "gd" else 1e-4
@@ -363,7 +363,7 @@ def _score_lazily(estimator, splits: dict) -> dict[str, Any]:
     """Metrics of each split, from one pass each over the lazy arrays."""
     import dask
 
-    from logitnet.evaluation import from_decision_values
+    from logitnet.app.evaluation import from_decision_values
 
     metrics: dict[str, Any] = {}
     for split, (X, y) in splits.items():

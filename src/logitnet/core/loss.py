@@ -1,7 +1,7 @@
 """The one implementation of the neuron's math: cross-entropy cost and gradient.
 
 Every caller goes through :func:`loss_and_grad`: the course API in
-:mod:`logitnet.neuron`, every solver in :mod:`logitnet.solvers`, and the
+:mod:`logitnet.course.neuron`, every solver in :mod:`logitnet.core.solvers`, and the
 command line. Inputs are trusted here; they are checked where they enter.
 
 For one neuron with weights w and bias b on examples x_i with labels y_i:
@@ -109,7 +109,7 @@ def decision_function(w: Array, b: float, X: Array) -> Array:
         X's namespace, dtype and device.
     """
     if is_dask_array(X):
-        from logitnet.datasets import pixel_source
+        from logitnet.data.cats import pixel_source
 
         pixels = pixel_source(X)
         if pixels is not None:  # as in a loss pass: no float copy of a chunk
@@ -251,7 +251,7 @@ def block_sums(
         False skips the cost (one log per example); cost_sum is then None.
     pixels_as : numpy float dtype, optional
         X is a NumPy array of uint8 pixels, used as ``X / 255`` in this
-        dtype (:func:`logitnet.datasets.scale`, on each block). Each row block
+        dtype (:func:`logitnet.data.cats.scale`, on each block). Each row block
         is converted just before its two products, into one reused buffer,
         so the floats are made and used in cache; converting all of X first
         would write and re-read four or eight bytes per pixel (measured: a
@@ -317,7 +317,7 @@ def _row_blocks(X: Array, pixels_as: np.dtype | None):
     m = X.shape[0]
     rows = rows_per_block(X, pixels_as)
     if pixels_as is not None:
-        from logitnet.datasets import scale
+        from logitnet.data.cats import scale
 
         buffer = np.empty((min(rows, m), X.shape[1]), pixels_as)
     for start in range(0, m, rows):
@@ -459,7 +459,7 @@ def _dask_block_sums(w, b, X, y, sample_weight, compute_loss):
     import dask
     import dask.array as da
 
-    from logitnet.datasets import pixel_source
+    from logitnet.data.cats import pixel_source
 
     if X.numblocks[1] != 1:
         # A task needs whole rows: its chunk's z is complete only then.

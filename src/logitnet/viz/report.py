@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from logitnet import plots
-from logitnet._files import atomic_path
-from logitnet.modelfile import SavedModel
+from logitnet.viz import plots
+from logitnet.files import atomic_path
+from logitnet.app.modelfile import SavedModel
 
 __all__ = ["render_report", "write_report"]
 

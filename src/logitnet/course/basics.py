@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
-from logitnet._validation import float_array
+from logitnet.checks import float_array
 
 __all__ = [
     "basic_sigmoid",

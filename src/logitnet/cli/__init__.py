@@ -20,7 +20,7 @@ from typing import NoReturn
 import numpy as np
 
 from logitnet import __version__
-from logitnet._validation import check_int, check_learning_rate, check_real
+from logitnet.checks import check_int, check_learning_rate, check_real
 from logitnet.exceptions import LogitnetError
 
 __all__ = ["build_parser", "main"]
@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_outputs(*paths: str | None) -> None:
     """Refuse unusable output paths before any work is done."""
-    from logitnet._files import check_output_path
+    from logitnet.files import check_output_path
 
     for path in paths:
         if path is not None:
@@ -493,7 +493,7 @@ def _check_outputs(*paths: str | None) -> None:
 
 
 def _load_data(args: argparse.Namespace, feedback: _Feedback, image_shape=(64, 64, 3)):
-    from logitnet.training import load_data
+    from logitnet.app.training import load_data
 
     if args.images is not None and args.data_dir is not None:
         raise _UsageError("give either --data-dir or --images, not both")
@@ -530,7 +530,7 @@ def _fit(
     progress bar; with ``print_costs``, the course's cost lines."""
     from tqdm import tqdm
 
-    from logitnet.training import GD_COST_EVERY
+    from logitnet.app.training import GD_COST_EVERY
 
     solver = getattr(args, "solver", "gd")
     every = GD_COST_EVERY if solver == "gd" else 1
@@ -555,8 +555,8 @@ def _fit(
 
 
 def _train(args: argparse.Namespace) -> int:
-    from logitnet.modelfile import save_model
-    from logitnet.training import train, train_on_file
+    from logitnet.app.modelfile import save_model
+    from logitnet.app.training import train, train_on_file
 
     _check_outputs(args.out, args.plot)
     feedback = _Feedback(args)
@@ -587,7 +587,7 @@ def _train(args: argparse.Namespace) -> int:
     training = model.training
     figure = None
     if args.plot is not None:
-        from logitnet import plots
+        from logitnet.viz import plots
 
         figure = plots.learning_curve(
             training["costs"],
@@ -598,7 +598,7 @@ def _train(args: argparse.Namespace) -> int:
         save_model(args.out, model)
         feedback.note(f"model saved to {args.out}")
     if figure is not None:
-        from logitnet import plots
+        from logitnet.viz import plots
 
         plots.save_png(figure, args.plot)
         feedback.note(f"learning curve saved to {args.plot}")
@@ -622,7 +622,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from logitnet.synth import make_images
+    from logitnet.data.synth import make_images
 
     _check_outputs(args.out)
     feedback = _Feedback(args)
@@ -653,9 +653,9 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from logitnet.datasets import flatten, scale
-    from logitnet.images import expand_paths, read_image
-    from logitnet.modelfile import load_model
+    from logitnet.data.cats import flatten, scale
+    from logitnet.data.images import expand_paths, read_image
+    from logitnet.app.modelfile import load_model
 
     feedback = _Feedback(args)
     model = load_model(args.model)
@@ -746,8 +746,8 @@ class _DataMismatch(LogitnetError, ValueError):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from logitnet.evaluation import evaluate
-    from logitnet.modelfile import load_model
+    from logitnet.app.evaluation import evaluate
+    from logitnet.app.modelfile import load_model
 
     _check_outputs(args.gallery)
     feedback = _Feedback(args)
@@ -756,7 +756,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate(model, images, labels)
     wrong = result.misclassified
     if args.gallery is not None:
-        from logitnet import plots
+        from logitnet.viz import plots
 
         figure = plots.gallery(
             images[wrong],
@@ -798,7 +798,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from logitnet.images import load_image_folder, split_dataset, write_course_file
+    from logitnet.data.images import load_image_folder, split_dataset, write_course_file
 
     _check_outputs(args.out)
     feedback = _Feedback(args)
@@ -828,7 +828,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from logitnet.training import train
+    from logitnet.app.training import train
 
     _check_outputs(args.plot)
     feedback = _Feedback(args)
@@ -844,7 +844,7 @@ def _sweep(args: argparse.Namespace) -> int:
                     print(f"{split} accuracy: {model.metrics[f'{split}_accuracy']} %")
             print("-" * 55)
     if args.plot is not None:
-        from logitnet import plots
+        from logitnet.viz import plots
 
         figure = plots.learning_rate_comparison(
             {rate: model.training["costs"] for rate, model in runs},
@@ -869,9 +869,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from logitnet import plots
-    from logitnet.images import read_image
-    from logitnet.modelfile import load_model
+    from logitnet.viz import plots
+    from logitnet.data.images import read_image
+    from logitnet.app.modelfile import load_model
 
     _check_outputs(args.out)
     model = load_model(args.model)
@@ -902,9 +902,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from logitnet.evaluation import evaluate
-    from logitnet.modelfile import load_model
-    from logitnet.report import render_report, write_report
+    from logitnet.app.evaluation import evaluate
+    from logitnet.app.modelfile import load_model
+    from logitnet.viz.report import render_report, write_report
 
     _check_outputs(args.out)
     feedback = _Feedback(args)
@@ -937,8 +937,8 @@ def _format_seconds(seconds: float) -> str:
 
 
 def _vectorization(args: argparse.Namespace) -> int:
-    from logitnet.datasets import flatten, load_dataset, scale
-    from logitnet.vectorization import compare
+    from logitnet.data.cats import flatten, load_dataset, scale
+    from logitnet.course.vectorization import compare
 
     train_x, train_y, *_ = load_dataset(args.data_dir, verify=args.verify)
     rows = compare(

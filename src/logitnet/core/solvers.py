@@ -1,7 +1,7 @@
 """Solvers: how the neuron steps toward lower cost.
 
 Solvers differ only in how they step; the cost and gradient they follow come
-from :func:`logitnet.loss.loss_and_grad`. X may be an array of any array-API
+from :func:`logitnet.core.loss.loss_and_grad`. X may be an array of any array-API
 library, Dask included: it is only ever handed to ``loss_and_grad``, while the
 solver's own state (w, b, the L-BFGS memory) is small and stays in NumPy.
 Both take the same problem (X, y, optional sample weights, L2 strength,
@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.exceptions import DivergenceError
-from logitnet.loss import loss_and_grad, numpy_dtype, to_numpy
+from logitnet.core.loss import loss_and_grad, numpy_dtype, to_numpy
 
 __all__ = ["RECORD_EVERY", "SolverResult", "gradient_descent", "lbfgs"]
 
@@ -104,14 +104,14 @@ def gradient_descent(
         NumPy, another array-API namespace, or Dask.
     y : array of shape (n_samples,)
         Labels 0.0 / 1.0 in the dtype of ``X``, as
-        :func:`logitnet.loss.loss_and_grad` takes them.
+        :func:`logitnet.core.loss.loss_and_grad` takes them.
     learning_rate : float
         Step size, > 0.
     num_iterations : int
         Largest number of steps, >= 0.
     sample_weight : ndarray of shape (n_samples,), optional
     alpha : float, default=0.0
-        L2 penalty strength (see :func:`logitnet.loss.loss_and_grad`).
+        L2 penalty strength (see :func:`logitnet.core.loss.loss_and_grad`).
     fit_intercept : bool, default=True
         False keeps b at its starting value.
     tol : float, default=0.0
@@ -216,7 +216,7 @@ def lbfgs(
         NumPy, another array-API namespace, or Dask.
     y : array of shape (n_samples,)
         Labels 0.0 / 1.0 in the dtype of ``X``, as
-        :func:`logitnet.loss.loss_and_grad` takes them.
+        :func:`logitnet.core.loss.loss_and_grad` takes them.
     max_iter : int
         Largest number of iterations, >= 0.
     tol : float

@@ -8,7 +8,7 @@ Format (version 2): a NumPy ``.npz`` archive holding exactly
   (``"logitnet-model"``), ``format_version`` (2), ``logitnet_version``,
   ``classes`` (the two class names, index = label), ``image_shape``
   ([height, width, channels]), ``preprocessing`` (how a photo becomes the
-  input, see :mod:`logitnet.images`), ``training`` (data, solver settings,
+  input, see :mod:`logitnet.data.images`), ``training`` (data, solver settings,
   the cost curve), ``metrics`` (on the training and test sets) and
   ``sha256``, the checksum of everything else: weights, bias and metadata.
 
@@ -16,7 +16,7 @@ It is read with ``allow_pickle=False``: loading a file can never run code.
 A file that was cut short, changed after it was written (the checksum no
 longer matches), written by another program, or of an unknown version is
 refused with a message naming it. Version 1 files (no checksum) are still
-read. Writes are atomic (:func:`logitnet._files.atomic_path`).
+read. Writes are atomic (:func:`logitnet.files.atomic_path`).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet import __version__
-from logitnet._files import atomic_path, check_output_path
+from logitnet.files import atomic_path, check_output_path
 from logitnet.exceptions import ModelFileError
-from logitnet.images import PREPROCESSING
+from logitnet.data.images import PREPROCESSING
 
 __all__ = [
     "FORMAT",
@@ -97,7 +97,7 @@ class SavedModel:
         Its ``classes_`` are the class names in label order, so
         ``predict_proba``'s columns are ``classes``.
         """
-        from logitnet.estimator import LogisticRegression
+        from logitnet.core.estimator import LogisticRegression
 
         est = LogisticRegression()
         est.classes_ = np.array(self.classes, dtype=object)
@@ -116,14 +116,14 @@ class SavedModel:
         ----------
         images : path-like, PIL image, ndarray, or a sequence of them
             One picture, or several; an ndarray of shape (k, h, w, c) is k
-            pictures. See :func:`logitnet.images.read_image`.
+            pictures. See :func:`logitnet.data.images.read_image`.
 
         Returns
         -------
         X : ndarray of shape (k, height * width * channels), float64
             One flattened, scaled picture per row.
         """
-        from logitnet.images import read_image
+        from logitnet.data.images import read_image
 
         batch = [read_image(image, self.image_shape) for image in _as_list(images)]
         pixels = (

@@ -93,7 +93,7 @@ def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Eva
 
     Parameters
     ----------
-    model : logitnet.modelfile.SavedModel
+    model : logitnet.app.modelfile.SavedModel
     images : ndarray of shape (k, height, width, 3), uint8
         The model's input pictures (``model.image_shape``), k >= 1.
     labels : ndarray of shape (k,), int
@@ -115,7 +115,7 @@ def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Eva
         raise ValueError(
             f"expected {images.shape[0]} labels, one per image; got {labels.size}"
         )
-    from logitnet.datasets import flatten, scale
+    from logitnet.data.cats import flatten, scale
 
     X = scale(flatten(images)).T  # one picture per row, as in training
     return from_decision_values(labels, model.to_estimator().decision_function(X))

@@ -13,7 +13,7 @@ Text that may come from user files (class names) is drawn literally: a
 
 Examples
 --------
->>> from logitnet.plots import learning_curve, save_png
+>>> from logitnet.viz.plots import learning_curve, save_png
 >>> fig = learning_curve([0.69, 0.58, 0.47], cost_every=100, learning_rate=0.005)
 >>> save_png(fig, "curve.png")  # doctest: +SKIP
 """
@@ -32,8 +32,8 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
-from logitnet._files import atomic_path
-from logitnet._validation import check_b, check_int, check_learning_rate, float_array
+from logitnet.files import atomic_path
+from logitnet.checks import check_b, check_int, check_learning_rate, float_array
 
 __all__ = [
     "confusion_matrix",
