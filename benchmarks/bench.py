@@ -32,7 +32,7 @@ import course_reference as course
 
 import logitnet
 from logitnet import LogisticRegression
-from logitnet.data import cats as datasets
+from logitnet.data import cats
 from logitnet.core.loss import loss_and_grad
 
 try:
@@ -344,7 +344,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     repeat = args.repeat
 
-    train_x, train_y, *_ = datasets.load_dataset()
+    train_x, train_y, *_ = cats.load_dataset()
     X = train_x.reshape(train_x.shape[0], -1) / 255.0
     y = train_y.ravel()
     Xc, Yc = course.course_inputs(train_x, train_y)

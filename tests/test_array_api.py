@@ -10,7 +10,8 @@ import torch
 from array_api_compat import array_namespace
 
 from logitnet import LogisticRegression
-from logitnet.core.loss import loss_and_grad, sigmoid, softplus, to_numpy
+from logitnet.backends import to_numpy
+from logitnet.core.loss import loss_and_grad, sigmoid, softplus
 
 NAMESPACES = {
     "array_api_strict": xps.asarray,

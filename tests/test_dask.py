@@ -21,10 +21,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from logitnet import LogisticRegression
 from logitnet.core import solvers
-from logitnet.data import cats as datasets
-from logitnet.data.cats import DataError, open_images, read_split, scale
 from logitnet.core.loss import loss_and_grad
+from logitnet.core.pixels import ScaledPixels, scale
+from logitnet.data import reader
+from logitnet.data.layout import read_split
+from logitnet.data.reader import open_images
 from logitnet.data.synth import make_images
+from logitnet.exceptions import DataError
 
 SHAPE = (6, 6, 3)  # 108 features: small files, many chunks
 
@@ -62,57 +65,64 @@ def assert_same_fit(a, b, atol=1e-6):
 
 def test_open_images_is_the_scaled_flattened_file(synth_file, in_memory):
     X, y = open_images(synth_file, chunk_rows=256)
-    assert isinstance(X, da.Array) and X.dtype == np.float64
+    assert isinstance(X, ScaledPixels) and X.dtype == np.float64 and X.from_file
+    assert isinstance(X.pixels, da.Array) and X.pixels.dtype == np.uint8
     assert X.shape == (3000, 108) and X.chunks[0][:2] == (256, 256)
     assert y.chunks[0] == X.chunks[0] and y.dtype == np.int64
-    np.testing.assert_array_equal(X.compute(), in_memory[0])
+    np.testing.assert_array_equal(X.to_floats().compute(), in_memory[0])
     np.testing.assert_array_equal(y.compute(), in_memory[1])
     test_X, test_y = open_images(synth_file, "test", dtype=np.float32)
     assert test_X.shape == (100, 108) and test_X.dtype == np.float32
     assert test_y.shape == (100,)
 
 
-def test_default_chunks_hold_about_64_mib_of_floats(synth_file):
+def test_default_chunks_hold_about_64_mib_of_floats(synth_file, tmp_path):
     X, _ = open_images(synth_file)
     assert X.chunks[0] == (3000,)  # the whole file is smaller than a chunk
-    assert datasets.CHUNK_BYTES // (12288 * 8) == 682
+    path = make_images(tmp_path / "wide.h5", 1400, image_shape=(64, 64, 3))
+    for dtype, rows in ((np.float64, 682), (np.float32, 1365)):
+        X, y = open_images(path, dtype=dtype)
+        assert X.chunks[0][0] == rows and sum(X.chunks[0]) == 1400
+        assert y.chunks[0] == X.chunks[0]
+        assert rows * 12288 * np.dtype(dtype).itemsize <= 64 * 2**20
+        assert (rows + 1) * 12288 * np.dtype(dtype).itemsize > 64 * 2**20
 
 
 def test_opening_reads_no_pixels(synth_file, monkeypatch):
     reads = []
-    original = datasets._StoredRows.__getitem__
+    original = reader._StoredRows.__getitem__
 
     def counting(self, index):
         reads.append(self.key)
         return original(self, index)
 
-    monkeypatch.setattr(datasets._StoredRows, "__getitem__", counting)
+    monkeypatch.setattr(reader._StoredRows, "__getitem__", counting)
     X, _ = open_images(synth_file, chunk_rows=500)
     assert "train_set_x" not in reads
     reads.clear()
-    X[:10].compute()
+    X.pixels[:10].compute()
     assert reads == ["train_set_x"]
 
 
 def test_course_file_with_labels_in_a_row(data_dir, cat_arrays):
     X, y = open_images(data_dir / "train_catvnoncat.h5", chunk_rows=50)
-    np.testing.assert_array_equal(X.compute(), cat_arrays[0].T)
+    np.testing.assert_array_equal(X.to_floats().compute(), cat_arrays[0].T)
     np.testing.assert_array_equal(y.compute(), cat_arrays[1].ravel())
 
 
 def h5py_reads(monkeypatch, compute):
     """How many times h5py opens a file while ``compute()`` runs."""
     opened = []
-    original = datasets.h5py.File
+    original = reader.h5py.File
 
     def counting(*args, **kwargs):
         opened.append(args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(datasets.h5py, "File", counting)
+    monkeypatch.setattr(reader.h5py, "File", counting)
     with dask.config.set(scheduler="sync"):
         result = compute()
-    monkeypatch.setattr(datasets.h5py, "File", original)
+    monkeypatch.setattr(reader.h5py, "File", original)
     return len(opened), result
 
 
@@ -120,12 +130,12 @@ def test_plain_hdf5_storage_is_read_from_its_bytes(
     monkeypatch, synth_file, in_memory, data_dir, cat_arrays
 ):
     X, y = open_images(synth_file, chunk_rows=256)
-    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X, y))
+    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X.to_floats(), y))
     assert opens == 0
     np.testing.assert_array_equal(X, in_memory[0])
     np.testing.assert_array_equal(y, in_memory[1])
     X, y = open_images(data_dir / "train_catvnoncat.h5", chunk_rows=50)
-    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X, y))
+    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X.to_floats(), y))
     assert opens == 0
     np.testing.assert_array_equal(X, cat_arrays[0].T)
     np.testing.assert_array_equal(y, cat_arrays[1].ravel())
@@ -144,7 +154,7 @@ def test_chunked_and_filtered_hdf5_storage_is_read_by_h5py(
         f.create_dataset("train_set_x", data=pixels, **storage)
         f.create_dataset("train_set_y", data=in_memory[1], chunks=(100,))
     X, y = open_images(path, chunk_rows=700)
-    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X, y))
+    opens, (X, y) = h5py_reads(monkeypatch, lambda: dask.compute(X.to_floats(), y))
     assert opens == 10  # 5 chunks of X and of y
     np.testing.assert_array_equal(X, in_memory[0])
     np.testing.assert_array_equal(y, in_memory[1])
@@ -156,19 +166,20 @@ def test_large_files_are_read_with_direct_io(
 ):
     if direct and not hasattr(os, "O_DIRECT"):
         pytest.skip("no direct I/O on this system")
-    monkeypatch.setattr(datasets, "DIRECT_IO_BYTES", 0 if direct else 2**62)
+    monkeypatch.setattr(reader, "DIRECT_IO_BYTES", 0 if direct else 2**62)
     flags = []
-    original = datasets.os.open
+    original = reader.os.open
 
     def recording(path, flag, *args):
         if str(path) == str(synth_file):
             flags.append(flag)
         return original(path, flag, *args)
 
-    monkeypatch.setattr(datasets.os, "open", recording)
+    monkeypatch.setattr(reader.os, "open", recording)
     X, y = open_images(synth_file, chunk_rows=333)  # rows not block-aligned
     with dask.config.set(scheduler="sync"):
-        X, y, part = dask.compute(X, y, X[1000:1001])
+        floats = X.to_floats()
+        X, y, part = dask.compute(floats, y, floats[1000:1001])
     np.testing.assert_array_equal(X, in_memory[0])
     np.testing.assert_array_equal(y, in_memory[1])
     np.testing.assert_array_equal(part, in_memory[0][1000:1001])
@@ -180,22 +191,22 @@ def test_large_files_are_read_with_direct_io(
 def test_a_file_changed_after_opening_is_named(
     monkeypatch, tmp_path, synth_file, direct
 ):
-    monkeypatch.setattr(datasets, "DIRECT_IO_BYTES", 0 if direct else 2**62)
+    monkeypatch.setattr(reader, "DIRECT_IO_BYTES", 0 if direct else 2**62)
     path = tmp_path / "copy.h5"
     path.write_bytes(synth_file.read_bytes())
     X, _ = open_images(path, chunk_rows=256)
-    X[:10].compute()
+    X.pixels[:10].compute()
     with open(path, "r+b") as f:
         f.truncate(path.stat().st_size // 2)
     with pytest.raises(DataError, match=r"copy\.h5: the file changed after it was"):
-        X[-10:].compute()
+        X.pixels[-10:].compute()
     # Rewritten in place, same size: the modification time tells.
     path.write_bytes(synth_file.read_bytes())
     X, _ = open_images(path, chunk_rows=256)
     later = path.stat().st_mtime_ns + 10**9
     os.utime(path, ns=(later, later))
     with pytest.raises(DataError, match=r"copy\.h5: the file changed after it was"):
-        X[:10].compute()
+        X.pixels[:10].compute()
 
 
 def test_zarr_store_in_the_same_layout(tmp_path, synth_file, in_memory):
@@ -205,7 +216,7 @@ def test_zarr_store_in_the_same_layout(tmp_path, synth_file, in_memory):
     group.create_array("train_set_x", data=x, chunks=(500, *SHAPE))
     group.create_array("train_set_y", data=y.ravel())
     X, labels = open_images(store, chunk_rows=700)
-    np.testing.assert_array_equal(X.compute(), in_memory[0])
+    np.testing.assert_array_equal(X.to_floats().compute(), in_memory[0])
     np.testing.assert_array_equal(labels.compute(), in_memory[1])
 
 
@@ -233,7 +244,7 @@ GOOD_Y = np.array([0, 1, 1, 0])
         ({"train_set_x": GOOD_X, "train_set_y": GOOD_Y[:3]}, r"must have shape \(4,\)"),
         (
             {"train_set_x": GOOD_X, "train_set_y": GOOD_Y + 1},
-            "labels 0 and 1 only; found 2",
+            "labels 0 and 1 only; got 2",
         ),
     ],
 )
@@ -320,13 +331,13 @@ def test_float32_numpy_labels_and_weights(synth_file, in_memory):
 def test_one_read_of_each_chunk_per_evaluation(synth_file, monkeypatch):
     X, y = open_images(synth_file, chunk_rows=256)
     reads = []
-    original = datasets._StoredRows.__getitem__
+    original = reader._StoredRows.__getitem__
 
     def counting(self, index):
         reads.append((self.key, index[0].start))
         return original(self, index)
 
-    monkeypatch.setattr(datasets._StoredRows, "__getitem__", counting)
+    monkeypatch.setattr(reader._StoredRows, "__getitem__", counting)
     w = np.zeros(X.shape[1])
     loss_and_grad(w, 0.0, X, y.astype(np.float64))
     pixel_reads = sorted(start for key, start in reads if key == "train_set_x")
@@ -383,7 +394,7 @@ def test_memory_stays_bounded(tmp_path):
         import json, resource, warnings
         import dask
         from logitnet import LogisticRegression
-        from logitnet.data.cats import open_images
+        from logitnet.data.reader import open_images
         X, y = open_images({str(path)!r}, chunk_rows=1000)
         start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with warnings.catch_warnings():
@@ -391,7 +402,7 @@ def test_memory_stays_bounded(tmp_path):
             with dask.config.set(scheduler="threads", num_workers=2):
                 LogisticRegression(max_iter=2, tol=0).fit(X, y)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(json.dumps({{"start": start, "peak": peak, "float_bytes": X.nbytes}}))
+        print(json.dumps({{"start": start, "peak": peak, "float_bytes": X.to_floats().nbytes}}))
         """
     )
     out = subprocess.run(
@@ -447,7 +458,7 @@ def test_a_worker_killed_mid_fit_does_not_lose_the_fit(
             return chunk
         os.kill(os.getpid(), signal.SIGKILL)
 
-    X = X.map_blocks(read_or_die, dtype=X.dtype)
+    X = ScaledPixels(X.pixels.map_blocks(read_or_die, dtype=np.uint8), X.dtype)
     pids = set(client.run(os.getpid).values())
 
     def arm(iteration, cost):
@@ -473,31 +484,30 @@ def test_a_worker_killed_mid_fit_does_not_lose_the_fit(
 def test_a_pass_reads_pixels_and_converts_them_block_by_block(
     synth_file, in_memory, monkeypatch
 ):
+    from logitnet.backends import numpy as numpy_backend
     from logitnet.core import loss
 
     X, y = open_images(synth_file, chunk_rows=256)
     y = y.astype(np.float64)
-    floats_only = X.map_blocks(lambda chunk: chunk)  # the same values, no pixels
-    assert datasets.pixel_source(X) is not None
-    assert datasets.pixel_source(floats_only) is None
-    for derived in (X[:100], X.astype(np.float32), X.rechunk((500, 108))):
-        assert datasets.pixel_source(derived) is None
+    floats = X.to_floats()  # the same values, as a float Dask array
     calls = []
     original = loss.block_sums
 
-    def spying(w, b, X, *args):
-        calls.append((X.dtype, args[-1]))
-        return original(w, b, X, *args)
+    def spying(Xb, *args):
+        calls.append((Xb.dtype, Xb.shape[0]))
+        return original(Xb, *args)
 
     monkeypatch.setattr(loss, "block_sums", spying)
-    monkeypatch.setattr(loss, "BLOCK_BYTES", 100 * 108 * 8)  # 3 blocks a chunk
+    monkeypatch.setattr(numpy_backend, "BLOCK_BYTES", 100 * 108 * 8)  # 100 rows
     w = np.random.default_rng(0).normal(size=108) / 50
     with dask.config.set(scheduler="sync"):  # in this process, whatever client
         converted = loss_and_grad(w, 0.1, X, y)
-        assert calls == [(np.uint8, np.float64)] * 12
+        # 11 full chunks of 256 rows (blocks of 100, 100, 56), then 184 rows.
+        expected = [(np.float64, n) for n in [100, 100, 56] * 11 + [100, 84]]
+        assert sorted(calls) == sorted(expected)
         calls.clear()
-        from_floats = loss_and_grad(w, 0.1, floats_only, y)
-        assert calls == [(np.float64, None)] * 12
+        from_floats = loss_and_grad(w, 0.1, floats, y)
+        assert sorted(calls) == sorted([(np.float64, 256)] * 11 + [(np.float64, 184)])
     expected = loss_and_grad(w, 0.1, *in_memory)
     for result in (converted, from_floats):
         assert result[0] == pytest.approx(expected[0], rel=1e-13)
@@ -511,10 +521,12 @@ def test_decision_values_of_pixels_need_no_float_chunks(synth_file, in_memory):
     X, _ = open_images(synth_file, chunk_rows=256, dtype=np.float32)
     w = np.random.default_rng(1).normal(size=108)
     z = decision_function(w, 0.3, X)
-    assert X.name not in z.__dask_graph__().layers  # the pixels', not X's
+    floats = X.to_floats()
+    assert floats.name not in z.__dask_graph__().layers  # the pixels', not X's
+    assert X.pixels.name in z.__dask_graph__().layers
     assert z.dtype == np.float32 and z.chunks == (X.chunks[0],)
-    expected = decision_function(w, 0.3, X.map_blocks(lambda chunk: chunk))
-    np.testing.assert_array_equal(z.compute(), expected.compute())
+    expected = decision_function(w, 0.3, floats)
+    np.testing.assert_allclose(z.compute(), expected.compute(), rtol=1e-6)
     np.testing.assert_allclose(
         z.compute(), in_memory[0] @ w + 0.3, rtol=1e-5, atol=1e-5
     )

@@ -13,15 +13,11 @@ import h5py
 import numpy as np
 import pytest
 
+from logitnet.core.pixels import flatten, scale
 from logitnet.data import cats as datasets
-from logitnet.data.cats import (
-    DataError,
-    fetch_dataset,
-    flatten,
-    load_dataset,
-    read_split,
-    scale,
-)
+from logitnet.data.cats import fetch_dataset, load_dataset
+from logitnet.data.layout import read_split
+from logitnet.exceptions import DataError
 
 LFS_POINTER = (
     b"version https://git-lfs.github.com/spec/v1\n"
@@ -138,8 +134,8 @@ def test_scale_refuses_what_is_not_pixels(x, message):
         (lambda p: write_split(p, y=np.array([0.0, 1.0, 1.0])),
          "train_set_y must hold integer labels; got float64"),
         (lambda p: write_split(p, y=np.array([0, 2, 1])),
-         "train_set_y must hold labels 0 and 1 only; found np.int64\\(2\\)"),
-        (lambda p: write_split(p, y=np.array([0, -1, 1])), "found np.int64\\(-1\\)"),
+         "train_set_y must hold labels 0 and 1 only; got 2"),
+        (lambda p: write_split(p, y=np.array([0, -1, 1])), "got -1"),
         (lambda p: write_split(p, classes=np.array([b"a", b"b", b"c"])),
          "list_classes must be 2 class names"),
         (lambda p: write_split(p, x=np.zeros((0, 4, 4, 3), np.uint8), y=np.zeros(0, int)),

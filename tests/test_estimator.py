@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import logitnet
 from logitnet import LogisticRegression
 from logitnet.course import neuron
-from logitnet.data import cats as datasets
+from logitnet.data import cats
 
 
 @parametrize_with_checks(
@@ -263,7 +263,7 @@ def test_wrong_number_of_features_at_predict():
 
 @pytest.mark.slow
 def test_gd_reproduces_the_course_model(data_dir):
-    train_x, train_y, test_x, test_y, _ = datasets.load_dataset(data_dir)
+    train_x, train_y, test_x, test_y, _ = cats.load_dataset(data_dir)
     X = train_x.reshape(train_x.shape[0], -1) / 255
     y = train_y.ravel()
     clf = LogisticRegression(solver="gd", learning_rate=0.005, max_iter=2000)
@@ -288,7 +288,7 @@ def test_gd_reproduces_the_course_model(data_dir):
 
 @pytest.mark.slow
 def test_lbfgs_reaches_the_course_cost_in_few_iterations(data_dir):
-    train_x, train_y, *_ = datasets.load_dataset(data_dir)
+    train_x, train_y, *_ = cats.load_dataset(data_dir)
     X = train_x.reshape(train_x.shape[0], -1) / 255
     clf = LogisticRegression().fit(X, train_y.ravel())
     first = next(i for i, c in enumerate(clf.loss_curve_) if c <= 0.135608)

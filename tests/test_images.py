@@ -9,15 +9,14 @@ import pytest
 from PIL import Image
 
 from logitnet.data import images as images_module
-from logitnet.data.cats import read_split
-from logitnet.exceptions import DataError
 from logitnet.data.images import (
     expand_paths,
     load_image_folder,
     read_image,
     split_dataset,
-    write_course_file,
 )
+from logitnet.data.layout import read_split, write_course_file
+from logitnet.exceptions import DataError
 
 
 @pytest.fixture
@@ -152,8 +151,10 @@ def test_bad_arrays(array, message):
 def test_bad_sources_and_shapes(tmp_path):
     with pytest.raises(DataError, match="expected an image file path"):
         read_image(42)
-    with pytest.raises(ValueError, match=r"image_shape must be \(height, width, 3\)"):
+    with pytest.raises(ValueError, match=r"image_shape must have 3 \(RGB\) channels"):
         read_image(np.zeros((8, 8), np.uint8), (8, 8, 1))
+    with pytest.raises(ValueError, match=r"image_shape must be \(height, width, ch"):
+        read_image(np.zeros((8, 8), np.uint8), (8, 0, 3))
 
 
 def _png_bytes(array: np.ndarray) -> bytes:

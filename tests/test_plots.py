@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy.special import expit
 
-from logitnet.viz import plots
 from logitnet.exceptions import OutputPathError
+from logitnet.viz import plots
 
 SHAPE = (4, 5, 3)
 N_X = 4 * 5 * 3
@@ -62,8 +62,8 @@ def test_contributions_sum_to_the_decision_value(image, w, column):
 
 
 def test_contributions_of_the_cat_model_give_its_decision(cat_data):
+    from logitnet.core.pixels import flatten, scale
     from logitnet.course import train_cat_classifier
-    from logitnet.data.cats import flatten, scale
 
     _, _, test_x, _, _ = cat_data
     model = train_cat_classifier(num_iterations=50)
@@ -286,7 +286,7 @@ NAN = float("nan")
         (lambda: plots.learning_rate_comparison({NAN: [0.7]}), "learning_rate must be a finite number > 0; got nan"),
         (lambda: plots.weights_to_rgb(np.zeros(N_X + 1), SHAPE), r"w must have shape \(60,\) or \(60, 1\) for images of shape \(4, 5, 3\); got shape \(61,\)"),
         (lambda: plots.weights_to_rgb(np.full(N_X, NAN), SHAPE), "w must be finite; it contains NaN"),
-        (lambda: plots.weights_to_rgb(np.zeros(N_X), (4, 15)), r"image_shape must be \(height, width, channels\); got \(4, 15\)"),
+        (lambda: plots.weights_to_rgb(np.zeros(N_X), (4, 15)), r"image_shape must be \(height, width, channels\), 3 positive integers; got \(4, 15\)"),
         (lambda: plots.weights_to_rgb(np.zeros(N_X), (5, 3, 4)), r"image_shape must have 1 \(grey\) or 3 \(RGB\) channels; got \(5, 3, 4\)"),
         (lambda: plots.weights_to_rgb(np.zeros(N_X), (4, 5, 3.0)), "each entry of image_shape must be an integer; got 3.0"),
         (lambda: plots.contributions(np.zeros(SHAPE), np.zeros(N_X)), "image must be uint8 pixels 0..255, .* got dtype float64"),

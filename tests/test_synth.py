@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from logitnet import LogisticRegression
-from logitnet.data.cats import read_split
-from logitnet.exceptions import OutputPathError
+from logitnet.data.layout import read_split
 from logitnet.data.synth import CLASSES, ROWS_PER_BLOCK, make_images, true_model
+from logitnet.exceptions import OutputPathError
 
 
 def test_course_layout_and_planted_model(tmp_path):
@@ -75,8 +75,8 @@ def test_file_appears_only_when_complete(tmp_path):
         ({"n_samples": 2.5}, "n_samples must be an integer"),
         ({"seed": -1}, "seed must be >= 0"),
         ({"test_samples": -1}, "test_samples must be >= 0"),
-        ({"image_shape": (64, 64)}, "image_shape must be 3 positive integers"),
-        ({"image_shape": (64, 0, 3)}, "image_shape must be 3 positive integers"),
+        ({"image_shape": (64, 64)}, "image_shape must be \\(height, width, channels\\), 3 positive integers"),
+        ({"image_shape": (64, 0, 3)}, "image_shape must be \\(height, width, channels\\), 3 positive integers"),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, message):

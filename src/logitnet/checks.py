@@ -130,9 +130,56 @@ def check_Y(Y: ArrayLike, m: int, dtype: np.dtype, name: str = "Y") -> np.ndarra
             f"{name} must have shape (1, {m}), one label per example; "
             f"got shape {arr.shape}{hint}"
         )
-    bad = (arr != 0) & (arr != 1)
+    check_binary_labels(arr, name)
+    return arr.astype(dtype, copy=False)
+
+
+def check_weight_shape(shape: tuple[int, ...], n_samples: int) -> None:
+    """Sample weights must be one per example."""
+    if tuple(shape) != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per "
+            f"example; got shape {tuple(shape)}"
+        )
+
+
+def check_weight_values(smallest: float, total: float) -> None:
+    """Sample weights must be non-negative with a positive sum (given their
+    smallest value and their sum, however they were computed)."""
+    if smallest < 0:
+        raise ValueError("sample_weight must be non-negative; it has negative values")
+    if not total > 0:
+        raise ValueError("sample_weight must have a positive sum; all weights are zero")
+
+
+def check_image_shape(
+    image_shape: object, *, channels: tuple[int, ...] | None = None
+) -> tuple[int, int, int]:
+    """``image_shape`` as (height, width, channels), three positive ints.
+
+    ``channels``: the channel counts allowed (any when None).
+    """
+    shape = tuple(image_shape) if isinstance(image_shape, tuple | list) else ()
+    if len(shape) != 3 or not all(
+        isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in shape
+    ):
+        raise ValueError(
+            f"image_shape must be (height, width, channels), 3 positive "
+            f"integers; got {image_shape!r}"
+        )
+    if channels is not None and shape[2] not in channels:
+        names = {1: "1 (grey)", 3: "3 (RGB)"}
+        allowed = " or ".join(names.get(c, str(c)) for c in channels)
+        raise ValueError(
+            f"image_shape must have {allowed} channels; got {image_shape!r}"
+        )
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def check_binary_labels(labels: np.ndarray, name: str) -> None:
+    """Labels must be 0 or 1; the message shows the first that is not."""
+    bad = (labels != 0) & (labels != 1)
     if bad.any():
         raise ValueError(
-            f"{name} must hold labels 0 and 1 only; got {arr[bad].flat[0]!r}"
+            f"{name} must hold labels 0 and 1 only; got {labels[bad].flat[0].item()!r}"
         )
-    return arr.astype(dtype, copy=False)

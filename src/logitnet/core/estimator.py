@@ -26,13 +26,12 @@ Examples
 from __future__ import annotations
 
 import functools
-import math
 import warnings
 from collections.abc import Callable
 from numbers import Integral
 
 import numpy as np
-from array_api_compat import array_namespace, device, is_dask_array, is_numpy_array
+from array_api_compat import is_dask_array, is_numpy_array
 from numpy.typing import ArrayLike, NDArray
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -41,9 +40,18 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from logitnet.checks import check_learning_rate, check_real
-from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus, to_numpy
-from logitnet.core.solvers import gradient_descent, lbfgs
+from logitnet.backends import array_api as array_api_backend
+from logitnet.backends import dask as dask_backend
+from logitnet.backends import is_other_namespace, namespace, to_numpy
+from logitnet.checks import (
+    check_learning_rate,
+    check_real,
+    check_weight_shape,
+    check_weight_values,
+)
+from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus
+from logitnet.core.pixels import ScaledPixels
+from logitnet.core.solvers import COST_EVERY, gradient_descent, lbfgs
 
 __all__ = ["LogisticRegression"]
 
@@ -190,12 +198,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             ``solver="gd"`` with a learning rate so large the weights overflow.
         """
         dtype = self._check_params()
-        if is_dask_array(X):
+        if isinstance(X, ScaledPixels):
+            X = ScaledPixels(X.pixels, dtype, X.from_file)
+        if _is_lazy(X):
             X, y01, weights = self._check_dask_data(X, y, sample_weight, dtype)
             namespace = None
-        elif _is_other_namespace(X):
-            X, y01, weights = self._check_namespace_data(X, y, sample_weight, dtype)
-            namespace = X
+        elif is_other_namespace(X) or isinstance(X, ScaledPixels):
+            X, y01, weights = self._check_in_memory_data(X, y, sample_weight, dtype)
+            namespace = None if isinstance(X, ScaledPixels) else X
         else:
             X, y = validate_data(self, X, y, dtype=dtype, y_numeric=False)
             y01 = self._encode_labels(y, dtype)
@@ -209,7 +219,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         w0 = np.zeros(X.shape[1], dtype)
 
         def report(iteration: int, cost: float) -> None:
-            if self.verbose and (self.solver == "lbfgs" or iteration % 100 == 0):
+            if self.verbose and (self.solver == "lbfgs" or iteration % COST_EVERY == 0):
                 _print_cost(iteration, cost)
             if callback is not None:
                 callback(iteration, cost)
@@ -317,95 +327,72 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             del self.feature_names_in_
 
     def _check_dask_data(self, X, y, sample_weight, dtype):
-        """X, y01 and the weights of a Dask fit, all lazy Dask arrays.
+        """X, y01 and the weights of a Dask fit (X a Dask array, or Dask
+        pixels), all lazy Dask arrays.
 
         Only the labels (and weights) are computed here, each with one cheap
         pass; X is never read: its finiteness is checked by the solver on
         the first pass of the fit (:func:`logitnet.core.solvers._check_start`).
         """
-        import dask
         import dask.array as da
 
-        X = _check_dask_X(X, dtype)
+        if not isinstance(X, ScaledPixels):
+            X = dask_backend.check_X(X, dtype)
         self._set_n_features(X)
         m, rows = X.shape[0], X.chunks[0]
         if is_dask_array(y):
-            if y.ndim != 1 or y.shape[0] != m:
-                raise ValueError(
-                    f"y must have shape ({m},), one label per row of X; got "
-                    f"shape {y.shape}"
-                )
-            classes = np.asarray(da.unique(y).compute())
+            classes, y = dask_backend.check_labels(y, m, rows)
             check_classification_targets(classes)
             self.classes_ = classes
             self._check_two_classes()
-            y01 = (y == classes[1]).astype(dtype).rechunk((rows,))
+            y01 = (y == classes[1]).astype(dtype)
         else:
-            y = column_or_1d(np.asarray(y), warn=False)
-            if y.shape[0] != m:
-                raise ValueError(
-                    f"Found input variables with inconsistent numbers of samples: "
-                    f"[{m}, {y.shape[0]}]"
-                )
-            y01 = da.from_array(self._encode_labels(y, dtype), chunks=(rows,))
+            y01 = da.from_array(self._labels01(y, m, dtype), chunks=(rows,))
         if sample_weight is None:
             return X, y01, None
         if not is_dask_array(sample_weight):
             weights = _check_sample_weight(sample_weight, m, dtype)
             return X, y01, da.from_array(weights, chunks=(rows,))
-        weights = sample_weight
-        if weights.shape != (m,):
-            raise ValueError(
-                f"sample_weight must have shape ({m},), one weight per "
-                f"example; got shape {weights.shape}"
-            )
-        weights = weights.astype(dtype).rechunk((rows,))
-        finite, smallest, total = dask.compute(
-            da.isfinite(weights).all(), weights.min(), weights.sum()
-        )
-        if not finite:
-            raise ValueError("sample_weight must be finite; it contains NaN or inf")
-        if smallest < 0:
-            raise ValueError(
-                "sample_weight must be non-negative; it has negative values"
-            )
-        if not total > 0:
-            raise ValueError(
-                "sample_weight must have a positive sum; all weights are zero"
-            )
-        return X, y01, weights
+        return X, y01, dask_backend.check_weights(sample_weight, m, dtype, rows)
 
-    def _check_namespace_data(self, X, y, sample_weight, dtype):
-        """X, y01 and the weights of a fit on another array-API library's
-        arrays, on X's device; only the labels and weights visit NumPy."""
-        xp = array_namespace(X)
-        X = _check_namespace_X(X, dtype, xp)
-        self._set_n_features(X)
-        m = X.shape[0]
-        y = column_or_1d(to_numpy(y) if _is_other_namespace(y) else np.asarray(y))
+    def _labels01(self, y, m: int, dtype: np.dtype) -> NDArray[np.floating]:
+        """NumPy-like labels of the m rows of X as 0.0 / 1.0 in ``dtype``."""
+        y = column_or_1d(to_numpy(y) if is_other_namespace(y) else np.asarray(y))
         if y.shape[0] != m:
             raise ValueError(
                 f"Found input variables with inconsistent numbers of samples: "
                 f"[{m}, {y.shape[0]}]"
             )
-        y01 = self._encode_labels(y, dtype)
-        if sample_weight is not None and _is_other_namespace(sample_weight):
+        return self._encode_labels(y, dtype)
+
+    def _check_in_memory_data(self, X, y, sample_weight, dtype):
+        """X, y01 and the weights of a fit on another array-API library's
+        arrays, on X's device (only the labels and weights visit NumPy), or
+        on NumPy pixels."""
+        if not isinstance(X, ScaledPixels):
+            X = array_api_backend.check_X(X, dtype)
+        self._set_n_features(X)
+        m = X.shape[0]
+        y01 = self._labels01(y, m, dtype)
+        if sample_weight is not None and is_other_namespace(sample_weight):
             sample_weight = to_numpy(sample_weight)
         weights = _check_sample_weight(sample_weight, m, dtype)
+        if isinstance(X, ScaledPixels):
+            return X, y01, weights
 
         def there(a):
-            return None if a is None else xp.asarray(a, device=device(X))
+            return None if a is None else array_api_backend.to_namespace_of(a, X)
 
         return X, there(y01), there(weights)
 
     def _move_to_namespace_of(self, X) -> None:
         """The fitted arrays in X's namespace and on its device, as
         scikit-learn's array-API convention has them."""
-        xp, where = array_namespace(X), device(X)
         for name in ("coef_", "intercept_", "n_iter_"):
-            setattr(self, name, xp.asarray(getattr(self, name), device=where))
+            there = array_api_backend.to_namespace_of(getattr(self, name), X)
+            setattr(self, name, there)
         if self.classes_.dtype.kind in "biuf":
-            self.classes_ = xp.asarray(self.classes_, device=where)
+            self.classes_ = array_api_backend.to_namespace_of(self.classes_, X)
 
     # -- using the fitted neuron ---------------------------------------------
 
@@ -430,19 +417,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """z for ``method``, X checked."""
         X = self._check_predict_X(X, method)
         coef = self.coef_[0, :]
-        if is_numpy_array(X) or is_dask_array(X):
+        if not is_other_namespace(X):
             coef = to_numpy(coef)
         return decision_function(coef, float(self.intercept_[0]), X)
 
     def _check_predict_X(self, X, method: str):
         check_is_fitted(self)
-        if get_config()["array_api_dispatch"] and not is_dask_array(X):
-            _check_same_namespace(X, self.coef_, method)
+        if get_config()["array_api_dispatch"] and not _is_lazy(X):
+            array_api_backend.check_same_namespace(X, self.coef_, method)
         dtype = to_numpy(self.coef_).dtype
-        if is_dask_array(X):
-            X = _check_dask_X(X, dtype)
-        elif _is_other_namespace(X):
-            X = _check_namespace_X(X, dtype, array_namespace(X))
+        if isinstance(X, ScaledPixels):
+            X = ScaledPixels(X.pixels, dtype, X.from_file)
+        elif is_dask_array(X):
+            X = dask_backend.check_X(X, dtype)
+        elif is_other_namespace(X):
+            X = array_api_backend.check_X(X, dtype)
         else:
             return validate_data(self, X, dtype=dtype, reset=False)
         if X.shape[1] != self.n_features_in_:
@@ -467,7 +456,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """
         z = self._z(X, "predict_proba")
         # sigma(-z), not 1 - sigma(z): no rounding to 0 for large z.
-        return _namespace_of(z).stack([sigmoid(-z), sigmoid(z)], axis=1)
+        return namespace(z).stack([sigmoid(-z), sigmoid(z)], axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log of :meth:`predict_proba`, computed without rounding to log(0).
@@ -479,7 +468,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """
         z = self._z(X, "predict_log_proba")
         # log sigma(z) = -softplus(-z), log(1 - sigma(z)) = -softplus(z).
-        return _namespace_of(z).stack([-softplus(z), -softplus(-z)], axis=1)
+        return namespace(z).stack([-softplus(z), -softplus(-z)], axis=1)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The more probable class of each example.
@@ -503,97 +492,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         labels = classes[to_numpy(z > 0).astype(np.intp)]
         if is_numpy_array(z) or classes.dtype.kind not in "biuf":
             return labels
-        return array_namespace(z).asarray(labels, device=device(z))
+        return array_api_backend.to_namespace_of(labels, z)
 
 
-def _namespace_of(x):
-    """NumPy for NumPy arrays (its own functions, not the wrappers), Dask's
-    array module for Dask arrays, else the array-API namespace."""
-    if is_numpy_array(x):
-        return np
-    if is_dask_array(x):
-        import dask.array as da
-
-        return da
-    return array_namespace(x)
-
-
-def _check_same_namespace(X, coef, method: str) -> None:
-    """Under scikit-learn's ``array_api_dispatch``, X must come from the
-    namespace and device of the fit, as scikit-learn requires of array-API
-    estimators (without it, the weights go where X is)."""
-    X = np.asarray(X) if not hasattr(X, "shape") else X
-    X_xp, coef_xp = _namespace_of(X), _namespace_of(coef)
-    X_where, coef_where = device(X), device(coef)
-    if X_xp is not coef_xp or X_where != coef_where:
-        raise ValueError(
-            f"LogisticRegression.{method}() must use the same namespace and "
-            f"device as fit: fitted on {coef_xp.__name__} ({coef_where}), "
-            f"got {X_xp.__name__} ({X_where})"
-        )
-
-
-def _is_other_namespace(x) -> bool:
-    """Whether x is an array of an array-API library other than NumPy and
-    Dask (lists, DataFrames and NumPy arrays take scikit-learn's path)."""
-    if is_numpy_array(x) or is_dask_array(x) or not hasattr(x, "shape"):
-        return False
-    try:
-        array_namespace(x)
-    except TypeError:
-        return False
-    return True
-
-
-def _check_dask_X(X, dtype: np.dtype):
-    """A Dask X's shape and dtype, checked without reading it; converted to
-    ``dtype`` lazily, chunk by chunk."""
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected 2D array, got a {X.ndim}D Dask array of shape {X.shape} instead"
-        )
-    if any(math.isnan(n) for n in X.shape):
-        raise ValueError(
-            "X has unknown chunk sizes; call X.compute_chunk_sizes() first"
-        )
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(
-            f"X must have at least one sample and one feature; got shape {X.shape}"
-        )
-    if X.dtype.kind not in "iuf":
-        raise ValueError(f"X must hold real numbers; got dtype {X.dtype}")
-    return X.astype(dtype) if X.dtype != dtype else X
-
-
-def _check_namespace_X(X, dtype: np.dtype, xp):
-    """Another array-API library's X: 2D, real, finite, in ``dtype``."""
-    if X.ndim != 2:
-        raise ValueError(f"Expected 2D array, got array of shape {X.shape} instead")
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(
-            f"X must have at least one sample and one feature; got shape {X.shape}"
-        )
-    if not (xp.isdtype(X.dtype, "real floating") or xp.isdtype(X.dtype, "integral")):
-        raise ValueError(f"X must hold real numbers; got dtype {X.dtype}")
-    X = xp.astype(X, xp.float32 if dtype == np.float32 else xp.float64, copy=False)
-    # In memory already: one pass, small beside a fit.
-    if not bool(xp.all(xp.isfinite(X))):
-        bad = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity"
-        raise ValueError(f"Input X contains {bad}.")
-    return X
+def _is_lazy(X) -> bool:
+    """Whether X is a Dask array, or pixels stored in one."""
+    return is_dask_array(X.pixels if isinstance(X, ScaledPixels) else X)
 
 
 def _both_classes_weighted(y01, weights) -> bool:
     """Whether each class has an example of positive weight."""
-    positive = weights > 0
     if is_dask_array(y01):
-        import dask
-
-        ones, zeros = dask.compute(
-            (positive & (y01 == 1)).any(), (positive & (y01 == 0)).any()
-        )
-        return bool(ones and zeros)
-    return np.unique(to_numpy(y01)[to_numpy(positive)]).size == 2
+        return dask_backend.any_positive_in_both(y01, weights)
+    positive = to_numpy(weights) > 0
+    return np.unique(to_numpy(y01)[positive]).size == 2
 
 
 def _check_sample_weight(
@@ -605,15 +517,8 @@ def _check_sample_weight(
     weights = check_array(
         sample_weight, ensure_2d=False, dtype=dtype, input_name="sample_weight"
     )
-    if weights.shape != (n_samples,):
-        raise ValueError(
-            f"sample_weight must have shape ({n_samples},), one weight per "
-            f"example; got shape {weights.shape}"
-        )
-    if (weights < 0).any():
-        raise ValueError("sample_weight must be non-negative; it has negative values")
-    if not weights.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum; all weights are zero")
+    check_weight_shape(weights.shape, n_samples)
+    check_weight_values(weights.min(), weights.sum())
     return weights
 
 

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from logitnet.backends import numpy_dtype, to_numpy
+from logitnet.core.loss import loss_and_grad
 from logitnet.exceptions import DivergenceError
-from logitnet.core.loss import loss_and_grad, numpy_dtype, to_numpy
 
-__all__ = ["RECORD_EVERY", "SolverResult", "gradient_descent", "lbfgs"]
+__all__ = ["COST_EVERY", "SolverResult", "gradient_descent", "lbfgs"]
 
 #: The course records (and prints) the cost every 100 iterations.
-RECORD_EVERY = 100
+COST_EVERY = 100
 
 #: L-BFGS keeps this many (step, gradient change) pairs.
 LBFGS_MEMORY = 10
@@ -85,7 +86,7 @@ def gradient_descent(
     alpha: float = 0.0,
     fit_intercept: bool = True,
     tol: float = 0.0,
-    record_every: int = RECORD_EVERY,
+    record_every: int = COST_EVERY,
     on_record: Callable[[int, float], None] | None = None,
     on_iteration: Callable[[int], None] | None = None,
 ) -> SolverResult:

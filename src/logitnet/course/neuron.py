@@ -40,6 +40,8 @@ from logitnet.core.solvers import gradient_descent
 
 __all__ = [
     "accuracy",
+    "accuracy_line",
+    "cost_line",
     "initialize_with_zeros",
     "model",
     "optimize",
@@ -120,6 +122,16 @@ def propagate(
     return {"dw": dw.reshape(-1, 1), "db": db}, cost
 
 
+def cost_line(iteration: int, cost: float) -> str:
+    """The course's report line of the cost at one iteration."""
+    return f"Cost after iteration {iteration}: {cost:f}"
+
+
+def accuracy_line(split: str, accuracy_percent: float) -> str:
+    """The course's report line of a split's accuracy (``"train"``, ``"test"``)."""
+    return f"{split} accuracy: {accuracy_percent} %"
+
+
 def _overflow() -> ValueError:
     return ValueError(
         "w^T x + b overflows the float range for these w, b and X; "
@@ -195,7 +207,7 @@ def _optimize(w, b, X, Y, num_iterations, learning_rate, print_cost, progress):
         def report(i: int, cost: float) -> None:
             if print_cost:
                 # Through tqdm, so the line is not torn by the bar.
-                bar.write(f"Cost after iteration {i}: {cost:f}", file=sys.stdout)
+                bar.write(cost_line(i, cost), file=sys.stdout)
 
         result = gradient_descent(
             w.ravel(),
@@ -316,8 +328,8 @@ def model(
     train_accuracy = accuracy(Y_prediction_train, Y_train)
     test_accuracy = accuracy(Y_prediction_test, Y_test)
     if print_cost:
-        print(f"train accuracy: {train_accuracy} %")
-        print(f"test accuracy: {test_accuracy} %")
+        print(accuracy_line("train", train_accuracy))
+        print(accuracy_line("test", test_accuracy))
     return {
         "costs": costs,
         "Y_prediction_test": Y_prediction_test,

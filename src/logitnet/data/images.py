@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from logitnet.checks import check_image_shape
 from logitnet.exceptions import DataError
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "load_image_folder",
     "read_image",
     "split_dataset",
-    "write_course_file",
 ]
 
 #: (height, width, channels) of the course's images.
@@ -134,7 +134,7 @@ def read_image(
         truncated or damaged, too many pixels, or an array of the wrong
         shape, dtype or range.
     """
-    height, width, _ = _check_image_shape(image_shape)
+    height, width, _ = check_image_shape(image_shape, channels=(3,))
     Image, _ = _image_module()
     if isinstance(source, Image.Image):
         return _to_input(source, (width, height), "image")
@@ -173,19 +173,6 @@ def read_image(
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated or damaged data as any of these.
         raise DataError(f"{path}: damaged or truncated image ({e})") from e
-
-
-def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
-    shape = tuple(image_shape)
-    if (
-        len(shape) != 3
-        or shape[2] != 3
-        or not all(isinstance(n, int | np.integer) and n > 0 for n in shape)
-    ):
-        raise ValueError(
-            f"image_shape must be (height, width, 3) with positive sizes; got {shape}"
-        )
-    return int(shape[0]), int(shape[1]), int(shape[2])
 
 
 def _check_pixels(im, name: str) -> None:
@@ -316,7 +303,7 @@ def load_image_folder(
             raise DataError(f"{class_dir}: class folder holds no image files")
         paths.extend(files)
         labels.extend([label] * len(files))
-    height, width, channels = _check_image_shape(image_shape)
+    height, width, channels = check_image_shape(image_shape, channels=(3,))
     images = np.empty((len(paths), height, width, channels), np.uint8)
     for i, path in enumerate(progress(paths) if progress else paths):
         images[i] = read_image(path, image_shape)
@@ -369,38 +356,3 @@ def split_dataset(
             f"both classes on each side ({e})"
         ) from e
     return train_x, train_y, test_x, test_y
-
-
-def write_course_file(
-    path: str | os.PathLike[str],
-    train_images: NDArray[np.uint8],
-    train_labels: NDArray[np.int64],
-    classes: Sequence[str],
-    test_images: NDArray[np.uint8] | None = None,
-    test_labels: NDArray[np.int64] | None = None,
-) -> Path:
-    """Write images in the course's HDF5 layout, atomically.
-
-    The file holds ``train_set_x`` (m, height, width, 3) uint8,
-    ``train_set_y`` (m,) int64 and ``list_classes`` (2,) bytes, as the
-    course's training file does, and, when test images are given and not
-    empty, ``test_set_x`` and ``test_set_y`` too.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    import h5py
-
-    from logitnet.files import atomic_path
-
-    names = np.array([c.encode("utf-8") for c in classes])
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("train_set_x", data=train_images)
-        f.create_dataset("train_set_y", data=np.asarray(train_labels, np.int64))
-        f.create_dataset("list_classes", data=names)
-        if test_images is not None and len(test_images):
-            f.create_dataset("test_set_x", data=test_images)
-            f.create_dataset("test_set_y", data=np.asarray(test_labels, np.int64))
-    return Path(path)

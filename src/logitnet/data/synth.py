@@ -20,9 +20,9 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet.files import atomic_path, check_output_path
-from logitnet.checks import check_int
+from logitnet.checks import check_image_shape, check_int
 from logitnet.core.loss import sigmoid
+from logitnet.files import atomic_path, check_output_path
 
 __all__ = ["CLASSES", "ROWS_PER_BLOCK", "make_images", "true_model"]
 
@@ -119,19 +119,7 @@ def make_images(
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     test_samples = check_int(test_samples, "test_samples", minimum=0)
     seed = check_int(seed, "seed", minimum=0)
-    if not (
-        isinstance(image_shape, tuple | list)
-        and len(image_shape) == 3
-        and all(
-            isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 1
-            for d in image_shape
-        )
-    ):
-        raise ValueError(
-            f"image_shape must be 3 positive integers (height, width, channels); "
-            f"got {image_shape!r}"
-        )
-    image_shape = tuple(int(d) for d in image_shape)
+    image_shape = check_image_shape(image_shape)
     path = check_output_path(path)
     n_features = int(np.prod(image_shape))
     w_true, b_true = true_model(n_features, seed)

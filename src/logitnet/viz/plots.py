@@ -33,7 +33,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
 from logitnet.files import atomic_path
-from logitnet.checks import check_b, check_int, check_learning_rate, float_array
+from logitnet.checks import (
+    check_b,
+    check_image_shape,
+    check_int,
+    check_learning_rate,
+    float_array,
+)
 
 __all__ = [
     "confusion_matrix",
@@ -69,21 +75,6 @@ def _finite_vector(values: ArrayLike, name: str) -> NDArray[np.floating]:
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"{name} must be finite; it contains {bad}")
     return arr
-
-
-def _check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
-    shape = tuple(image_shape)
-    if len(shape) != 3:
-        raise ValueError(
-            f"image_shape must be (height, width, channels); got {image_shape!r}"
-        )
-    for n in shape:
-        check_int(n, "each entry of image_shape", minimum=1)
-    if shape[-1] not in (1, 3):
-        raise ValueError(
-            f"image_shape must have 1 (grey) or 3 (RGB) channels; got {image_shape!r}"
-        )
-    return tuple(int(n) for n in shape)  # type: ignore[return-value]
 
 
 def _check_weights(w: ArrayLike, image_shape: tuple[int, ...]) -> NDArray[np.floating]:
@@ -294,7 +285,7 @@ def weights_to_rgb(w: ArrayLike, image_shape: Sequence[int]) -> NDArray[np.float
     ValueError
         If ``w`` does not fit ``image_shape`` or holds NaN or inf.
     """
-    shape = _check_image_shape(image_shape)
+    shape = check_image_shape(image_shape, channels=(1, 3))
     w = _check_weights(w, shape).astype(np.float64)
     largest = np.max(np.abs(w))
     scaled = w / largest if largest > 0 else np.zeros_like(w)
@@ -396,7 +387,7 @@ def explanation(
         If the image does not have ``image_shape``, ``w`` does not fit it, or
         ``b`` is not a finite number.
     """
-    shape = _check_image_shape(image_shape)
+    shape = check_image_shape(image_shape, channels=(1, 3))
     image = _check_images(image, "image", 3)
     if image.shape != shape:
         raise ValueError(

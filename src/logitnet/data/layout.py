@@ -1,0 +1,211 @@
+"""The course's HDF5 layout: checked when read, kept when written.
+
+A file in the course's layout holds ``{split}_set_x`` of shape
+(m, height, width, 3), uint8, ``{split}_set_y`` of m integer labels 0 / 1
+(shape (m,) or (1, m)) and ``list_classes``, the two class names. The
+course's two files are in it, so are the files :func:`write_course_file`
+and :func:`logitnet.data.synth.make_images` write, and
+:func:`logitnet.data.reader.open_images` reads any of them lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+from numpy.typing import NDArray
+
+from logitnet.checks import check_binary_labels
+from logitnet.exceptions import DataError
+
+__all__ = [
+    "check_labels",
+    "check_layout",
+    "checked_hdf5",
+    "is_lfs_pointer",
+    "not_hdf5_reason",
+    "read_split",
+    "write_course_file",
+]
+
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def is_lfs_pointer(path: str | os.PathLike[str]) -> bool:
+    """Whether the file is a Git LFS pointer: a small text file standing in
+    for the real one in a repository clone without LFS."""
+    with open(path, "rb") as f:
+        return f.read(len(_LFS_POINTER)) == _LFS_POINTER
+
+
+def not_hdf5_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be an HDF5 file, or None if it might be one."""
+    if path.stat().st_size == 0:
+        return "is empty"
+    if is_lfs_pointer(path):
+        return (
+            "is a Git LFS pointer file, not the data (fetch the real file, "
+            "e.g. with `git lfs pull`, or use another copy)"
+        )
+    if not h5py.is_hdf5(path):
+        return "is not an HDF5 file"
+    return None
+
+
+def read_split(
+    path: str | os.PathLike[str], split: str, sha256: str | None = None
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.bytes_]]:
+    """Read and check one file in the course's HDF5 layout.
+
+    Parameters
+    ----------
+    path : path-like
+        The file, holding ``{split}_set_x``, ``{split}_set_y`` and
+        ``list_classes``.
+    split : {"train", "test"}
+    sha256 : str, optional
+        The file's expected SHA-256 (hex); when given, a file with another
+        checksum is refused before it is read.
+
+    Returns
+    -------
+    set_x_orig : ndarray of shape (m, height, width, 3), uint8
+    set_y : ndarray of shape (1, m), int64
+        Labels 0 or 1.
+    classes : ndarray of shape (2,), bytes
+        The class names, index = label.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong: missing, a directory, empty, not
+        HDF5 (or a Git LFS pointer), the wrong checksum, damaged or
+        truncated, a missing key, a wrong shape or dtype, or labels other
+        than 0/1.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not an HDF5 file")
+    reason = not_hdf5_reason(path)
+    if reason:
+        raise DataError(f"{path}: {reason}")
+    if sha256 is not None:
+        with open(path, "rb") as f:
+            actual = hashlib.file_digest(f, "sha256").hexdigest()
+        if actual != sha256:
+            raise DataError(
+                f"{path}: SHA-256 {actual} is not the course file's {sha256}: "
+                "the file is damaged or not the course's; refusing to use it "
+                "(files of your own in this layout: --no-verify, or "
+                "load_dataset(..., verify=False))"
+            )
+    x_key, y_key = f"{split}_set_x", f"{split}_set_y"
+    with checked_hdf5(path, x_key, y_key) as (x, y, classes):
+        x, y, classes = x[()], y[()], classes[()]
+    y = y.reshape(1, -1)
+    check_labels(path, y_key, y)
+    return x, y.astype(np.int64), classes
+
+
+@contextlib.contextmanager
+def checked_hdf5(path: Path, x_key: str, y_key: str, classes_required: bool = True):
+    """The file's images, labels and class names (h5py datasets; classes
+    None when absent and not required), their layout checked, for reading
+    inside the ``with``; any h5py failure there becomes a DataError."""
+    try:
+        with h5py.File(path, "r") as f:
+            required = (x_key, y_key, "list_classes")[: 3 if classes_required else 2]
+            for key in required:
+                if key not in f or not isinstance(f[key], h5py.Dataset):
+                    raise DataError(
+                        f"{path}: missing dataset {key!r} (it has: "
+                        f"{', '.join(sorted(map(str, f.keys()))) or 'nothing'})"
+                    )
+            x, y, classes = f[x_key], f[y_key], f.get("list_classes")
+            check_layout(path, x_key, x, y_key, y, classes)
+            yield x, y, classes
+    except DataError:
+        raise
+    except Exception as e:
+        # h5py reports a damaged file as OSError, KeyError, RuntimeError,
+        # TypeError or ValueError depending on where the damage is.
+        raise DataError(
+            f"{path}: cannot be read as HDF5, the file is damaged "
+            f"({type(e).__name__}: {e})"
+        ) from e
+
+
+def check_layout(path, x_key, x, y_key, y, classes) -> None:
+    """Shapes and dtypes of the three datasets, checked before reading them
+    (``classes=None``: a store without class names)."""
+    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[0] == 0:
+        raise DataError(
+            f"{path}: {x_key} must have shape (m, height, width, 3) with m >= 1; "
+            f"got {x.shape}"
+        )
+    if x.dtype != np.uint8:
+        raise DataError(f"{path}: {x_key} must be uint8 pixels; got {x.dtype}")
+    m = x.shape[0]
+    if y.shape not in ((m,), (1, m)):
+        raise DataError(
+            f"{path}: {y_key} must have shape ({m},), one label per image; "
+            f"got {y.shape}"
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: {y_key} must hold integer labels; got {y.dtype}")
+    if classes is None:
+        return
+    if classes.shape != (2,) or classes.dtype.kind not in "SU":
+        raise DataError(
+            f"{path}: list_classes must be 2 class names; "
+            f"got shape {classes.shape}, dtype {classes.dtype}"
+        )
+
+
+
+def check_labels(path: Path, key: str, labels: np.ndarray) -> None:
+    """Labels read from ``path``'s array ``key`` must be 0 or 1."""
+    try:
+        check_binary_labels(np.asarray(labels), key)
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None
+
+
+def write_course_file(
+    path: str | os.PathLike[str],
+    train_images: NDArray[np.uint8],
+    train_labels: NDArray[np.int64],
+    classes: Sequence[str],
+    test_images: NDArray[np.uint8] | None = None,
+    test_labels: NDArray[np.int64] | None = None,
+) -> Path:
+    """Write images in the course's HDF5 layout, atomically.
+
+    The file holds ``train_set_x`` (m, height, width, 3) uint8,
+    ``train_set_y`` (m,) int64 and ``list_classes`` (2,) bytes, as the
+    course's training file does, and, when test images are given and not
+    empty, ``test_set_x`` and ``test_set_y`` too.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from logitnet.files import atomic_path
+
+    names = np.array([c.encode("utf-8") for c in classes])
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("train_set_x", data=train_images)
+        f.create_dataset("train_set_y", data=np.asarray(train_labels, np.int64))
+        f.create_dataset("list_classes", data=names)
+        if test_images is not None and len(test_images):
+            f.create_dataset("test_set_x", data=test_images)
+            f.create_dataset("test_set_y", data=np.asarray(test_labels, np.int64))
+    return Path(path)
