@@ -103,7 +103,7 @@ def child(code: str, path: Path, memory_limit_gb: float | None = None, **args) -
 
 READ_H5PY = """
 import h5py
-from logitnet.data.cats import open_images
+from logitnet.data.reader import open_images
 X, _ = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"])
 rows = X.chunks[0][0]
 start = time.perf_counter()
@@ -118,9 +118,9 @@ RESULT = {"seconds": time.perf_counter() - start}
 # whole and reduced to a copy of one pixel (a view would keep the chunk).
 READ_DASK = """
 import dask
-from logitnet.data.cats import open_images, pixel_source
+from logitnet.data.reader import open_images
 X, _ = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"])
-pixels = pixel_source(X)
+pixels = X.pixels
 start = time.perf_counter()
 with dask.config.set(scheduler="threads"):
     pixels.map_blocks(lambda b: b[:1, :1].copy(), chunks=(1, 1)).compute(
@@ -131,7 +131,7 @@ RESULT = {"seconds": time.perf_counter() - start}
 
 PASSES = """
 import dask
-from logitnet.data.cats import open_images
+from logitnet.data.reader import open_images
 from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 y = y.astype(X.dtype)
@@ -147,7 +147,7 @@ RESULT = {"seconds": times, "chunks": len(X.chunks[0]), "float_gb": X.nbytes / 1
 
 LOGITNET = """
 import dask
-from logitnet.data.cats import open_images
+from logitnet.data.reader import open_images
 from logitnet.core.solvers import lbfgs
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 y = y.astype(X.dtype)
@@ -162,7 +162,7 @@ RESULT = {"trace": trace}
 SGD = """
 import dask
 from sklearn.linear_model import SGDClassifier
-from logitnet.data.cats import open_images
+from logitnet.data.reader import open_images
 from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 yf = y.astype(X.dtype)
@@ -185,7 +185,7 @@ RESULT = {"trace": trace}
 DASK_ML = """
 import dask
 from dask_ml.linear_model import LogisticRegression
-from logitnet.data.cats import open_images
+from logitnet.data.reader import open_images
 from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 trace = []
@@ -208,7 +208,7 @@ RESULT = {"trace": trace}
 CLUSTER = """
 import resource
 from distributed import Client, LocalCluster
-from logitnet.data.cats import open_images
+from logitnet.data.reader import open_images
 from logitnet.core.loss import loss_and_grad
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 y = y.astype(X.dtype)
@@ -222,7 +222,7 @@ def worker_peak_mb():
 with LocalCluster(n_workers=ARGS["workers"], threads_per_worker=1,
                   processes=True, dashboard_address=None) as cluster, \\
         Client(cluster) as client:
-    loss_and_grad(w, 0.0, X[:2], y[:2])  # warm: workers import logitnet
+    loss_and_grad(w, 0.0, X.to_floats()[:2], y[:2])  # warm: workers import logitnet
     import os
     fd = os.open(ARGS["path"], os.O_RDONLY)
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -312,7 +312,7 @@ def main(argv=None) -> int:
 
     import logitnet
     from logitnet.data.cats import CHUNK_BYTES
-    from logitnet.core.loss import IO_THREADS_PER_CORE
+    from logitnet.backends.dask import IO_THREADS_PER_CORE
     from logitnet.data.synth import make_images
 
     path = args.workdir / f"logitnet-bench-{args.n_samples}.h5"

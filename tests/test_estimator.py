@@ -237,8 +237,21 @@ def test_works_in_pipeline_grid_search_and_cross_validation():
     X, y = blobs(6)
     pipe = make_pipeline(StandardScaler(), LogisticRegression())
     assert cross_val_score(pipe, X, y, cv=3).mean() > 0.7
-    grid = GridSearchCV(LogisticRegression(), {"alpha": [0.0, 0.1]}, cv=3).fit(X, y)
-    assert grid.best_params_["alpha"] in (0.0, 0.1)
+    alphas = [0.0, 0.1, 10.0]
+    grid = GridSearchCV(
+        LogisticRegression(), {"alpha": alphas}, cv=3, scoring="neg_log_loss"
+    ).fit(X, y)
+    by_hand = [
+        cross_val_score(
+            LogisticRegression(alpha=a), X, y, cv=3, scoring="neg_log_loss"
+        ).mean()
+        for a in alphas
+    ]
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"], by_hand, rtol=1e-9)
+    assert grid.best_params_["alpha"] == alphas[int(np.argmax(by_hand))]
+    # A strong penalty pulls every probability toward 1/2: a worse log loss.
+    assert by_hand[2] < max(by_hand[:2])
+    assert grid.best_estimator_.alpha == grid.best_params_["alpha"]
     copy = clone(LogisticRegression(solver="gd", alpha=0.3))
     assert copy.get_params()["alpha"] == 0.3
     assert copy.set_params(alpha=0.5).alpha == 0.5

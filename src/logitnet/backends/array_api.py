@@ -53,9 +53,9 @@ def namespace(x: Array):
     if is_numpy_array(x):
         return np
     if is_dask_array(x):
-        import dask.array as da
+        from logitnet.backends import dask
 
-        return da
+        return dask.array_module()
     return array_namespace(x)
 
 

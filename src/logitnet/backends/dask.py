@@ -38,9 +38,11 @@ __all__ = [
     "FAN_IN",
     "IO_THREADS_PER_CORE",
     "any_positive_in_both",
+    "array_module",
     "check_X",
     "check_labels",
     "check_weights",
+    "chunked",
     "compute",
     "connect",
     "row_map",
@@ -65,6 +67,13 @@ FAN_IN = 8
 #: disk idle while both compute. Measured on a 30.7 GB file, direct I/O,
 #: 2 cores: a pass takes 33.1 s with 2 threads, 24.9 s with 4.
 IO_THREADS_PER_CORE = 2
+
+
+def array_module():
+    """``dask.array``, the namespace of Dask arrays."""
+    import dask.array as da
+
+    return da
 
 
 # -- checks at the door ----------------------------------------------------------
@@ -101,6 +110,13 @@ def check_labels(y, m: int, rows: tuple[int, ...]):
             f"y must have shape ({m},), one label per row of X; got shape {y.shape}"
         )
     return np.asarray(da.unique(y).compute()), y.rechunk((rows,))
+
+
+def chunked(values: np.ndarray, rows: tuple[int, ...]):
+    """A NumPy vector as a Dask array chunked as X's rows."""
+    import dask.array as da
+
+    return da.from_array(values, chunks=(rows,))
 
 
 def check_weights(weights, m: int, dtype: np.dtype, rows: tuple[int, ...]):
@@ -145,9 +161,7 @@ def _chunk_sums(block, X, *rest, n_rows, convert, dtype):
     from logitnet.backends import backend_for
 
     rows, shared = rest[:n_rows], rest[n_rows:]
-    part = backend_for(X).row_sums(
-        block, X, rows, shared, convert=convert, dtype=dtype
-    )
+    part = backend_for(X).row_sums(block, X, rows, shared, convert=convert, dtype=dtype)
     return tuple(as_float64(v) for v in part)
 
 

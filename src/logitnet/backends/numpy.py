@@ -81,9 +81,7 @@ def add(total: tuple | None, part: tuple) -> tuple:
     """Two tuples of partial sums, added elementwise (None stays None)."""
     if total is None:
         return part
-    return tuple(
-        None if t is None else t + p for t, p in zip(total, part, strict=True)
-    )
+    return tuple(None if t is None else t + p for t, p in zip(total, part, strict=True))
 
 
 def row_sums(

@@ -334,8 +334,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         pass; X is never read: its finiteness is checked by the solver on
         the first pass of the fit (:func:`logitnet.core.solvers._check_start`).
         """
-        import dask.array as da
-
         if not isinstance(X, ScaledPixels):
             X = dask_backend.check_X(X, dtype)
         self._set_n_features(X)
@@ -347,12 +345,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self._check_two_classes()
             y01 = (y == classes[1]).astype(dtype)
         else:
-            y01 = da.from_array(self._labels01(y, m, dtype), chunks=(rows,))
+            y01 = dask_backend.chunked(self._labels01(y, m, dtype), rows)
         if sample_weight is None:
             return X, y01, None
         if not is_dask_array(sample_weight):
             weights = _check_sample_weight(sample_weight, m, dtype)
-            return X, y01, da.from_array(weights, chunks=(rows,))
+            return X, y01, dask_backend.chunked(weights, rows)
         return X, y01, dask_backend.check_weights(sample_weight, m, dtype, rows)
 
     def _labels01(self, y, m: int, dtype: np.dtype) -> NDArray[np.floating]:

@@ -244,5 +244,3 @@ def load_dataset(
             f"differs from the training file's {list(classes)}"
         )
     return train_x, train_y, test_x, test_y, classes
-
-

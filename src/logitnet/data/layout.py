@@ -169,7 +169,6 @@ def check_layout(path, x_key, x, y_key, y, classes) -> None:
         )
 
 
-
 def check_labels(path: Path, key: str, labels: np.ndarray) -> None:
     """Labels read from ``path``'s array ``key`` must be 0 or 1."""
     try:

@@ -327,7 +327,6 @@ def open_images(
     return ScaledPixels(pixels, dtype, from_file=True), labels.astype(np.int64)
 
 
-
 def describe_images(path: str | os.PathLike[str]) -> dict:
     """What :func:`open_images` would open, without reading any pixels.
 
