@@ -288,7 +288,7 @@ NAN = float("nan")
         (lambda: plots.weights_to_rgb(np.full(N_X, NAN), SHAPE), "w must be finite; it contains NaN"),
         (lambda: plots.weights_to_rgb(np.zeros(N_X), (4, 15)), r"image_shape must be \(height, width, channels\), 3 positive integers; got \(4, 15\)"),
         (lambda: plots.weights_to_rgb(np.zeros(N_X), (5, 3, 4)), r"image_shape must have 1 \(grey\) or 3 \(RGB\) channels; got \(5, 3, 4\)"),
-        (lambda: plots.weights_to_rgb(np.zeros(N_X), (4, 5, 3.0)), "each entry of image_shape must be an integer; got 3.0"),
+        (lambda: plots.weights_to_rgb(np.zeros(N_X), (4, 5, 3.0)), r"image_shape must be \(height, width, channels\), 3 positive integers; got \(4, 5, 3.0\)"),
         (lambda: plots.contributions(np.zeros(SHAPE), np.zeros(N_X)), "image must be uint8 pixels 0..255, .* got dtype float64"),
         (lambda: plots.contributions(np.zeros((4, 5), np.uint8), np.zeros(20)), r"image must have shape \(height, width, channels\); got shape \(4, 5\)"),
         (lambda: plots.contributions(np.zeros(SHAPE, np.uint8), np.zeros(3)), r"w must have shape \(60,\) or \(60, 1\)"),

@@ -32,7 +32,6 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
-from logitnet.files import atomic_path
 from logitnet.checks import (
     check_b,
     check_image_shape,
@@ -40,6 +39,8 @@ from logitnet.checks import (
     check_learning_rate,
     float_array,
 )
+from logitnet.core.pixels import scale
+from logitnet.files import atomic_path
 
 __all__ = [
     "confusion_matrix",
@@ -347,8 +348,7 @@ def contributions(image: ArrayLike, w: ArrayLike) -> NDArray[np.float64]:
     """
     image = _check_images(image, "image", 3)
     w = _check_weights(w, image.shape).astype(np.float64)
-    x = image.astype(np.float64) / 255.0
-    return np.einsum("hwc,hwc->hw", w.reshape(image.shape), x)
+    return np.einsum("hwc,hwc->hw", w.reshape(image.shape), scale(image))
 
 
 def explanation(
