@@ -32,8 +32,8 @@ import course_reference as course
 
 import logitnet
 from logitnet import LogisticRegression
-from logitnet.data import cats
 from logitnet.core.loss import loss_and_grad
+from logitnet.data import cats
 
 try:
     import torch

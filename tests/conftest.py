@@ -1,4 +1,5 @@
-"""Shared fixtures: where the course data is, and the course's published run."""
+"""Shared fixtures: where the course data is, the course's published run,
+the command run as a real process, and small pictures and models."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 # on, and SciPy reads this once, when first imported: before anything here.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +60,7 @@ def cat_data(data_dir):
 @pytest.fixture(scope="session")
 def cat_arrays(cat_data):
     """(X_train, Y_train, X_test, Y_test) as the course prepares them."""
-    from logitnet.data.cats import flatten, scale
+    from logitnet.core.pixels import flatten, scale
 
     train_x, train_y, test_x, test_y, _ = cat_data
     return scale(flatten(train_x)), train_y, scale(flatten(test_x)), test_y
@@ -66,3 +69,71 @@ def cat_arrays(cat_data):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+# The command line, as a real process ----------------------------------------
+
+#: Exit statuses of the ``logitnet`` command.
+USAGE = 2
+FAILURE = 1
+
+
+def run(*args: str, env: dict | None = None, timeout: float = 120):
+    """``python -m logitnet ARGS``: the completed process, output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "logitnet", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+# Small pictures, files and models, made on the spot ---------------------------
+
+
+def write_h5(path: Path, split: str, x, y, classes=(b"non-cat", b"cat"), **extra):
+    """One split in the course's HDF5 layout; None leaves a part out, and
+    ``extra`` adds datasets."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        if x is not None:
+            f.create_dataset(f"{split}_set_x", data=x)
+        if y is not None:
+            f.create_dataset(f"{split}_set_y", data=y)
+        if classes is not None:
+            f.create_dataset("list_classes", data=np.array(classes))
+        for key, value in extra.items():
+            f.create_dataset(key, data=value)
+
+
+#: The picture shape of ``tiny_model``.
+TINY_SHAPE = (4, 4, 3)
+
+
+@pytest.fixture
+def tiny_model():
+    """A model of 4x4 RGB pictures, classes "no" and "yes", seeded weights."""
+    from logitnet.app.modelfile import SavedModel
+
+    w = np.random.default_rng(1).normal(size=int(np.prod(TINY_SHAPE)))
+    return SavedModel(w=w, b=-0.25, classes=["no", "yes"], image_shape=TINY_SHAPE)
+
+
+@pytest.fixture
+def tiny_folder(tmp_path) -> Path:
+    """DIR/<class>/<images>: 5 "cat" and 5 "dog" PNG pictures of odd sizes
+    (cats bright, dogs dark), and a text file that is not a picture."""
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    root = tmp_path / "pictures"
+    for name, low, high in (("cat", 128, 256), ("dog", 0, 128)):
+        (root / name).mkdir(parents=True)
+        for i in range(5):
+            pixels = rng.integers(low, high, (6 + i, 9, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    (root / "cat" / "notes.txt").write_text("not a picture")
+    return root

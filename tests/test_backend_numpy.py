@@ -48,8 +48,14 @@ def test_row_blocks_give_the_single_pass_result(monkeypatch, dtype):
     assert calls == [10] * 10 + [3]
     cost_sum, dw_sum, db_sum, total = blocked
     assert total == pytest.approx(s.sum(dtype=np.float64), rel=1e-12)
-    blocked = loss_and_grad(w, b, X, y, sample_weight=s, alpha=0.1)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
+    penalty = 0.05 * float(w.astype(np.float64) @ w)
+    assert float(cost_sum) / total + penalty == pytest.approx(whole[0], rel=rtol)
+    assert float(db_sum) / total == pytest.approx(whole[2], rel=rtol, abs=rtol)
+    np.testing.assert_allclose(
+        dw_sum / total + 0.1 * w, whole[1], rtol=rtol, atol=rtol
+    )
+    blocked = loss_and_grad(w, b, X, y, sample_weight=s, alpha=0.1)
     assert blocked[0] == pytest.approx(whole[0], rel=rtol)
     np.testing.assert_allclose(blocked[1], whole[1], rtol=rtol, atol=rtol)
     assert blocked[1].dtype == dtype

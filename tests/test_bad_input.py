@@ -12,25 +12,12 @@ import json
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import FAILURE, USAGE, run, write_h5
 from logitnet.app.modelfile import SavedModel, save_model
-from test_cli import FAILURE, USAGE, run
-
-
-def _write_h5(path: Path, split: str, x, y, classes=(b"non-cat", b"cat"), **extra):
-    with h5py.File(path, "w") as f:
-        if x is not None:
-            f.create_dataset(f"{split}_set_x", data=x)
-        if y is not None:
-            f.create_dataset(f"{split}_set_y", data=y)
-        if classes is not None:
-            f.create_dataset("list_classes", data=np.array(classes))
-        for key, value in extra.items():
-            f.create_dataset(key, data=value)
 
 
 def _course_dir(root: Path, name: str, **train) -> Path:
@@ -40,8 +27,8 @@ def _course_dir(root: Path, name: str, **train) -> Path:
     rng = np.random.default_rng(0)
     good_x = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     spec = {"x": good_x, "y": np.array([0, 1, 0, 1]), **train}
-    _write_h5(d / "train_catvnoncat.h5", "train", **spec)
-    _write_h5(d / "test_catvnoncat.h5", "test", good_x, np.array([0, 1, 0, 1]))
+    write_h5(d / "train_catvnoncat.h5", "train", **spec)
+    write_h5(d / "test_catvnoncat.h5", "test", good_x, np.array([0, 1, 0, 1]))
     return d
 
 

@@ -16,21 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import COURSE_REPORT
-from logitnet.cli import build_parser
+from conftest import COURSE_REPORT, FAILURE, USAGE, run, write_h5
 from logitnet.app.modelfile import load_model
+from logitnet.cli import build_parser
 from logitnet.course.neuron import predict
-
-
-def run(*args: str, env: dict | None = None, timeout: float = 120):
-    return subprocess.run(
-        [sys.executable, "-m", "logitnet", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +96,6 @@ def _empty_dir(tmp: Path) -> Path:
     d = tmp / "empty"
     d.mkdir()
     return d
-
-
-USAGE = 2
-FAILURE = 1
 
 
 @pytest.mark.parametrize(
@@ -197,12 +182,10 @@ def test_wrong_data_dir_variable_is_named(tmp_path):
 
 
 def test_own_data_in_the_course_layout_with_no_verify(tmp_path):
-    from test_datasets import write_split
-
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(6, 4, 4, 3), dtype=np.uint8)
-    write_split(tmp_path / "train_catvnoncat.h5", x=x, y=np.array([0, 1] * 3))
-    write_split(tmp_path / "test_catvnoncat.h5", "test")
+    write_h5(tmp_path / "train_catvnoncat.h5", "train", x, np.array([0, 1] * 3))
+    write_h5(tmp_path / "test_catvnoncat.h5", "test", x[:3], np.array([0, 1, 1]))
     refused = run("train", "--data-dir", str(tmp_path))
     assert refused.returncode == FAILURE and "--no-verify" in refused.stderr
     out = tmp_path / "own.npz"

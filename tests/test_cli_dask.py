@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
+from unittest import mock
 
 import h5py
 import numpy as np
@@ -11,10 +13,11 @@ import pytest
 from distributed import LocalCluster
 from sklearn.exceptions import ConvergenceWarning
 
+from conftest import FAILURE, USAGE, run
 from logitnet import LogisticRegression
-from logitnet.data.cats import read_split, scale
 from logitnet.app.modelfile import load_model
-from test_cli import FAILURE, USAGE, run
+from logitnet.core.pixels import scale
+from logitnet.data.layout import read_split
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +73,15 @@ def test_train_data_equals_the_in_memory_fit(synth_file, tmp_path):
 
 def test_train_data_on_a_cluster(synth_file, tmp_path):
     out = tmp_path / "m.npz"
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
+    # LocalCluster sets OMP_NUM_THREADS=1 and more in this process's
+    # environment, for its workers: undone after, so that later commands run
+    # as they would anywhere else.
+    with (
+        mock.patch.dict(os.environ),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+    ):
         result = run("train", "--data", str(synth_file), "--iterations", "5",
                      "--scheduler", cluster.scheduler_address, "--out", str(out),
                      "--quiet")  # fmt: skip

@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 from sklearn import metrics
 
-from logitnet.data.cats import flatten, read_split, scale
+from conftest import FAILURE, USAGE, run
 from logitnet.app.modelfile import load_model
-from test_cli import FAILURE, USAGE, run
+from logitnet.core.pixels import flatten, scale
+from logitnet.data.layout import read_split
 
 
 @pytest.fixture(scope="module")

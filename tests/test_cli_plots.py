@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logitnet.data.cats import flatten, scale
+from conftest import run
 from logitnet.app.modelfile import load_model
-from test_cli import run
+from logitnet.core.pixels import flatten, scale
 from test_report import DECODE_ALL_IMAGES, assert_not_blank, browser  # noqa: F401
 
 #: The course's published learning-rate comparison (1500 iterations each).

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from unittest import mock
 
 import dask
 import dask.array as da
@@ -419,7 +420,11 @@ def test_memory_stays_bounded(tmp_path):
 
 @pytest.fixture(scope="module")
 def client():
+    # LocalCluster sets OMP_NUM_THREADS=1 and more in this process's
+    # environment, for its workers: undone after, so that the commands later
+    # tests run get this machine's own threads.
     with (
+        mock.patch.dict(os.environ),
         LocalCluster(
             n_workers=2,
             processes=True,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from logitnet.app import modelfile
-from logitnet.exceptions import ModelFileError, OutputPathError
 from logitnet.app.modelfile import SavedModel, check_output_path, load_model, save_model
+from logitnet.exceptions import ModelFileError, OutputPathError
 
 
 @pytest.fixture

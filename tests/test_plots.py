@@ -62,8 +62,8 @@ def test_contributions_sum_to_the_decision_value(image, w, column):
 
 
 def test_contributions_of_the_cat_model_give_its_decision(cat_data):
+    from logitnet.app.training import train_cat_classifier
     from logitnet.core.pixels import flatten, scale
-    from logitnet.course import train_cat_classifier
 
     _, _, test_x, _, _ = cat_data
     model = train_cat_classifier(num_iterations=50)

@@ -17,8 +17,8 @@ from PIL import Image
 from scipy.special import expit
 from sklearn import metrics as skm
 
-from logitnet.exceptions import OutputPathError
 from logitnet.app.modelfile import SavedModel
+from logitnet.exceptions import OutputPathError
 from logitnet.viz.report import render_report, write_report
 
 SECTIONS = [
@@ -113,7 +113,7 @@ def synthetic(rng) -> tuple[SavedModel, dict]:
 @pytest.fixture(scope="module")
 def cat_parts(data_dir) -> tuple[SavedModel, dict]:
     """A quick cat model (200 iterations) and its report's inputs on the test set."""
-    from logitnet.course import train_cat_classifier
+    from logitnet.app.training import train_cat_classifier
     from logitnet.data.cats import load_dataset
 
     _, _, test_x, test_y, _ = load_dataset(data_dir)

@@ -75,8 +75,14 @@ def test_file_appears_only_when_complete(tmp_path):
         ({"n_samples": 2.5}, "n_samples must be an integer"),
         ({"seed": -1}, "seed must be >= 0"),
         ({"test_samples": -1}, "test_samples must be >= 0"),
-        ({"image_shape": (64, 64)}, "image_shape must be \\(height, width, channels\\), 3 positive integers"),
-        ({"image_shape": (64, 0, 3)}, "image_shape must be \\(height, width, channels\\), 3 positive integers"),
+        (
+            {"image_shape": (64, 64)},
+            "image_shape must be \\(height, width, channels\\), 3 positive integers",
+        ),
+        (
+            {"image_shape": (64, 0, 3)},
+            "image_shape must be \\(height, width, channels\\), 3 positive integers",
+        ),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, message):

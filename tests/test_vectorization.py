@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from logitnet.course import vectorization
-from logitnet.exceptions import LogitnetError
 from logitnet.course.vectorization import (
     compare,
     dot_loop,
@@ -14,6 +13,7 @@ from logitnet.course.vectorization import (
     gradient_step_loop,
     gradient_step_vectorized,
 )
+from logitnet.exceptions import LogitnetError
 
 
 def test_dot_loop(rng):

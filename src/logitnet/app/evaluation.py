@@ -9,16 +9,28 @@ probabilities; nothing here re-derives them. The positive class is label 1,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from logitnet.exceptions import DataError
+
+if TYPE_CHECKING:
+    from logitnet.app.modelfile import SavedModel
+    from logitnet.app.training import ImageData
+
 __all__ = [
+    "SPLITS",
     "Evaluation",
     "classification_metrics",
     "evaluate",
     "from_decision_values",
+    "labelled_pictures",
 ]
+
+#: The pictures :func:`labelled_pictures` can choose.
+SPLITS = ("test", "train", "all")
 
 
 @dataclass
@@ -102,23 +114,23 @@ def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Eva
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not k >= 1 pictures of ``model.image_shape``, or
+        there is not one label per picture.
     """
+    from logitnet.app.prediction import classify
 
     images = np.asarray(images)
+    answers = classify(model, images)  # checks the pictures' shape first
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
-    if images.shape[1:] != tuple(model.image_shape) or images.shape[0] == 0:
-        raise ValueError(
-            f"expected k >= 1 images of shape {tuple(model.image_shape)}; "
-            f"got an array of shape {images.shape}"
-        )
     if labels.shape != (images.shape[0],):
         raise ValueError(
             f"expected {images.shape[0]} labels, one per image; got {labels.size}"
         )
-    from logitnet.data.cats import flatten, scale
-
-    X = scale(flatten(images)).T  # one picture per row, as in training
-    return from_decision_values(labels, model.to_estimator().decision_function(X))
+    return from_decision_values(labels, answers.decision_values)
 
 
 def from_decision_values(
@@ -152,3 +164,65 @@ def from_decision_values(
         predicted=predicted,
         probability=probability,
     )
+
+
+def labelled_pictures(
+    data: ImageData, model: SavedModel, split: str = "test", *, where: str | None = None
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], dict[str, Any]]:
+    """The pictures of one split of ``data``, checked against ``model``.
+
+    Parameters
+    ----------
+    data : logitnet.app.training.ImageData
+        Loaded with the model's image shape
+        (:func:`logitnet.app.training.load_data`).
+    model : SavedModel
+    split : {"test", "train", "all"}, default="test"
+        The test set, the training set, or both (training pictures first).
+    where : str, optional
+        How errors name the data (what the user gave); default: the path in
+        ``data.source``.
+
+    Returns
+    -------
+    images : ndarray of shape (k, height, width, 3), uint8
+    labels : ndarray of shape (k,), int64
+        0 or 1, indices into ``model.classes``.
+    source : dict
+        ``data.source`` with ``split`` and ``n_images`` (k) added.
+
+    Raises
+    ------
+    DataError
+        If the data's class names or picture shape are not the model's, or
+        the split holds no pictures.
+    ValueError
+        If ``split`` is not one of ``SPLITS``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    if where is None:
+        where = str(data.source.get("path", "the data"))
+    shape = tuple(model.image_shape)
+    if data.classes != model.classes:
+        raise DataError(
+            f"{where}: classes {data.classes} are not the model's {model.classes}"
+        )
+    if data.image_shape != shape:
+        raise DataError(
+            f"{where}: pictures of shape {data.image_shape} do not fit the model's "
+            f"{shape}"
+        )
+    parts = {
+        "train": [(data.train_images, data.train_labels)],
+        "test": [(data.test_images, data.test_labels)],
+    }
+    parts["all"] = parts["train"] + parts["test"]
+    images = np.concatenate([x for x, _ in parts[split]])
+    labels = np.concatenate([y for _, y in parts[split]])
+    if labels.size == 0:
+        raise DataError(
+            f"{where}: no {split} pictures (--test-fraction is 0?); "
+            "use --split train or all"
+        )
+    return images, labels, {**data.source, "split": split, "n_images": int(labels.size)}

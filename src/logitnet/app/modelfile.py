@@ -35,9 +35,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet import __version__
-from logitnet.files import atomic_path, check_output_path
-from logitnet.exceptions import ModelFileError
+from logitnet.app.prediction import classify, model_input
 from logitnet.data.images import PREPROCESSING
+from logitnet.exceptions import ModelFileError
+from logitnet.files import atomic_path, check_output_path
 
 __all__ = [
     "FORMAT",
@@ -115,35 +116,38 @@ class SavedModel:
         Parameters
         ----------
         images : path-like, PIL image, ndarray, or a sequence of them
-            One picture, or several; an ndarray of shape (k, h, w, c) is k
-            pictures. See :func:`logitnet.data.images.read_image`.
+            One picture, or several (at least one); an ndarray of shape
+            (k, h, w, c) is k pictures. See
+            :func:`logitnet.data.images.read_image`.
 
         Returns
         -------
         X : ndarray of shape (k, height * width * channels), float64
-            One flattened, scaled picture per row.
+            One flattened, scaled picture per row
+            (:func:`logitnet.app.prediction.model_input`).
         """
-        from logitnet.data.images import read_image
-
-        batch = [read_image(image, self.image_shape) for image in _as_list(images)]
-        pixels = (
-            np.stack(batch) if batch else np.empty((0, *self.image_shape), np.uint8)
-        )
-        return pixels.reshape(len(batch), -1) / 255.0
+        return model_input(self, self._pictures(images))
 
     def predict_proba(self, images) -> NDArray[np.float64]:
-        """Probability of each class for each picture.
+        """Probability of each class for each picture (see ``images_to_X``).
 
         Returns
         -------
         proba : ndarray of shape (k, 2)
             Columns in the order of ``classes``.
         """
-        return self.to_estimator().predict_proba(self.images_to_X(images))
+        return classify(self, self._pictures(images)).probabilities
 
     def predict(self, images) -> list[str]:
         """The more probable class name of each picture (see ``images_to_X``)."""
-        return self.to_estimator().predict(self.images_to_X(images)).tolist()
+        return classify(self, self._pictures(images)).labels
+
+    def _pictures(self, images) -> NDArray[np.uint8]:
+        """Pictures read and brought to ``image_shape``: (k, h, w, c) uint8."""
+        from logitnet.data.images import read_image
+
+        batch = [read_image(image, self.image_shape) for image in _as_list(images)]
+        return np.stack(batch) if batch else np.empty((0, *self.image_shape), np.uint8)
 
 
 def _as_list(images) -> list:

@@ -5,7 +5,9 @@ The data is the course's two HDF5 files, or a folder of your own photos
 seed. Training is :class:`logitnet.LogisticRegression` on the flattened,
 scaled pictures; the result is a :class:`~logitnet.app.modelfile.SavedModel`
 with the settings, the cost curve and the metrics on both sets, ready to
-save.
+save. :func:`train_cat_classifier` is the course's run (and ``logitnet
+train``'s default) as one call; :func:`train_on_file` trains out of core, with
+Dask, on a file larger than memory.
 """
 
 from __future__ import annotations
@@ -21,11 +23,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.app.modelfile import SavedModel
+from logitnet.core.solvers import COST_EVERY
 
-__all__ = ["ImageData", "load_data", "score", "train", "train_on_file"]
-
-#: The course records the cost every 100 gradient-descent steps.
-GD_COST_EVERY = 100
+__all__ = [
+    "ImageData",
+    "accuracy_lines",
+    "cost_every",
+    "cost_printer",
+    "load_data",
+    "score",
+    "train",
+    "train_cat_classifier",
+    "train_on_file",
+]
 
 
 @dataclass
@@ -162,18 +172,29 @@ def train(
     Returns
     -------
     model : SavedModel
-        Weights, classes, image shape; ``training`` holds the settings, the
-        data source, the cost every ``cost_every`` iterations (``costs``),
-        the iterations run and whether the solver converged; ``metrics``
-        holds ``train_accuracy`` and ``test_accuracy`` in percent (the
-        course's numbers) and the full metrics of each set under ``train``
-        and ``test`` (see :mod:`logitnet.app.evaluation`).
+        Weights, classes, image shape. ``training`` holds
+
+        - ``data`` (``data.source``), ``n_train``, ``n_test``: the pictures;
+        - ``solver``, ``learning_rate``, ``num_iterations`` (``max_iter``),
+          ``alpha``, ``tol``: the settings;
+        - ``n_iter``, ``converged``: the iterations run, and whether the
+          gradient fell below ``tol``;
+        - ``final_cost``: the cost at the returned weights;
+        - ``cost_every``, ``costs``: the cost at iterations 0,
+          ``cost_every``, 2 * ``cost_every``, ... before ``n_iter`` (every
+          100 for ``"gd"``, as the course records it; every one for
+          ``"lbfgs"``).
+
+        ``metrics`` holds ``train_accuracy`` and ``test_accuracy`` in
+        percent (the course's numbers) and the full metrics of each set
+        under ``train`` and ``test`` (see :mod:`logitnet.app.evaluation`);
+        the test entries only when there is a test set.
     warning : str or None
         Why an ``"lbfgs"`` fit stopped before ``tol``, if it did.
     """
-    from logitnet.data.cats import flatten, scale
+    from logitnet.app.prediction import pictures_to_X
 
-    X = scale(flatten(data.train_images)).T
+    X = pictures_to_X(data.train_images)
     estimator, warning = _fit(
         X,
         data.train_labels,
@@ -197,6 +218,115 @@ def train(
     )
     model.metrics = score(model, data)
     return model, warning
+
+
+def train_cat_classifier(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    num_iterations: int = 2000,
+    learning_rate: float = 0.005,
+    print_cost: bool = False,
+    verify: bool = True,
+) -> SavedModel:
+    """The course's main job: train on the cat data with gradient descent.
+
+    Exactly what ``logitnet train`` does with these settings, as one call:
+    :func:`load_data` then :func:`train` with ``solver="gd"``; the returned
+    model is the one ``logitnet train --out`` saves.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        Where the course's files are (see :func:`load_data`).
+    num_iterations : int, default=2000
+    learning_rate : float, default=0.005
+        The course's settings for its published run.
+    print_cost : bool, default=False
+        Print the course's report on stdout: ``Cost after iteration i: c``
+        every 100 iterations, then ``train accuracy: ... %`` and
+        ``test accuracy: ... %``.
+    verify : bool, default=True
+        Refuse course files whose SHA-256 is not the course's.
+
+    Returns
+    -------
+    SavedModel
+        As :func:`train` returns it, ready for
+        :func:`logitnet.app.modelfile.save_model`.
+
+    Raises
+    ------
+    DataError
+        When the data cannot be found or is not valid.
+    ValueError
+        For settings out of range.
+    DivergenceError
+        When the learning rate is so large that the weights overflow.
+
+    Examples
+    --------
+    >>> from logitnet.app.training import train_cat_classifier
+    >>> model = train_cat_classifier(num_iterations=100)  # doctest: +SKIP
+    >>> model.classes  # doctest: +SKIP
+    ['non-cat', 'cat']
+    """
+    data = load_data(data_dir=data_dir, verify=verify)
+    # A fixed number of gradient-descent steps never warns: no warning to show.
+    model, _ = train(
+        data,
+        solver="gd",
+        learning_rate=learning_rate,
+        max_iter=num_iterations,
+        callback=cost_printer("gd") if print_cost else None,
+    )
+    if print_cost:
+        for line in accuracy_lines(model.metrics):
+            print(line)
+    return model
+
+
+def cost_every(solver: str) -> int:
+    """Every how many iterations a solver's cost is recorded (and printed):
+    the course's 100 for gradient descent, each one for L-BFGS, whose
+    iterations are few and each a full line search."""
+    return COST_EVERY if solver == "gd" else 1
+
+
+def cost_printer(
+    solver: str, write: Callable[[str], object] = print
+) -> Callable[[int, float], None]:
+    """A ``callback(iteration, cost)`` for :func:`train` that writes the
+    course's line ``Cost after iteration i: c`` every :func:`cost_every`
+    iterations.
+
+    Parameters
+    ----------
+    solver : {"gd", "lbfgs"}
+    write : callable, default=print
+        Takes one line (a progress bar's ``write``, so the bar is not torn).
+    """
+    from logitnet.course.neuron import cost_line
+
+    every = cost_every(solver)
+
+    def print_cost(iteration: int, cost: float) -> None:
+        if iteration % every == 0:
+            write(cost_line(iteration, cost))
+
+    return print_cost
+
+
+def accuracy_lines(metrics: dict[str, Any]) -> list[str]:
+    """The course's ``train accuracy: ... %`` and ``test accuracy: ... %``
+    lines for a model's metrics (the test line only when there is a test set).
+    """
+    from logitnet.course.neuron import accuracy_line
+
+    return [
+        accuracy_line(split, metrics[f"{split}_accuracy"])
+        for split in ("train", "test")
+        if f"{split}_accuracy" in metrics
+    ]
 
 
 def score(model: SavedModel, data: ImageData) -> dict[str, Any]:
@@ -238,7 +368,7 @@ def train_on_file(
     """Train out of core on a file too large for memory, with Dask.
 
     The file (HDF5 or zarr, the course's layout) is opened lazily with
-    :func:`logitnet.data.cats.open_images` in float32; each loss and gradient
+    :func:`logitnet.data.reader.open_images` in float32; each loss and gradient
     evaluation is one pass over it, chunk by chunk, in bounded memory, on
     this machine's threads or, with ``scheduler``, on that Dask cluster
     (whose workers must see the file at the same path).
@@ -254,30 +384,20 @@ def train_on_file(
     Returns
     -------
     model : SavedModel
-        As :func:`train`; the metrics are computed in one more pass over each
+        As :func:`train`, with ``dtype`` (``"float32"``) and ``scheduler``
+        in ``training``; the metrics are computed in one more pass over each
         split (the test split only when the file has ``test_set_x``).
     warning : str or None
     """
-    from logitnet.data.cats import describe_images, open_images
-    from logitnet.exceptions import DataError
+    from logitnet.backends.dask import connect
+    from logitnet.data.reader import describe_images, open_images
 
     info = describe_images(path)
     X, y = open_images(path, "train", dtype=np.float32)
     splits = {"train": (X, y)}
     if info["n_test"]:
         splits["test"] = open_images(path, "test", dtype=np.float32)
-    client = None
-    if scheduler is not None:
-        from distributed import Client
-
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as e:
-            raise DataError(
-                f"{scheduler}: cannot reach the Dask scheduler "
-                f"({type(e).__name__}: {e})"
-            ) from e
-    try:
+    with connect(scheduler):
         estimator, warning = _fit(
             X,
             y,
@@ -290,9 +410,6 @@ def train_on_file(
             callback=callback,
         )
         metrics = _score_lazily(estimator, splits)
-    finally:
-        if client is not None:
-            client.close()
     model = _saved_model(
         estimator,
         classes=info["classes"],
@@ -336,7 +453,7 @@ def _fit(X, y, *, solver, learning_rate, max_iter, alpha, tol, dtype, callback):
 
 def _saved_model(estimator, *, classes, image_shape, data: dict) -> SavedModel:
     """A fitted estimator as a model file's contents (metrics to be added)."""
-    cost_every = GD_COST_EVERY if estimator.solver == "gd" else 1
+    every = cost_every(estimator.solver)
     n_iter = int(estimator.n_iter_[0])
     return SavedModel(
         w=np.asarray(estimator.coef_[0], np.float64),
@@ -353,20 +470,19 @@ def _saved_model(estimator, *, classes, image_shape, data: dict) -> SavedModel:
             "n_iter": n_iter,
             "converged": bool(estimator.converged_),
             "final_cost": float(estimator.loss_curve_[-1]),
-            "cost_every": cost_every,
-            "costs": [float(c) for c in estimator.loss_curve_[:n_iter:cost_every]],
+            "cost_every": every,
+            "costs": [float(c) for c in estimator.loss_curve_[:n_iter:every]],
         },
     )
 
 
 def _score_lazily(estimator, splits: dict) -> dict[str, Any]:
     """Metrics of each split, from one pass each over the lazy arrays."""
-    import dask
-
     from logitnet.app.evaluation import from_decision_values
+    from logitnet.backends.dask import compute
 
     metrics: dict[str, Any] = {}
     for split, (X, y) in splits.items():
-        z, labels = dask.compute(estimator.decision_function(X), y)
+        z, labels = compute(estimator.decision_function(X), y)
         _record(metrics, split, from_decision_values(labels, z))
     return metrics

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from logitnet.course.basics import basic_sigmoid
-from logitnet.exceptions import LogitnetError
 from logitnet.course.neuron import propagate
+from logitnet.exceptions import LogitnetError
 
 __all__ = [
     "compare",

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from logitnet.viz import plots
-from logitnet.files import atomic_path
 from logitnet.app.modelfile import SavedModel
+from logitnet.files import atomic_path
+from logitnet.viz import plots
 
 __all__ = ["render_report", "write_report"]
 

@@ -1,0 +1,200 @@
+"""A model put to use: pictures in, the model's answers out.
+
+:func:`classify` is the one path from a batch of pictures to the model's
+answers; :meth:`SavedModel.predict_proba <logitnet.app.modelfile.SavedModel>`,
+:meth:`SavedModel.predict`, :func:`logitnet.app.evaluation.evaluate` and the
+``predict`` and ``explain`` commands all go through it. A picture becomes the
+model's input as in training (:func:`logitnet.core.pixels.flatten`, then
+:func:`~logitnet.core.pixels.scale`), and the answers are the fitted
+estimator's (:meth:`logitnet.LogisticRegression.decision_function`,
+``predict_proba``, ``predict``), so nothing here re-derives the math.
+
+:func:`predict_files` is ``logitnet predict`` as a function: picture files
+and directories in, one result per file out, a file that cannot be read
+recorded as an error instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from logitnet.exceptions import LogitnetError
+
+if TYPE_CHECKING:
+    from logitnet.app.modelfile import SavedModel
+
+__all__ = [
+    "Predictions",
+    "classify",
+    "model_input",
+    "pictures_to_X",
+    "predict_files",
+]
+
+#: The error recorded for a directory named on the command line that holds
+#: no image files.
+NO_IMAGES = "directory holds no image files"
+
+
+@dataclass
+class Predictions:
+    """The model's answers for k pictures.
+
+    Attributes
+    ----------
+    decision_values : ndarray of shape (k,), float64
+        z = w . x + b, the log-odds of ``classes[1]``.
+    probabilities : ndarray of shape (k, 2), float64
+        The probability of each class, columns in the order of ``classes``.
+    labels : list of str
+        The more probable class name of each picture (``classes[1]`` where
+        z > 0).
+    """
+
+    decision_values: NDArray[np.float64]
+    probabilities: NDArray[np.float64]
+    labels: list[str]
+
+
+def model_input(model: SavedModel, pictures: ArrayLike) -> NDArray[np.float64]:
+    """Pictures as the model's input matrix, as in training.
+
+    Parameters
+    ----------
+    model : SavedModel
+    pictures : array_like of shape (k, height, width, channels), uint8
+        k >= 1 pictures of ``model.image_shape``, values 0..255.
+
+    Returns
+    -------
+    X : ndarray of shape (k, height * width * channels), float64
+        One flattened picture per row, each pixel divided by 255.
+
+    Raises
+    ------
+    ValueError
+        If ``pictures`` is not k >= 1 pictures of the model's shape, naming
+        both shapes.
+    """
+    pictures = np.asarray(pictures)
+    shape = tuple(model.image_shape)
+    if pictures.shape[1:] != shape or pictures.shape[0] == 0:
+        raise ValueError(
+            f"expected k >= 1 images of shape {shape}; "
+            f"got an array of shape {pictures.shape}"
+        )
+    return pictures_to_X(pictures)
+
+
+def pictures_to_X(pictures: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """The pixel conversion of training and prediction, unchecked.
+
+    Parameters
+    ----------
+    pictures : ndarray of shape (k, height, width, channels), uint8
+
+    Returns
+    -------
+    X : ndarray of shape (k, height * width * channels), float64
+        ``scale(flatten(pictures)).T``: one picture per row, C order, each
+        pixel divided by 255 in float64.
+    """
+    from logitnet.core.pixels import flatten, scale
+
+    return scale(flatten(pictures)).T
+
+
+def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
+    """The model's decision values, probabilities and labels for pictures.
+
+    Parameters
+    ----------
+    model : SavedModel
+    pictures : array_like of shape (k, height, width, channels), uint8
+        k >= 1 pictures of ``model.image_shape`` (see :func:`model_input`).
+
+    Returns
+    -------
+    Predictions
+
+    Raises
+    ------
+    ValueError
+        If ``pictures`` is not k >= 1 pictures of the model's shape.
+    """
+    X = model_input(model, pictures)
+    estimator = model.to_estimator()
+    return Predictions(
+        decision_values=estimator.decision_function(X),
+        probabilities=estimator.predict_proba(X),
+        labels=[str(label) for label in estimator.predict(X)],
+    )
+
+
+def predict_files(
+    model: SavedModel,
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    progress: Callable[[list[Path]], Iterable[Path]] | None = None,
+) -> list[dict[str, Any]]:
+    """Classify picture files; what ``logitnet predict --json`` prints.
+
+    Parameters
+    ----------
+    model : SavedModel
+    sources : sequence of path-like
+        Picture files, or directories whose image files are all classified
+        (see :func:`logitnet.data.images.expand_paths`).
+    progress : callable, optional
+        Wraps the list of files being read (a progress bar).
+
+    Returns
+    -------
+    list of dict
+        One entry per file: ``{"path", "label", "probabilities": {class: p}}``,
+        or ``{"path", "error"}`` for a file that could not be read (the
+        reason, without the path in front). A directory that holds no image
+        files is an error entry ``"directory holds no image files"``; those
+        come first, then the files in the order of ``sources``. A file
+        that cannot be read does not stop the others.
+    """
+    from logitnet.data.images import expand_paths, read_image
+
+    results: list[dict[str, Any]] = []
+    paths: list[Path] = []
+    for source in sources:
+        found = expand_paths([source])
+        if not found and Path(source).is_dir():
+            results.append({"path": str(source), "error": NO_IMAGES})
+        paths.extend(found)
+    read: list[tuple[dict[str, Any], NDArray[np.uint8]]] = []
+    for path in paths if progress is None else progress(paths):
+        entry: dict[str, Any] = {"path": str(path)}
+        results.append(entry)
+        try:
+            read.append((entry, read_image(path, model.image_shape)))
+        except LogitnetError as e:
+            entry["error"] = _without_prefix(str(e), str(path))
+    if read:
+        answers = classify(model, np.stack([pixels for _, pixels in read]))
+        for (entry, _), label, p in zip(
+            read, answers.labels, answers.probabilities, strict=True
+        ):
+            entry["label"] = label
+            entry["probabilities"] = dict(
+                zip(model.classes, map(float, p), strict=True)
+            )
+    return results
+
+
+def _without_prefix(message: str, path: str) -> str:
+    """An error message without the file name it starts with."""
+    prefix = f"{path}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message

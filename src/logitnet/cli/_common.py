@@ -1,0 +1,284 @@
+"""What the commands share: the parser, option types and groups, feedback on
+stderr, output checks, loading the pictures, training with a progress bar.
+
+Nothing heavy (NumPy, scikit-learn, Matplotlib) is imported here at module
+level, so that ``logitnet --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from logitnet.checks import check_int, check_learning_rate, check_real
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class UsageError(Exception):
+    """Options that parse but do not go together: exit status 2."""
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error or warning message on one line (never empty)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+# Option values are checked by the same functions that guard the Python API,
+# so the command and the library cannot disagree on what is valid.
+
+
+def learning_rate(text: str) -> float:
+    try:
+        return check_learning_rate(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number > 0; got {text!r}"
+        ) from None
+
+
+def non_negative(text: str) -> float:
+    try:
+        return check_real(float(text), "value", minimum=0.0, inclusive=True)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number >= 0; got {text!r}"
+        ) from None
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return check_int(int(text), "value", minimum=minimum)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number >= {minimum}; got {text!r}"
+            ) from None
+
+    return parse
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 0 up to (not including) 1; got {text!r}"
+        )
+    return value
+
+
+# Feedback: progress bars and notes on stderr -----------------------------------
+
+
+def _show_progress() -> bool:
+    """A progress bar only when a person is watching both streams."""
+    return sys.stderr.isatty() and sys.stdout.isatty()
+
+
+class Feedback:
+    """Progress bars and notes on stderr: on a terminal, and not ``--quiet``."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.quiet = getattr(args, "quiet", False)
+        self.bars = not self.quiet and _show_progress()
+
+    def bar(self, iterable=None, *, total: int | None = None, desc: str = ""):
+        from tqdm import tqdm
+
+        return tqdm(
+            iterable,
+            total=total,
+            desc=desc,
+            disable=not self.bars,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+    def files(self, desc: str):
+        """A wrapper that shows a bar over a list of files being read."""
+        return lambda paths: self.bar(paths, total=len(paths), desc=desc)
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr)
+
+
+# Option groups that several commands take ---------------------------------------
+
+
+def add_feedback(parser: argparse.ArgumentParser, *, json_help: str | None) -> None:
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars and no notes on stderr (errors are still shown)",
+    )
+    if json_help is not None:
+        parser.add_argument("--json", action="store_true", help=json_help)
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="directory holding train_catvnoncat.h5 and test_catvnoncat.h5 "
+        "(default: $LOGITNET_DATA_DIR, else download to the user cache, "
+        "verified by SHA-256)",
+    )
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="accept files whose SHA-256 is not the course's: data of your "
+        "own in the course's HDF5 layout (still checked for that layout)",
+    )
+
+
+def add_test_fraction(
+    parser: argparse.ArgumentParser, *, default: float, help: str, seed_help: str
+) -> None:
+    """--test-fraction F and --seed S: a held-out split and its seed."""
+    parser.add_argument(
+        "--test-fraction", type=fraction, default=default, metavar="F", help=help
+    )
+    add_seed(parser, help=seed_help)
+
+
+def add_seed(
+    parser: argparse.ArgumentParser, *, help: str, metavar: str | None = "S"
+) -> None:
+    parser.add_argument(
+        "--seed", type=int_at_least(0), default=0, metavar=metavar, help=help
+    )
+
+
+def add_data(parser: argparse.ArgumentParser) -> None:
+    """The course's data (--data-dir) or your own pictures (--images)."""
+    add_data_dir(parser)
+    parser.add_argument(
+        "--images",
+        metavar="DIR",
+        help="your own pictures instead of the course's: DIR/<class name>/<images>, "
+        "exactly two class folders (label i = i-th name in sorted order)",
+    )
+    add_test_fraction(
+        parser,
+        default=0.2,
+        help="share of the --images pictures held out as the test set, "
+        "stratified, 0 <= F < 1 (default: %(default)s)",
+        seed_help="seed of the train/test split: the same seed, the same split "
+        "(default: %(default)s)",
+    )
+
+
+def add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", required=True, metavar="PATH", help="a model file from 'train --out'"
+    )
+
+
+def add_split(parser: argparse.ArgumentParser) -> None:
+    from logitnet.app.evaluation import SPLITS
+
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="test",
+        help="which pictures to score: the test set, the training set or both "
+        "(default: %(default)s)",
+    )
+
+
+# Shared steps of the commands ----------------------------------------------------
+
+
+def print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, allow_nan=False))
+
+
+def check_outputs(*paths: str | None) -> None:
+    """Refuse unusable output paths before any work is done."""
+    from logitnet.files import check_output_path
+
+    for path in paths:
+        if path is not None:
+            check_output_path(path)
+
+
+def load_data(args: argparse.Namespace, feedback: Feedback, image_shape=(64, 64, 3)):
+    """The pictures --data-dir or --images name (see :func:`add_data`)."""
+    from logitnet.app.training import load_data
+
+    if args.images is not None and args.data_dir is not None:
+        raise UsageError("give either --data-dir or --images, not both")
+    if args.images is None and args.test_fraction != 0.2:
+        raise UsageError("--test-fraction applies to --images only")
+    return load_data(
+        data_dir=args.data_dir,
+        verify=args.verify,
+        images=args.images,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        image_shape=image_shape,
+        progress=feedback.files("reading images"),
+    )
+
+
+def fit(
+    args: argparse.Namespace,
+    feedback: Feedback,
+    trainer,
+    *,
+    print_costs: bool = False,
+    **settings,
+):
+    """Run ``trainer`` (``training.train`` or ``train_on_file``) with a
+    progress bar; with ``print_costs``, the course's cost lines."""
+    from tqdm import tqdm
+
+    from logitnet.app.training import cost_printer
+
+    solver = getattr(args, "solver", "gd")
+    with feedback.bar(total=args.iterations, desc="training") as bar:
+        # Through tqdm, so that a cost line does not tear the bar.
+        print_cost = cost_printer(solver, lambda line: tqdm.write(line, sys.stdout))
+
+        def progress(iteration: int, cost: float) -> None:
+            bar.update(1)
+            if print_costs:
+                print_cost(iteration, cost)
+
+        model, warning = trainer(
+            solver=solver,
+            max_iter=args.iterations,
+            alpha=getattr(args, "alpha", 0.0),
+            callback=progress,
+            **settings,
+        )
+    if warning:
+        print(f"logitnet: warning: {one_line(warning)}", file=sys.stderr)
+    return model
+
+
+def print_accuracies(metrics: dict) -> None:
+    """The course's ``train accuracy: ... %`` and ``test accuracy: ... %``."""
+    from logitnet.app.training import accuracy_lines
+
+    for line in accuracy_lines(metrics):
+        print(line)
+
+
+def probabilities_text(probabilities: dict[str, float]) -> str:
+    """``non-cat 0.1234, cat 0.8766``: a picture's answer on one line."""
+    return ", ".join(f"{c} {p:.4g}" for c, p in probabilities.items())

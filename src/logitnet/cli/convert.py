@@ -1,0 +1,68 @@
+"""``logitnet convert``: write an image folder in the course's HDF5 layout."""
+
+from __future__ import annotations
+
+import argparse
+
+from logitnet.cli._common import (
+    Feedback,
+    add_feedback,
+    add_test_fraction,
+    check_outputs,
+    print_json,
+)
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "convert",
+        help="write an image folder in the course's HDF5 layout",
+        description="Read DIR/<class name>/<images> (two classes), bring every "
+        "picture to 64x64 RGB, and write train_set_x, train_set_y and "
+        "list_classes (and test_set_x, test_set_y with --test-fraction > 0) "
+        "to OUT.h5.",
+    )
+    parser.add_argument(
+        "directory", metavar="DIR", help="the image folder: DIR/<class name>/<images>"
+    )
+    parser.add_argument("out", metavar="OUT.h5", help="the HDF5 file to write")
+    add_test_fraction(
+        parser,
+        default=0.0,
+        help="share held out as test_set_x/test_set_y, 0 <= F < 1 "
+        "(default: %(default)s)",
+        seed_help="seed of that split (default: %(default)s)",
+    )
+    add_feedback(parser, json_help="print a JSON object: output, classes, image counts")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from logitnet.data.images import load_image_folder, split_dataset
+    from logitnet.data.layout import write_course_file
+
+    check_outputs(args.out)
+    feedback = Feedback(args)
+    images, labels, classes, _ = load_image_folder(
+        args.directory, progress=feedback.files("reading images")
+    )
+    train_x, train_y, test_x, test_y = split_dataset(
+        images, labels, test_fraction=args.test_fraction, seed=args.seed
+    )
+    write_course_file(args.out, train_x, train_y, classes, test_x, test_y)
+    summary = {
+        "out": args.out,
+        "classes": classes,
+        "n_train": int(train_y.size),
+        "n_test": int(test_y.size),
+        "image_shape": list(images.shape[1:]),
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(
+            f"{args.out}: {summary['n_train']} training and {summary['n_test']} test "
+            f"pictures of {images.shape[1]}x{images.shape[2]}; "
+            f"label 0 = {classes[0]}, 1 = {classes[1]}"
+        )
+    return 0

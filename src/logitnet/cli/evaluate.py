@@ -1,0 +1,128 @@
+"""``logitnet evaluate``: score a model on labelled pictures."""
+
+from __future__ import annotations
+
+import argparse
+
+from logitnet.cli._common import (
+    Feedback,
+    add_data,
+    add_feedback,
+    add_model,
+    add_split,
+    check_outputs,
+    load_data,
+    print_json,
+)
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="score a model: accuracy, precision, recall, F1, ROC AUC, log loss",
+        description="Score a saved model on labelled pictures: the course's "
+        "test set, or the test split of your own --images folder (the same "
+        "--test-fraction and --seed as in training give the same split).",
+    )
+    add_scoring_options(parser)
+    parser.add_argument(
+        "--gallery",
+        metavar="PNG",
+        help="draw the misclassified pictures with true and predicted labels",
+    )
+    add_feedback(
+        parser,
+        json_help="print a JSON object with the metrics, the confusion matrix "
+        "and the misclassified pictures",
+    )
+    parser.set_defaults(func=run)
+
+
+def add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    """--model, the pictures (--data-dir or --images) and --split: what
+    :func:`scored` reads."""
+    add_model(parser)
+    add_data(parser)
+    add_split(parser)
+
+
+def scored(args: argparse.Namespace, feedback: Feedback):
+    """The model --model names, scored on the pictures --split chooses.
+
+    Returns
+    -------
+    model : SavedModel
+    images : ndarray of shape (k, height, width, 3), uint8
+    source : dict
+        Where the pictures came from, the split and their number.
+    result : logitnet.app.evaluation.Evaluation
+    """
+    from logitnet.app.evaluation import evaluate, labelled_pictures
+    from logitnet.app.modelfile import load_model
+
+    model = load_model(args.model)
+    data = load_data(args, feedback, image_shape=tuple(model.image_shape))
+    images, labels, source = labelled_pictures(
+        data,
+        model,
+        args.split,
+        where=args.images or args.data_dir or "the course's data",
+    )
+    return model, images, source, evaluate(model, images, labels)
+
+
+def misclassified_names(model, result) -> tuple[list[str], list[str]]:
+    """The true and the predicted class names of the misclassified pictures."""
+    wrong = result.misclassified
+    return (
+        [model.classes[i] for i in result.labels[wrong]],
+        [model.classes[i] for i in result.predicted[wrong]],
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    check_outputs(args.gallery)
+    feedback = Feedback(args)
+    model, images, source, result = scored(args, feedback)
+    wrong = result.misclassified
+    if args.gallery is not None:
+        from logitnet.viz import plots
+
+        figure = plots.gallery(images[wrong], *misclassified_names(model, result))
+        plots.save_png(figure, args.gallery)
+        feedback.note(f"{wrong.size} misclassified pictures drawn in {args.gallery}")
+    if args.json:
+        print_json(
+            {
+                "model": args.model,
+                "data": source,
+                "classes": model.classes,
+                "metrics": result.metrics,
+                "confusion_matrix": result.confusion.tolist(),
+                "misclassified": [
+                    {
+                        "index": int(i),
+                        "true": model.classes[result.labels[i]],
+                        "predicted": model.classes[result.predicted[i]],
+                        "probability": float(result.probability[i]),
+                    }
+                    for i in wrong
+                ],
+            }
+        )
+        return 0
+    _print_table(model.classes, source, result)
+    return 0
+
+
+def _print_table(classes: list[str], source: dict, result) -> None:
+    """The metrics and the confusion matrix as text."""
+    print(f"{source['split']} pictures: {source['n_images']} ({source['kind']})")
+    for name, value in result.metrics.items():
+        shown = "undefined (one class only)" if value is None else f"{value:.4f}"
+        print(f"{name:<10} {shown}")
+    width = max(len(c) for c in classes)
+    print("confusion matrix (rows: true, columns: predicted)")
+    print(" " * width + "".join(f"  {c:>{width}}" for c in classes))
+    for name, row in zip(classes, result.confusion, strict=True):
+        print(f"{name:>{width}}" + "".join(f"  {n:>{width}}" for n in row))

@@ -1,0 +1,68 @@
+"""``logitnet explain``: show what in a picture drove the decision."""
+
+from __future__ import annotations
+
+import argparse
+
+from logitnet.cli._common import (
+    add_feedback,
+    add_model,
+    check_outputs,
+    print_json,
+    probabilities_text,
+)
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "explain",
+        help="show what in a picture drove the decision",
+        description="Draw the picture as the model sees it beside a heat map "
+        "of each pixel's contribution w*x to the decision z = w.x + b, and "
+        "the learned weights as a picture.",
+    )
+    add_model(parser)
+    parser.add_argument("image", metavar="IMAGE", help="the picture to explain")
+    parser.add_argument(
+        "--out", required=True, metavar="PNG", help="the picture to write"
+    )
+    add_feedback(
+        parser,
+        json_help="print a JSON object: path, label, probabilities, decision value",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from logitnet.app.modelfile import load_model
+    from logitnet.app.prediction import classify
+    from logitnet.data.images import read_image
+    from logitnet.viz import plots
+
+    check_outputs(args.out)
+    model = load_model(args.model)
+    image = read_image(args.image, model.image_shape)
+    answer = classify(model, image[None])
+    z = float(answer.decision_values[0])
+    label = answer.labels[0]
+    figure = plots.explanation(
+        image, model.w, model.b, classes=model.classes, image_shape=model.image_shape
+    )
+    plots.save_png(figure, args.out)
+    probabilities = dict(
+        zip(model.classes, map(float, answer.probabilities[0]), strict=True)
+    )
+    if args.json:
+        print_json(
+            {
+                "path": args.image,
+                "label": label,
+                "probabilities": probabilities,
+                "decision_value": z,
+                "out": args.out,
+            }
+        )
+    else:
+        shares = probabilities_text(probabilities)
+        print(f"{args.image}: {label} ({shares}); z = {z:.4f}; drawn in {args.out}")
+    return 0
