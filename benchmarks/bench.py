@@ -264,7 +264,7 @@ def large_case(m, n, repeat, rows):
     from sklearn._loss.loss import HalfBinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
 
-    from logitnet.core import loss as loss_module
+    from logitnet.backends import numpy as numpy_backend
 
     rng = np.random.default_rng(1)
     X = np.empty((m, n), np.float32)
@@ -289,12 +289,12 @@ def large_case(m, n, repeat, rows):
             X.nbytes / bound_2 / t,
         )
     )
-    saved = loss_module.SINGLE_PASS_BYTES
-    loss_module.SINGLE_PASS_BYTES = X.nbytes + 1
+    saved = numpy_backend.SINGLE_PASS_BYTES
+    numpy_backend.SINGLE_PASS_BYTES = X.nbytes + 1
     try:
         t1 = median_time(lambda: loss_and_grad(w, 0.1, X, y), repeat)
     finally:
-        loss_module.SINGLE_PASS_BYTES = saved
+        numpy_backend.SINGLE_PASS_BYTES = saved
     rows.append(
         (
             "logitnet, one BLAS call per product (no blocks)",

@@ -9,6 +9,7 @@ import os
 # on, and SciPy reads this once, when first imported: before anything here.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,121 @@ def tiny_folder(tmp_path) -> Path:
             Image.fromarray(pixels).save(root / name / f"{i}.png")
     (root / "cat" / "notes.txt").write_text("not a picture")
     return root
+
+
+#: Pictures of the small synthetic data set: 108 features, many chunks.
+SMALL_SHAPE = (6, 6, 3)
+
+
+@pytest.fixture(scope="session")
+def synth_file(tmp_path_factory):
+    """3000 training and 100 test pictures of SMALL_SHAPE with a planted model."""
+    from logitnet.data.synth import make_images
+
+    path = tmp_path_factory.mktemp("synth") / "synth.h5"
+    return make_images(path, 3000, image_shape=SMALL_SHAPE, seed=5, test_samples=100)
+
+
+@pytest.fixture(scope="session")
+def in_memory(synth_file):
+    """synth_file's training set as (X floats, y) in memory."""
+    from logitnet.core.pixels import scale
+    from logitnet.data.layout import read_split
+
+    x, y, _ = read_split(synth_file, "train")
+    return scale(x.reshape(len(x), -1)), y.ravel()
+
+
+#: The first bytes of a Git LFS pointer file: what a clone without LFS holds.
+LFS_POINTER = (
+    b"version https://git-lfs.github.com/spec/v1\n"
+    b"oid sha256:fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242\n"
+    b"size 2572022\n"
+)
+
+
+def write_split(path, split="train", x=None, y=None, classes=None, skip=()):
+    """A small valid file in the course's layout (3 pictures of 4 x 4), with
+    any part replaced, or left out by its dataset name in ``skip``."""
+    x = np.zeros((3, 4, 4, 3), np.uint8) if x is None else x
+    y = np.array([0, 1, 1]) if y is None else y
+    classes = np.array([b"non-cat", b"cat"]) if classes is None else classes
+    write_h5(
+        path,
+        split,
+        None if f"{split}_set_x" in skip else x,
+        None if f"{split}_set_y" in skip else y,
+        None if "list_classes" in skip else classes,
+    )
+    return path
+
+
+# --- pictures and the browser, for the report and the plot commands ---------
+
+
+def assert_not_blank(pixels: np.ndarray) -> None:
+    colours = np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)
+    assert len(colours) > 20
+    assert pixels.std() > 5
+
+
+#: Headless and offline: no GPU, no sandbox (root in containers), and nothing
+#: of Chromium's own that would reach for the network.
+CHROMIUM_ARGUMENTS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1600",
+]
+
+#: Resolves with, for each <img>, whether it decoded and its natural size.
+DECODE_ALL_IMAGES = """
+const done = arguments[arguments.length - 1];
+const images = Array.from(document.images);
+Promise.all(images.map(img => img.decode().then(
+    () => ({alt: img.alt, complete: img.complete, width: img.naturalWidth,
+            height: img.naturalHeight, error: null}),
+    error => ({alt: img.alt, error: String(error)})
+))).then(done);
+"""
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Debian Chromium driven by Selenium; skipped where there is none.
+
+    ``make test`` installs chromium and chromium-driver with apt when it can.
+    Where LOGITNET_REQUIRE_BROWSER is set (CI), a missing browser fails.
+    """
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        message = (
+            "chromium and chromedriver not found on PATH; "
+            "install them with: apt-get install chromium chromium-driver"
+        )
+        if os.environ.get("LOGITNET_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    # Both paths given: Selenium Manager is never asked to find or download one.
+    options.binary_location = chromium
+    for argument in [*CHROMIUM_ARGUMENTS, f"--user-data-dir={tmp_path / 'profile'}"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=chromedriver, log_output=subprocess.DEVNULL)
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        driver.set_page_load_timeout(30)
+        driver.set_script_timeout(15)
+        yield driver
+    finally:
+        driver.quit()

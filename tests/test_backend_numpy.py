@@ -52,9 +52,7 @@ def test_row_blocks_give_the_single_pass_result(monkeypatch, dtype):
     penalty = 0.05 * float(w.astype(np.float64) @ w)
     assert float(cost_sum) / total + penalty == pytest.approx(whole[0], rel=rtol)
     assert float(db_sum) / total == pytest.approx(whole[2], rel=rtol, abs=rtol)
-    np.testing.assert_allclose(
-        dw_sum / total + 0.1 * w, whole[1], rtol=rtol, atol=rtol
-    )
+    np.testing.assert_allclose(dw_sum / total + 0.1 * w, whole[1], rtol=rtol, atol=rtol)
     blocked = loss_and_grad(w, b, X, y, sample_weight=s, alpha=0.1)
     assert blocked[0] == pytest.approx(whole[0], rel=rtol)
     np.testing.assert_allclose(blocked[1], whole[1], rtol=rtol, atol=rtol)

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run
+from conftest import DECODE_ALL_IMAGES, assert_not_blank, run
 from logitnet.app.modelfile import load_model
 from logitnet.core.pixels import flatten, scale
-from test_report import DECODE_ALL_IMAGES, assert_not_blank, browser  # noqa: F401
 
 #: The course's published learning-rate comparison (1500 iterations each).
 COURSE_SWEEP = {
@@ -95,7 +94,7 @@ def test_report_command_opens_cleanly_in_a_real_browser(
     model,
     data_dir,
     tmp_path,
-    browser,  # noqa: F811
+    browser,
 ):
     out, _ = model
     page = tmp_path / "report.html"

@@ -15,7 +15,6 @@ from logitnet.data.images import (
     read_image,
     split_dataset,
 )
-from logitnet.data.layout import read_split, write_course_file
 from logitnet.exceptions import DataError
 
 
@@ -311,20 +310,6 @@ def test_split_refuses_what_cannot_be_split(rng):
         split_dataset(pictures, np.array([0, 1, 1]), test_fraction=0.5, seed=0)
     with pytest.raises(ValueError, match=r"test_fraction must be in \[0, 1\)"):
         split_dataset(pictures, np.array([0, 1, 1]), test_fraction=1.0, seed=0)
-
-
-def test_write_course_file_round_trips(tmp_path, rng):
-    train_x = rng.integers(0, 256, size=(6, 64, 64, 3), dtype=np.uint8)
-    test_x = rng.integers(0, 256, size=(2, 64, 64, 3), dtype=np.uint8)
-    path = write_course_file(
-        tmp_path / "d.h5", train_x, np.array([0, 1] * 3), ["cat", "dog"], test_x, [1, 0]
-    )
-    x, y, classes = read_split(path, "train")
-    assert np.array_equal(x, train_x) and y.tolist() == [[0, 1] * 3]
-    assert classes.tolist() == [b"cat", b"dog"]
-    x, y, _ = read_split(path, "test")
-    assert np.array_equal(x, test_x) and y.tolist() == [[1, 0]]
-    assert [p.name for p in tmp_path.iterdir()] == ["d.h5"]
 
 
 def test_large_jpeg_decoded_at_reduced_scale_matches_a_full_decode(tmp_path, rng):

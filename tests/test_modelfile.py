@@ -114,7 +114,7 @@ def test_output_path_checks(tmp_path):
         ({"w": np.full(12, np.nan)}, "contain NaN or inf"),
         ({"b": np.inf}, "contain NaN or inf"),
         ({"classes": ["cat"]}, "'classes' must be two names"),
-        ({"image_shape": (2, 2)}, "'image_shape' must be"),
+        ({"image_shape": (2, 2)}, "image_shape must be"),
         ({"training": {"lr": np.float32(0.1)}}, "must be JSON-serializable"),
     ],
 )
@@ -164,13 +164,13 @@ def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "classes": ["a"]}),
          "'classes' must be two names"),
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "image_shape": [12]}),
-         "'image_shape' must be"),
+         "image_shape must be"),
         (lambda p, m: write_raw(p, m.w, m.b, ["not", "a", "dict"]),
          "not a logitnet model"),
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "format_version": True}),
          "model format version True is not supported"),
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "image_shape": [True, 4, 3]}),
-         "'image_shape' must be"),
+         "image_shape must be"),
     ],
 )  # fmt: skip
 def test_bad_model_file_is_named(tmp_path, saved, make, message):

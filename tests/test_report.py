@@ -7,8 +7,6 @@ import dataclasses
 import io
 import os
 import pathlib
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -17,6 +15,7 @@ from PIL import Image
 from scipy.special import expit
 from sklearn import metrics as skm
 
+from conftest import DECODE_ALL_IMAGES, assert_not_blank
 from logitnet.app.modelfile import SavedModel
 from logitnet.exceptions import OutputPathError
 from logitnet.viz.report import render_report, write_report
@@ -132,12 +131,6 @@ def decoded_pngs(page: Page) -> list[np.ndarray]:
             assert image.format == "PNG"
             pictures.append(np.asarray(image.convert("RGB")))
     return pictures
-
-
-def assert_not_blank(pixels: np.ndarray) -> None:
-    colours = np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)
-    assert len(colours) > 20
-    assert pixels.std() > 5
 
 
 # --- the page's content ---------------------------------------------------------
@@ -302,67 +295,6 @@ def test_write_report_refuses(tmp_path):
 
 
 # --- a real browser -------------------------------------------------------------
-
-#: Headless and offline: no GPU, no sandbox (root in containers), and nothing
-#: of Chromium's own that would reach for the network.
-CHROMIUM_ARGUMENTS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,1600",
-]
-
-#: Resolves with, for each <img>, whether it decoded and its natural size.
-DECODE_ALL_IMAGES = """
-const done = arguments[arguments.length - 1];
-const images = Array.from(document.images);
-Promise.all(images.map(img => img.decode().then(
-    () => ({alt: img.alt, complete: img.complete, width: img.naturalWidth,
-            height: img.naturalHeight, error: null}),
-    error => ({alt: img.alt, error: String(error)})
-))).then(done);
-"""
-
-
-@pytest.fixture
-def browser(tmp_path):
-    """Headless Debian Chromium driven by Selenium; skipped where there is none.
-
-    ``make test`` installs chromium and chromium-driver with apt when it can.
-    Where LOGITNET_REQUIRE_BROWSER is set (CI), a missing browser fails.
-    """
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        message = (
-            "chromium and chromedriver not found on PATH; "
-            "install them with: apt-get install chromium chromium-driver"
-        )
-        if os.environ.get("LOGITNET_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    # Both paths given: Selenium Manager is never asked to find or download one.
-    options.binary_location = chromium
-    for argument in [*CHROMIUM_ARGUMENTS, f"--user-data-dir={tmp_path / 'profile'}"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=chromedriver, log_output=subprocess.DEVNULL)
-    driver = webdriver.Chrome(service=service, options=options)
-    try:
-        driver.set_page_load_timeout(30)
-        driver.set_script_timeout(15)
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_report_in_a_real_browser(browser, tmp_path, rng, request):

@@ -90,6 +90,7 @@ def check_X(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
 
 def _require_in_range(arr: np.ndarray, dtype: np.dtype, name: str) -> None:
     """Values must survive the cast to ``dtype`` (float32 tops out at 3.4e38)."""
+    dtype = np.dtype(dtype)
     limit = np.finfo(dtype).max
     if arr.size and np.max(np.abs(arr)) > limit:
         raise ValueError(

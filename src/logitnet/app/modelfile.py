@@ -27,7 +27,6 @@ import math
 import os
 import zipfile
 from dataclasses import dataclass, field
-from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from numpy.typing import NDArray
 
 from logitnet import __version__
 from logitnet.app.prediction import classify, model_input
+from logitnet.checks import check_image_shape
 from logitnet.data.images import PREPROCESSING
 from logitnet.exceptions import ModelFileError
 from logitnet.files import atomic_path, check_output_path
@@ -287,14 +287,11 @@ def _check_parts(path: Path, w: np.ndarray, b: np.ndarray, classes, shape) -> No
         and all(isinstance(c, str) for c in classes)
     ):
         raise bad(f"'classes' must be two names; got {classes!r}")
-    if not (
-        isinstance(shape, list)
-        and len(shape) == 3
-        and all(
-            isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in shape
-        )
-    ):
-        raise bad(f"'image_shape' must be [height, width, channels]; got {shape!r}")
+    try:
+        # A JSON list; a tuple reaches here only from a SavedModel being saved.
+        check_image_shape(list(shape) if isinstance(shape, tuple) else shape)
+    except ValueError as e:
+        raise bad(str(e)) from None
     n_x = math.prod(shape)
     if w.dtype != np.float64 or w.shape != (n_x,):
         raise bad(

@@ -1,4 +1,4 @@
-"""Loading the course data: layout checks, bad files, and verified downloads."""
+"""The course's files: where they are found, checked, and downloaded verified."""
 
 from __future__ import annotations
 
@@ -9,38 +9,14 @@ import shutil
 import threading
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
-from logitnet.core.pixels import flatten, scale
+from conftest import LFS_POINTER, write_split
 from logitnet.data import cats as datasets
 from logitnet.data.cats import fetch_dataset, load_dataset
 from logitnet.data.layout import read_split
 from logitnet.exceptions import DataError
-
-LFS_POINTER = (
-    b"version https://git-lfs.github.com/spec/v1\n"
-    b"oid sha256:fbe56ab67c3ae28d564e3a644189117976d6b31af0a3ce9bb17dbf22908af242\n"
-    b"size 2572022\n"
-)
-
-
-def write_split(path, split="train", x=None, y=None, classes=None, skip=()):
-    """A small file in the course's layout, with any part replaced."""
-    x = np.zeros((3, 4, 4, 3), np.uint8) if x is None else x
-    y = np.array([0, 1, 1]) if y is None else y
-    classes = np.array([b"non-cat", b"cat"]) if classes is None else classes
-    with h5py.File(path, "w") as f:
-        for key, value in (
-            (f"{split}_set_x", x),
-            (f"{split}_set_y", y),
-            ("list_classes", classes),
-        ):
-            if key not in skip:
-                f[key] = value
-    return path
-
 
 # The real files ----------------------------------------------------------
 
@@ -67,88 +43,6 @@ def test_argument_wins_over_env(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("LOGITNET_DATA_DIR", str(data_dir))
     with pytest.raises(DataError, match=r"train_catvnoncat.h5: no such file"):
         load_dataset(tmp_path)
-
-
-# Preprocessing -----------------------------------------------------------
-
-
-def test_flatten_is_a_view_in_the_course_order():
-    images = np.arange(2 * 2 * 2 * 3, dtype=np.uint8).reshape(2, 2, 2, 3)
-    X = flatten(images)
-    assert X.shape == (12, 2)
-    assert np.shares_memory(X, images)
-    np.testing.assert_array_equal(X[:, 1], images[1].ravel())
-    # the course's own recipe
-    np.testing.assert_array_equal(X, images.reshape(images.shape[0], -1).T)
-
-
-@pytest.mark.parametrize("shape", [(5,), (2, 5), (2, 4, 4)])
-def test_flatten_wants_a_stack_of_images(shape):
-    with pytest.raises(ValueError, match=r"\(m, height, width, channels\)"):
-        flatten(np.zeros(shape))
-
-
-def test_scale_matches_the_course_division():
-    x = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    np.testing.assert_array_equal(scale(x), x / 255)
-    assert scale(x, np.float32).dtype == np.float32
-    np.testing.assert_allclose(scale(x, np.float32), x / 255, rtol=1e-7)
-    np.testing.assert_array_equal(scale(x.astype(np.int64)), x / 255)
-    with pytest.raises(ValueError, match="floating dtype"):
-        scale(x, np.int32)
-
-
-@pytest.mark.parametrize(
-    ("x", "message"),
-    [(np.array([-1, 0, 255]), "got values from -1 to 255"),
-     (np.array([0.0, 256.0]), "got values from 0.0 to 256.0"),
-     (np.array(["a"]), "got dtype <U1")],
-)  # fmt: skip
-def test_scale_refuses_what_is_not_pixels(x, message):
-    with pytest.raises(ValueError, match=message):
-        scale(x)
-
-
-# Bad files: each names the file and the problem ----------------------------
-
-
-@pytest.mark.parametrize(
-    ("make", "message"),
-    [
-        (lambda p: None, "no such file"),
-        (lambda p: p.mkdir(), "is a directory"),
-        (lambda p: p.write_bytes(b""), "is empty"),
-        (lambda p: p.write_bytes(LFS_POINTER), "Git LFS pointer file, not the data"),
-        (lambda p: p.write_text("x,y\n1,2\n"), "is not an HDF5 file"),
-        (lambda p: write_split(p, skip=("train_set_y",)),
-         "missing dataset 'train_set_y' .*has: list_classes, train_set_x"),
-        (lambda p: write_split(p, split="test"), "missing dataset 'train_set_x'"),
-        (lambda p: write_split(p, x=np.zeros((3, 4, 4), np.uint8)),
-         r"train_set_x must have shape \(m, height, width, 3\).*got \(3, 4, 4\)"),
-        (lambda p: write_split(p, x=np.zeros((3, 4, 4, 1), np.uint8)),
-         r"got \(3, 4, 4, 1\)"),
-        (lambda p: write_split(p, x=np.zeros((3, 4, 4, 3), np.float32)),
-         "train_set_x must be uint8 pixels; got float32"),
-        (lambda p: write_split(p, y=np.array([0, 1])),
-         r"train_set_y must have shape \(3,\), one label per image; got \(2,\)"),
-        (lambda p: write_split(p, y=np.array([0.0, 1.0, 1.0])),
-         "train_set_y must hold integer labels; got float64"),
-        (lambda p: write_split(p, y=np.array([0, 2, 1])),
-         "train_set_y must hold labels 0 and 1 only; got 2"),
-        (lambda p: write_split(p, y=np.array([0, -1, 1])), "got -1"),
-        (lambda p: write_split(p, classes=np.array([b"a", b"b", b"c"])),
-         "list_classes must be 2 class names"),
-        (lambda p: write_split(p, x=np.zeros((0, 4, 4, 3), np.uint8), y=np.zeros(0, int)),
-         "with m >= 1"),
-    ],
-)  # fmt: skip
-def test_bad_file_is_named(tmp_path, make, message):
-    path = tmp_path / "train_catvnoncat.h5"
-    make(path)
-    with pytest.raises(DataError, match=message) as info:
-        read_split(path, "train")
-    assert str(path) in str(info.value)
-    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
