@@ -42,13 +42,37 @@ def _require_finite(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} must be finite; it contains {bad}")
 
 
-def check_int(value: object, name: str, *, minimum: int) -> int:
-    """Return ``value`` as an int >= ``minimum``, else raise ValueError."""
+#: Seeds are 32-bit, as scikit-learn's ``random_state`` and NumPy's legacy
+#: generator take them.
+MAX_SEED = 2**32 - 1
+
+
+def check_int(
+    value: object, name: str, *, minimum: int, maximum: int | None = None
+) -> int:
+    """Return ``value`` as an int >= ``minimum`` (and <= ``maximum``), else
+    raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ValueError(f"{name} must be an integer; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ValueError(f"{name} must be {allowed}; got {value}")
     return int(value)
+
+
+def check_class_names(classes: object) -> list[str]:
+    """Two distinct class names (label i is ``classes[i]``), else ValueError."""
+    if not (
+        isinstance(classes, list | tuple)
+        and len(classes) == 2
+        and all(isinstance(c, str) for c in classes)
+    ):
+        raise ValueError(f"'classes' must be two names; got {classes!r}")
+    if classes[0] == classes[1]:
+        raise ValueError(
+            f"'classes' must be two different names; got {classes[0]!r} twice"
+        )
+    return list(classes)
 
 
 def check_real(

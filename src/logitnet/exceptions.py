@@ -12,6 +12,7 @@ __all__ = [
     "LogitnetError",
     "ModelFileError",
     "OutputPathError",
+    "PathClashError",
 ]
 
 
@@ -33,3 +34,7 @@ class DivergenceError(LogitnetError, ArithmeticError):
 
 class OutputPathError(LogitnetError, ValueError):
     """An output file cannot be written where the user asked for it."""
+
+
+class PathClashError(OutputPathError):
+    """An output path names an input, or another output: a usage error."""

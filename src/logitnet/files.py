@@ -1,4 +1,4 @@
-"""Output files that are either the old file or the complete new one.
+"""Files: what a path is, outputs kept apart from inputs, atomic writes.
 
 Every file logitnet writes (models, plots, reports, HDF5 data sets) goes
 through :func:`atomic_path`: the content is written to a temporary file in
@@ -6,42 +6,172 @@ the target's directory, flushed to disk, and renamed over the target. A
 rename within one directory is atomic, so a reader, a crash or a kill
 mid-write never leaves a half-written file, and a failure leaves the old
 file untouched and no temporary file behind.
+
+Before any work, :func:`check_output_path` makes sure a file can be written
+where the user asked (a probe file is created there and removed), and
+:func:`check_apart` that no output is also an input or another output.
+Files that are read must be regular files (:func:`file_kind`): a FIFO, a
+socket or a device would block or never end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from logitnet.exceptions import OutputPathError
+from logitnet.exceptions import OutputPathError, PathClashError
 
-__all__ = ["atomic_path", "check_output_path"]
+__all__ = ["atomic_path", "check_apart", "check_output_path", "file_kind", "shown"]
+
+#: What :func:`file_kind` calls each kind of file that is not regular.
+_KINDS = (
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
+
+
+def file_kind(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` is: None when it does not exist, ``"file"`` for a
+    regular file (after symbolic links), else ``"directory"``, ``"FIFO
+    (named pipe)"``, ``"socket"``, ``"character device"`` or ``"block
+    device"``. Asking never opens the file, so it never blocks."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:  # a loop of links, a name too long, no permission
+        return e.strerror or "unreadable path"
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "file" if stat.S_ISREG(mode) else "special file"
+
+
+def shown(text: object) -> str:
+    """``text`` safe to print on a terminal: control characters (newlines,
+    ANSI escapes) and bytes that are not UTF-8 (file names decoded with
+    surrogate escapes) are written as backslash escapes."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same resolved path, or the same
+    device and inode (a hard link, a bind mount)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def check_apart(
+    outputs: Mapping[str, str | os.PathLike[str] | None],
+    inputs: Mapping[str, str | os.PathLike[str] | None],
+) -> None:
+    """Refuse an output that is also an input, or another output.
+
+    ``outputs`` and ``inputs`` map what the user calls each path (an option,
+    ``--out``, or an argument name) to the path, None when not given.
+
+    Raises
+    ------
+    PathClashError
+        Naming both, before anything is read or written.
+    """
+    named_outputs = [(k, Path(v)) for k, v in outputs.items() if v is not None]
+    named_inputs = [(k, Path(v)) for k, v in inputs.items() if v is not None]
+    for i, (name, path) in enumerate(named_outputs):
+        for other, source in named_inputs:
+            if _same_file(path, source):
+                raise PathClashError(
+                    f"{name} {shown(path)} is the input {other} {shown(source)}: "
+                    "writing it would destroy the input; give another file name"
+                )
+        for other, earlier in named_outputs[:i]:
+            if _same_file(path, earlier):
+                raise PathClashError(
+                    f"{name} {shown(path)} is also {other}: one would overwrite "
+                    "the other; give two file names"
+                )
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
     """Check that a file can be written at ``path``, before any work is done.
 
+    A probe file is created in the target's directory and removed at once,
+    so a directory that cannot be written, a full or read-only file system
+    or a name too long for it is found now, not after the work.
+
     Raises
     ------
     OutputPathError
-        If ``path`` is a directory or another non-regular file (a device, a
-        pipe: the atomic rename would replace it), or its parent is missing
-        or not a directory.
+        Naming ``path`` as the user gave it, if it is a directory or another
+        non-regular file (a device, a pipe: the atomic rename would replace
+        it), its parent is missing or not a directory, or no file can be
+        created there.
     """
     path = Path(path)
-    if path.is_dir():
-        raise OutputPathError(f"{path}: is a directory; give a file name")
-    if path.exists() and not path.is_file():
-        raise OutputPathError(f"{path}: is not a regular file; give a file name")
+    kind = file_kind(path)
+    if kind == "directory":
+        raise OutputPathError(f"{shown(path)}: is a directory; give a file name")
+    if kind not in (None, "file"):
+        raise OutputPathError(
+            f"{shown(path)}: is not a regular file ({kind}); give a file name"
+        )
     parent = path.parent
-    if not parent.exists():
-        raise OutputPathError(f"{path}: directory {parent} does not exist")
-    if not parent.is_dir():
-        raise OutputPathError(f"{path}: {parent} is not a directory")
+    parent_kind = file_kind(parent)
+    if parent_kind is None:
+        raise OutputPathError(
+            f"{shown(path)}: directory {shown(parent)} does not exist"
+        )
+    if parent_kind != "directory":
+        raise OutputPathError(f"{shown(path)}: {shown(parent)} is not a directory")
+    try:
+        name_max = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    if len(os.fsencode(path.name)) > name_max:
+        raise OutputPathError(
+            f"{shown(path)}: file name is longer than the {name_max} bytes "
+            "this file system allows"
+        )
+    try:
+        _temporary(path).unlink()
+    except OSError as e:
+        raise OutputPathError(
+            f"{shown(path)}: cannot write a file in {shown(parent)} "
+            f"({e.strerror or e})"
+        ) from None
     return path
+
+
+def _temporary(path: Path) -> Path:
+    """A new empty hidden file beside ``path`` (its name kept short enough
+    for the file system whatever the length of ``path``'s name)."""
+    stem = path.name[:64]
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
 
 
 def _file_mode(path: Path) -> int:
@@ -59,7 +189,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The caller writes the whole file to the yielded path (by name, so that
     libraries such as h5py and matplotlib can open it themselves). If the
-    block raises, the temporary file is removed and ``path`` is unchanged.
+    block raises (or the process is interrupted or terminated, see
+    :mod:`logitnet.cli`), the temporary file is removed and ``path`` is
+    unchanged. A failure of the disk (full, read-only) is an OSError naming
+    ``path``, not the temporary file.
 
     Examples
     --------
@@ -67,17 +200,22 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ...     np.savez(tmp, w=w)
     """
     path = check_output_path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _temporary(path)
     try:
         # mkstemp makes the file private (0600); give it the permissions an
         # ordinary new file would have, or those of the file it replaces.
         os.chmod(tmp, _file_mode(path))
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            if e.errno is None:
+                raise
+            raise OutputPathError(
+                f"{shown(path)}: cannot write ({e.strerror or e})"
+            ) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -7,13 +7,16 @@ which runs it; :mod:`logitnet.cli._common` holds what they share.
 Every failure the user can cause ends in one line on stderr, ``logitnet:
 error: ...``, and a non-zero exit status: 2 for a usage error (a bad or
 missing option), 1 for bad data or files. No traceback, and no output file
-is left behind.
+is left behind. SIGTERM and SIGHUP are handled as Ctrl-C is: the temporary
+file being written is removed, one line says so, and the status is 128 plus
+the signal's number (143, 129).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +33,7 @@ from logitnet.cli import (
     vectorization,
 )
 from logitnet.cli._common import Parser, UsageError, one_line
-from logitnet.exceptions import LogitnetError
+from logitnet.exceptions import LogitnetError, PathClashError
 
 __all__ = ["build_parser", "main"]
 
@@ -66,6 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt, so every
+    ``finally`` and :func:`logitnet.files.atomic_path` cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+#: The signals that end a command as Ctrl-C does (SIGINT: KeyboardInterrupt).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``logitnet`` command; return its exit status.
 
@@ -73,6 +95,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = {}
+    try:
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, _terminate)
+    except ValueError:  # not the main thread (main() called from a thread)
+        pass
+    try:
+        return _run(parser, args)
+    except Terminated as e:
+        print(f"logitnet: terminated ({e})", file=sys.stderr)
+        return 128 + e.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -83,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # about the unflushable stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE
-    except UsageError as e:
+    except (UsageError, PathClashError) as e:
         subparser = f"{parser.prog} {args.command}"
         print(f"{subparser}: error: {e} (see '{subparser} --help')", file=sys.stderr)
         return 2

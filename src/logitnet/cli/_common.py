@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from logitnet.checks import check_int, check_learning_rate, check_real
+from logitnet.checks import MAX_SEED, check_int, check_learning_rate, check_real
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,8 +28,11 @@ class UsageError(Exception):
 
 
 def one_line(error: BaseException | str) -> str:
-    """An error or warning message on one line (never empty)."""
-    return " ".join(str(error).split()) or type(error).__name__
+    """An error or warning message on one line (never empty), safe for a
+    terminal (control characters and undecodable bytes escaped)."""
+    from logitnet.files import shown
+
+    return shown(" ".join(str(error).split()) or type(error).__name__)
 
 
 # Option values are checked by the same functions that guard the Python API,
@@ -54,14 +57,14 @@ def non_negative(text: str) -> float:
         ) from None
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
-            return check_int(int(text), "value", minimum=minimum)
+            return check_int(int(text), "value", minimum=minimum, maximum=maximum)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number >= {minimum}; got {text!r}"
-            ) from None
+            pass
+        allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise argparse.ArgumentTypeError(f"expected a whole number {allowed}; got {text!r}")
 
     return parse
 
@@ -159,7 +162,7 @@ def add_seed(
     parser: argparse.ArgumentParser, *, help: str, metavar: str | None = "S"
 ) -> None:
     parser.add_argument(
-        "--seed", type=int_at_least(0), default=0, metavar=metavar, help=help
+        "--seed", type=int_at_least(0, MAX_SEED), default=0, metavar=metavar, help=help
     )
 
 
@@ -207,11 +210,43 @@ def print_json(value: object) -> None:
     print(json.dumps(value, indent=2, allow_nan=False))
 
 
-def check_outputs(*paths: str | None) -> None:
-    """Refuse unusable output paths before any work is done."""
-    from logitnet.files import check_output_path
+def inputs_of(args: argparse.Namespace) -> dict[str, str | None]:
+    """Every file a command reads, by the option or argument that names it:
+    ``--model``, ``--data``, the picture(s), the image folder, and the two
+    course files of ``--data-dir`` (or ``$LOGITNET_DATA_DIR``)."""
+    import os
 
-    for path in paths:
+    found: dict[str, str | None] = {}
+    for attr, name in (
+        ("model", "--model"),
+        ("data", "--data"),
+        ("image", "IMAGE"),
+        ("directory", "DIR"),
+    ):
+        found[name] = getattr(args, attr, None)
+    images = getattr(args, "images", None)
+    if isinstance(images, str):  # --images DIR (predict's pictures write nothing)
+        found["--images"] = images
+    if hasattr(args, "data_dir"):
+        from logitnet.data.cats import ENV_DATA_DIR, FILES
+
+        data_dir = args.data_dir or os.environ.get(ENV_DATA_DIR)
+        if data_dir:
+            for name in FILES.values():
+                found[f"--data-dir's {name}"] = os.path.join(data_dir, name)
+    return found
+
+
+def check_outputs(args: argparse.Namespace, outputs: dict[str, str | None]) -> None:
+    """Refuse unusable output paths before any work is done: none may be an
+    input of the command (:func:`inputs_of`) or another output
+    (:func:`logitnet.files.check_apart`, a usage error), and each must be
+    writable (:func:`logitnet.files.check_output_path`). Keys name the
+    option or argument (``"--out"``)."""
+    from logitnet.files import check_apart, check_output_path
+
+    check_apart(outputs, inputs_of(args))
+    for path in outputs.values():
         if path is not None:
             check_output_path(path)
 

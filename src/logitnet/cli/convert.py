@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from logitnet.data.images import load_image_folder, split_dataset
     from logitnet.data.layout import write_course_file
 
-    check_outputs(args.out)
+    check_outputs(args, {"OUT.h5": args.out})
     feedback = Feedback(args)
     images, labels, classes, _ = load_image_folder(
         args.directory, progress=feedback.files("reading images")

@@ -81,7 +81,7 @@ def misclassified_names(model, result) -> tuple[list[str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_outputs(args.gallery)
+    check_outputs(args, {"--gallery": args.gallery})
     feedback = Feedback(args)
     model, images, source, result = scored(args, feedback)
     wrong = result.misclassified

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from logitnet.data.images import read_image
     from logitnet.viz import plots
 
-    check_outputs(args.out)
+    check_outputs(args, {"--out": args.out})
     model = load_model(args.model)
     image = read_image(args.image, model.image_shape)
     answer = classify(model, image[None])

@@ -28,7 +28,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from logitnet.viz.report import render_report, write_report
 
-    check_outputs(args.out)
+    check_outputs(args, {"--out": args.out})
     feedback = Feedback(args)
     model, images, source, result = scored(args, feedback)
     true_names, predicted_names = misclassified_names(model, result)

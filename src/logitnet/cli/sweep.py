@@ -55,7 +55,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.training import train
 
-    check_outputs(args.plot)
+    check_outputs(args, {"--plot": args.plot})
     feedback = Feedback(args)
     data = load_data(args, feedback)
     runs = []

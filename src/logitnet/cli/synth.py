@@ -47,7 +47,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from logitnet.data.synth import make_images
 
-    check_outputs(args.out)
+    check_outputs(args, {"--out": args.out})
     feedback = Feedback(args)
     total = args.n_samples + args.test_samples
     with feedback.bar(total=total, desc="writing images") as bar:

@@ -90,7 +90,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_outputs(args.out, args.plot)
+    check_outputs(args, {"--out": args.out, "--plot": args.plot})
     feedback = Feedback(args)
     model = _trained(args, feedback)
     training = model.training
