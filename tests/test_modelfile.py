@@ -148,7 +148,7 @@ def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
         (lambda p, m: save_npy(p, np.zeros(3)), "a single .npy array"),
         (lambda p, m: np.savez(p, w=np.array([{"x": 1}], dtype=object),
                                b=np.zeros(()), metadata=np.array("{}")),
-         "not a readable model file .*pickle"),
+         "not a readable model file .*Python objects"),
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "format": "other"}),
          "not a logitnet model"),
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "format_version": 99}),
@@ -189,13 +189,28 @@ def test_truncated_model_file(tmp_path, saved):
         load_model(path)
 
 
-@pytest.mark.parametrize("text", ["{oops", "[" * 100_000 + "]" * 100_000])
-def test_tampered_metadata_is_not_json(tmp_path, saved, text):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{oops", "metadata is not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "metadata is nested too deep"),
+        ("[" * 990 + "]" * 990, "metadata is nested too deep"),
+        ('{"a":' * 33 + "1" + "}" * 33, "metadata is nested too deep"),
+    ],
+)
+def test_tampered_metadata_is_refused(tmp_path, saved, text, message):
     path = tmp_path / "m.npz"
     with open(path, "wb") as f:
         np.savez(f, w=saved.w, b=np.float64(saved.b), metadata=np.array(text))
-    with pytest.raises(ModelFileError, match="metadata is not valid JSON"):
+    with pytest.raises(ModelFileError, match=message):
         load_model(path)
+
+
+def test_duplicate_class_names_are_refused(tmp_path, saved):
+    saved.classes = ["cat", "cat"]
+    with pytest.raises(ModelFileError, match="two different names; got 'cat' twice"):
+        save_model(tmp_path / "m.npz", saved)
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_a_special_file_is_never_replaced(tmp_path, saved):

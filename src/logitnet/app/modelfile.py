@@ -35,10 +35,10 @@ from numpy.typing import NDArray
 
 from logitnet import __version__
 from logitnet.app.prediction import classify, model_input
-from logitnet.checks import check_image_shape
+from logitnet.checks import check_class_names, check_image_shape
 from logitnet.data.images import PREPROCESSING
 from logitnet.exceptions import ModelFileError
-from logitnet.files import atomic_path, check_output_path
+from logitnet.files import atomic_path, check_output_path, file_kind
 
 __all__ = [
     "FORMAT",
@@ -53,6 +53,17 @@ FORMAT = "logitnet-model"
 FORMAT_VERSION = 2
 #: Versions :func:`load_model` reads.
 READABLE_VERSIONS = (1, 2)
+
+#: Largest metadata member accepted (its size as the zip directory declares
+#: it, checked before anything is decompressed): the cost curve of a long
+#: training run is far below it.
+MAX_METADATA_BYTES = 16 * 2**20
+
+#: Deepest nesting of JSON objects and lists accepted in the metadata.
+MAX_METADATA_DEPTH = 32
+
+#: Room for an .npy member's header beside its values.
+_NPY_HEADER_BYTES = 4096
 
 #: What version 1 files said of their preprocessing, when they say nothing.
 _V1_PREPROCESSING = {
@@ -233,10 +244,13 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
         weights that do not fit the image shape.
     """
     path = Path(path)
-    if not path.exists():
+    kind = file_kind(path)
+    if kind is None:
         raise ModelFileError(f"{path}: no such model file")
-    if path.is_dir():
+    if kind == "directory":
         raise ModelFileError(f"{path}: is a directory, not a model file")
+    if kind != "file":
+        raise ModelFileError(f"{path}: is a {kind}, not a model file")
     try:
         # The file is opened here, not by np.load, so that it is closed even
         # when np.load fails part-way through a damaged archive.
@@ -254,16 +268,85 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
                         f"{path}: not a logitnet model (holds {sorted(names)}, "
                         "expected ['b', 'metadata', 'w'])"
                     )
-                w, b, raw = npz["w"], npz["b"], npz["metadata"]
+                # Sizes as the zip directory declares them, checked before a
+                # byte is decompressed: a bomb costs nothing. (zipfile never
+                # inflates a member past its declared size.)
+                _check_size(path, npz, "metadata", MAX_METADATA_BYTES)
+                _check_size(path, npz, "b", 8)
+                raw = npz["metadata"]
+                metadata = _parse_metadata(path, raw)
+                _check_size(path, npz, "w", 8 * _declared_n_x(metadata))
+                w, b = npz["w"], npz["b"]
     except ModelFileError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise ModelFileError(f"{path}: not a readable model file ({e})") from e
+        raise ModelFileError(f"{path}: not a readable model file ({_reason(e)})") from e
+    return _from_parts(path, w, b, metadata)
+
+
+def _check_size(path: Path, npz, name: str, limit: int) -> None:
+    """Refuse member ``name`` if its declared size exceeds ``limit`` bytes
+    of values (plus room for the .npy header)."""
+    size = npz.zip.getinfo(f"{name}.npy").file_size
+    if size > limit + _NPY_HEADER_BYTES:
+        raise ModelFileError(
+            f"{path}: not a logitnet model ('{name}' declares {size} bytes, "
+            f"more than the {limit + _NPY_HEADER_BYTES} a model's {name} can take)"
+        )
+
+
+def _parse_metadata(path: Path, raw: np.ndarray) -> Any:
+    """The metadata member's JSON, refused when not text, not JSON or
+    nested deeper than :data:`MAX_METADATA_DEPTH`."""
+    if raw.dtype.kind != "U" or raw.shape != ():
+        raise ModelFileError(
+            f"{path}: not a logitnet model (metadata must be one string; got "
+            f"{raw.dtype} of shape {raw.shape})"
+        )
     try:
         metadata = json.loads(str(raw))
-    except (ValueError, RecursionError) as e:
+    except RecursionError:
+        metadata = None
+    except ValueError as e:
         raise ModelFileError(f"{path}: metadata is not valid JSON ({e})") from e
-    return _from_parts(path, w, b, metadata)
+    if metadata is None or _depth(metadata) > MAX_METADATA_DEPTH:
+        raise ModelFileError(
+            f"{path}: metadata is nested too deep (more than "
+            f"{MAX_METADATA_DEPTH} levels of objects and lists)"
+        )
+    return metadata
+
+
+def _depth(value: Any) -> int:
+    """How deeply JSON objects and lists nest in ``value`` (no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _declared_n_x(metadata: Any) -> int:
+    """How many weights the metadata's image shape calls for (a valid shape;
+    else 0, and the weights are refused for their size or by _from_parts)."""
+    shape = metadata.get("image_shape") if isinstance(metadata, dict) else None
+    try:
+        return math.prod(check_image_shape(shape))
+    except ValueError:
+        return 0
+
+
+def _reason(error: BaseException) -> str:
+    """Why NumPy or zipfile could not read a member, without NumPy's advice
+    to allow pickles: a model file never holds Python objects, and logitnet
+    never unpickles."""
+    text = str(error)
+    if "pickle" in text.lower():
+        return "it holds Python objects, which a model file never does"
+    return text or type(error).__name__
 
 
 def _checksum(w: np.ndarray, b: np.ndarray, metadata: dict) -> str:
@@ -281,12 +364,10 @@ def _check_parts(path: Path, w: np.ndarray, b: np.ndarray, classes, shape) -> No
     def bad(what: str) -> ModelFileError:
         return ModelFileError(f"{path}: {what}")
 
-    if not (
-        isinstance(classes, list)
-        and len(classes) == 2
-        and all(isinstance(c, str) for c in classes)
-    ):
-        raise bad(f"'classes' must be two names; got {classes!r}")
+    try:
+        check_class_names(classes)
+    except ValueError as e:
+        raise bad(str(e)) from None
     try:
         # A JSON list; a tuple reaches here only from a SavedModel being saved.
         check_image_shape(list(shape) if isinstance(shape, tuple) else shape)
