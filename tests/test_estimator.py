@@ -307,3 +307,18 @@ def test_lbfgs_reaches_the_course_cost_in_few_iterations(data_dir):
     first = next(i for i, c in enumerate(clf.loss_curve_) if c <= 0.135608)
     assert first < 40
     assert clf.score(X, train_y.ravel()) == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_that_ends_non_finite_is_an_error(dtype):
+    # Steps of 1e308 leave the weights finite (|w| ~ 1e307) for a few
+    # iterations but the cost at inf: an error, never a fitted model.
+    from logitnet.exceptions import DivergenceError
+
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 5)).astype(dtype)
+    y = np.arange(20) % 2
+    est = LogisticRegression(solver="gd", learning_rate=1e308, max_iter=6)
+    with pytest.raises(DivergenceError, match="non-finite"):
+        est.fit(X, y)
+    assert not hasattr(est, "coef_")

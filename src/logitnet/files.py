@@ -159,8 +159,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
         _temporary(path).unlink()
     except OSError as e:
         raise OutputPathError(
-            f"{shown(path)}: cannot write a file in {shown(parent)} "
-            f"({e.strerror or e})"
+            f"{shown(path)}: cannot write a file in {shown(parent)} ({e.strerror or e})"
         ) from None
     return path
 

@@ -219,14 +219,14 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
         "metrics": model.metrics,
     }
     try:
-        text = json.dumps(metadata, sort_keys=True)
+        text = json.dumps(metadata, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ModelFileError(
             f"{path}: training settings and metrics must be JSON-serializable "
-            f"(plain numbers, strings, lists, dicts): {e}"
+            f"(plain finite numbers, strings, lists, dicts): {e}"
         ) from e
     metadata["sha256"] = _checksum(w, b, metadata)
-    text = json.dumps(metadata, sort_keys=True)
+    text = json.dumps(metadata, sort_keys=True, allow_nan=False)
     arrays = {"w": w, "b": b, "metadata": np.array(text)}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)  # a file object: np.savez would add ".npz" to a name

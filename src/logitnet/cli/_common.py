@@ -64,7 +64,9 @@ def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], in
         except ValueError:
             pass
         allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise argparse.ArgumentTypeError(f"expected a whole number {allowed}; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number {allowed}; got {text!r}"
+        )
 
     return parse
 
@@ -206,8 +208,14 @@ def add_split(parser: argparse.ArgumentParser) -> None:
 # Shared steps of the commands ----------------------------------------------------
 
 
+def json_text(value: object) -> str:
+    """``value`` as the JSON the commands print (no NaN or inf: a value that
+    cannot be written is found before anything is saved)."""
+    return json.dumps(value, indent=2, allow_nan=False)
+
+
 def print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, allow_nan=False))
+    print(json_text(value))
 
 
 def inputs_of(args: argparse.Namespace) -> dict[str, str | None]:

@@ -13,11 +13,11 @@ from logitnet.cli._common import (
     check_outputs,
     fit,
     int_at_least,
+    json_text,
     learning_rate,
     load_data,
     non_negative,
     print_accuracies,
-    print_json,
 )
 
 
@@ -103,18 +103,9 @@ def run(args: argparse.Namespace) -> int:
             cost_every=training["cost_every"],
             learning_rate=args.learning_rate if args.solver == "gd" else None,
         )
-    if args.out is not None:
-        from logitnet.app.modelfile import save_model
-
-        save_model(args.out, model)
-        feedback.note(f"model saved to {args.out}")
-    if figure is not None:
-        from logitnet.viz import plots
-
-        plots.save_png(figure, args.plot)
-        feedback.note(f"learning curve saved to {args.plot}")
-    if args.json:
-        print_json(
+    report = None
+    if args.json:  # built before anything is saved, so it cannot fail after
+        report = json_text(
             {
                 "model": args.out,
                 "classes": model.classes,
@@ -125,6 +116,18 @@ def run(args: argparse.Namespace) -> int:
                 "metrics": model.metrics,
             }
         )
+    if args.out is not None:
+        from logitnet.app.modelfile import save_model
+
+        save_model(args.out, model)
+        feedback.note(f"model saved to {args.out}")
+    if figure is not None:
+        from logitnet.viz import plots
+
+        plots.save_png(figure, args.plot)
+        feedback.note(f"learning curve saved to {args.plot}")
+    if report is not None:
+        print(report)
         return 0
     print_accuracies(model.metrics)
     return 0

@@ -52,6 +52,7 @@ from logitnet.checks import (
 from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus
 from logitnet.core.pixels import ScaledPixels
 from logitnet.core.solvers import COST_EVERY, gradient_descent, lbfgs
+from logitnet.exceptions import DivergenceError
 
 __all__ = ["LogisticRegression"]
 
@@ -195,7 +196,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Bad parameters, shapes, NaN/inf, fewer or more than two classes,
             bad sample weights.
         logitnet.exceptions.DivergenceError
-            ``solver="gd"`` with a learning rate so large the weights overflow.
+            Training that ends with weights, bias or cost that are not finite
+            (``solver="gd"`` with a learning rate so large the weights or the
+            cost overflow). The estimator is then left unfitted.
         """
         dtype = self._check_params()
         if isinstance(X, ScaledPixels):
@@ -256,8 +259,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 fit_intercept=self.fit_intercept,
                 **problem,
             )
-        self.coef_ = result.w.astype(dtype, copy=False).reshape(1, -1)
-        self.intercept_ = np.array([result.b], dtype=dtype)
+        coef = result.w.astype(dtype, copy=False).reshape(1, -1)
+        intercept = np.array([result.b], dtype=dtype)
+        _require_finite_result(coef, intercept, result.costs)
+        self.coef_, self.intercept_ = coef, intercept
         self.n_iter_ = np.array([result.n_iter])
         if namespace is not None:
             self._move_to_namespace_of(namespace)
@@ -522,3 +527,21 @@ def _check_sample_weight(
 
 def _print_cost(iteration: int, cost: float) -> None:
     print(f"iteration {iteration}: cost {cost:.6f}", flush=True)
+
+
+def _require_finite_result(coef: np.ndarray, intercept: np.ndarray, costs) -> None:
+    """A fit that ends outside the float range is an error, never a model:
+    weights, bias and final cost must all be finite (in the fitted dtype)."""
+    with np.errstate(invalid="ignore"):
+        parts = {
+            "weights": bool(np.isfinite(coef).all()),
+            "bias": bool(np.isfinite(intercept).all()),
+            "final cost": not costs or bool(np.isfinite(costs[-1])),
+        }
+    bad = [name for name, finite in parts.items() if not finite]
+    if bad:
+        raise DivergenceError(
+            f"training ended with a non-finite {' and '.join(bad)} (inf or NaN): "
+            "the steps left the float range; use a smaller "
+            "learning rate or more regularization (alpha)"
+        )
