@@ -117,7 +117,7 @@ class Feedback:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr)
+            print(one_line(message), file=sys.stderr)
 
 
 # Option groups that several commands take ---------------------------------------
@@ -324,4 +324,6 @@ def print_accuracies(metrics: dict) -> None:
 
 def probabilities_text(probabilities: dict[str, float]) -> str:
     """``non-cat 0.1234, cat 0.8766``: a picture's answer on one line."""
-    return ", ".join(f"{c} {p:.4g}" for c, p in probabilities.items())
+    from logitnet.files import shown
+
+    return ", ".join(f"{shown(c)} {p:.4g}" for c, p in probabilities.items())

@@ -11,6 +11,7 @@ from logitnet.cli._common import (
     check_outputs,
     print_json,
 )
+from logitnet.files import shown
 
 
 def add_parser(commands) -> None:
@@ -61,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(
-            f"{args.out}: {summary['n_train']} training and {summary['n_test']} test "
+            f"{shown(args.out)}: {summary['n_train']} training and "
+            f"{summary['n_test']} test "
             f"pictures of {images.shape[1]}x{images.shape[2]}; "
-            f"label 0 = {classes[0]}, 1 = {classes[1]}"
+            f"label 0 = {shown(classes[0])}, 1 = {shown(classes[1])}"
         )
     return 0

@@ -14,6 +14,7 @@ from logitnet.cli._common import (
     load_data,
     print_json,
 )
+from logitnet.files import shown
 
 
 def add_parser(commands) -> None:
@@ -119,8 +120,9 @@ def _print_table(classes: list[str], source: dict, result) -> None:
     """The metrics and the confusion matrix as text."""
     print(f"{source['split']} pictures: {source['n_images']} ({source['kind']})")
     for name, value in result.metrics.items():
-        shown = "undefined (one class only)" if value is None else f"{value:.4f}"
-        print(f"{name:<10} {shown}")
+        text = "undefined (one class only)" if value is None else f"{value:.4f}"
+        print(f"{name:<10} {text}")
+    classes = [shown(c) for c in classes]  # names from a file: safe to print
     width = max(len(c) for c in classes)
     print("confusion matrix (rows: true, columns: predicted)")
     print(" " * width + "".join(f"  {c:>{width}}" for c in classes))

@@ -11,6 +11,7 @@ from logitnet.cli._common import (
     print_json,
     probabilities_text,
 )
+from logitnet.files import shown
 
 
 def add_parser(commands) -> None:
@@ -64,5 +65,8 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         shares = probabilities_text(probabilities)
-        print(f"{args.image}: {label} ({shares}); z = {z:.4f}; drawn in {args.out}")
+        print(
+            f"{shown(args.image)}: {shown(label)} ({shares}); z = {z:.4f}; "
+            f"drawn in {shown(args.out)}"
+        )
     return 0

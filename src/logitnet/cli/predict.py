@@ -9,9 +9,11 @@ from logitnet.cli._common import (
     Feedback,
     add_feedback,
     add_model,
+    one_line,
     print_json,
     probabilities_text,
 )
+from logitnet.files import shown
 
 
 def add_parser(commands) -> None:
@@ -52,13 +54,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         for entry in results:
             if "error" in entry:
-                print(
-                    f"logitnet: error: {entry['path']}: {entry['error']}",
-                    file=sys.stderr,
-                )
+                message = one_line(f"{entry['path']}: {entry['error']}")
+                print(f"logitnet: error: {message}", file=sys.stderr)
             else:
                 shares = probabilities_text(entry["probabilities"])
-                print(f"{entry['path']}: {entry['label']} ({shares})")
+                print(f"{shown(entry['path'])}: {shown(entry['label'])} ({shares})")
     failed = sum("error" in entry for entry in results)
     if failed and len(results) > 1:
         feedback.note(f"{failed} of {len(results)} files failed")

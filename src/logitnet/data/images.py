@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from logitnet.checks import check_image_shape
 from logitnet.exceptions import DataError
+from logitnet.files import file_kind, shown
 
 __all__ = [
     "DEFAULT_IMAGE_SHAPE",
@@ -146,10 +147,13 @@ def read_image(
             f"got {type(source).__name__}"
         )
     path = Path(source)
-    if not path.exists():
+    kind = file_kind(path)
+    if kind is None:
         raise DataError(f"{path}: no such file")
-    if path.is_dir():
+    if kind == "directory":
         raise DataError(f"{path}: is a directory, not an image file")
+    if kind != "file":  # a FIFO or a device would block or never end
+        raise DataError(f"{path}: is a {kind}, not an image file")
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its own limit; ours is firmer.
@@ -307,7 +311,11 @@ def load_image_folder(
     images = np.empty((len(paths), height, width, channels), np.uint8)
     for i, path in enumerate(progress(paths) if progress else paths):
         images[i] = read_image(path, image_shape)
-    return images, np.array(labels, np.int64), [p.name for p in class_dirs], paths
+    # A folder name is a class name as it is shown: bytes that are not UTF-8
+    # and control characters become backslash escapes, so the name can be
+    # printed, written to JSON, HDF5 and HTML, and drawn.
+    classes = [shown(p.name) for p in class_dirs]
+    return images, np.array(labels, np.int64), classes, paths
 
 
 def split_dataset(
