@@ -108,3 +108,25 @@ def test_predict_files_reads_any_size(tiny_model, tmp_path, rng):
     [entry] = predict_files(tiny_model, [tmp_path / "big.png"])
     expected = tiny_model.predict_proba(tmp_path / "big.png")[0]
     assert entry["probabilities"] == {"no": expected[0], "yes": expected[1]}
+
+
+def test_predictions_stream_a_batch_at_a_time(tiny_model, tiny_folder, monkeypatch):
+    # Memory must not grow with the number of files: no more than one batch
+    # of pictures is read before its answers come out.
+    from logitnet.app import prediction
+    from logitnet.data import images
+
+    reads = []
+    real = images.read_image
+    monkeypatch.setattr(images, "read_image", lambda *a: reads.append(1) or real(*a))
+    sources = [tiny_folder / "cat"] * 4  # 20 pictures
+    entries = prediction.iter_predictions(tiny_model, sources, batch=3)
+    first = next(entries)
+    assert "label" in first and len(reads) == 3
+    assert len([first, *entries]) == 20 and len(reads) == 20
+    whole = predict_files(tiny_model, sources)
+    batched = list(prediction.iter_predictions(tiny_model, sources, batch=7))
+    assert [e["path"] for e in whole] == [e["path"] for e in batched]
+    for a, b in zip(whole, batched, strict=True):
+        assert a["label"] == b["label"]
+        assert a["probabilities"] == pytest.approx(b["probabilities"], rel=1e-12)

@@ -16,8 +16,9 @@ recorded as an error instead of stopping the others.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,12 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
     )
 
 
+#: Pictures read and classified together by :func:`iter_predictions`: enough
+#: for one vectorized pass, few enough that memory stays flat (64 x 64 x 3
+#: pictures: 3 MiB of pixels, 25 MiB of floats) however many files there are.
+PREDICT_BATCH = 256
+
+
 def predict_files(
     model: SavedModel,
     sources: Sequence[str | os.PathLike[str]],
@@ -165,19 +172,41 @@ def predict_files(
         come first, then the files in the order of ``sources``. A file
         that cannot be read does not stop the others.
     """
-    from logitnet.data.images import expand_paths, read_image
+    return list(iter_predictions(model, sources, progress=progress))
 
-    results: list[dict[str, Any]] = []
+
+def iter_predictions(
+    model: SavedModel,
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    progress: Callable[[list[Path]], Iterable[Path]] | None = None,
+    batch: int = PREDICT_BATCH,
+) -> Iterator[dict[str, Any]]:
+    """:func:`predict_files`' entries one at a time, in the same order,
+    reading and classifying ``batch`` pictures at a time: memory does not
+    grow with the number of files."""
+    from logitnet.data.images import expand_paths
+
     paths: list[Path] = []
     for source in sources:
         found = expand_paths([source])
         if not found and Path(source).is_dir():
-            results.append({"path": str(source), "error": NO_IMAGES})
+            yield {"path": str(source), "error": NO_IMAGES}
         paths.extend(found)
+    files = iter(paths if progress is None else progress(paths))
+    while chunk := list(itertools.islice(files, batch)):
+        yield from _predict_batch(model, chunk)
+
+
+def _predict_batch(model: SavedModel, paths: list[Path]) -> list[dict[str, Any]]:
+    """Entries for a few files: each read, then all classified at once."""
+    from logitnet.data.images import read_image
+
+    entries: list[dict[str, Any]] = []
     read: list[tuple[dict[str, Any], NDArray[np.uint8]]] = []
-    for path in paths if progress is None else progress(paths):
+    for path in paths:
         entry: dict[str, Any] = {"path": str(path)}
-        results.append(entry)
+        entries.append(entry)
         try:
             read.append((entry, read_image(path, model.image_shape)))
         except LogitnetError as e:
@@ -191,7 +220,7 @@ def predict_files(
             entry["probabilities"] = dict(
                 zip(model.classes, map(float, p), strict=True)
             )
-    return results
+    return entries
 
 
 def _without_prefix(message: str, path: str) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from logitnet.cli._common import (
     Feedback,
     add_feedback,
     add_model,
+    json_text,
     one_line,
-    print_json,
     probabilities_text,
 )
 from logitnet.files import shown
@@ -42,24 +43,30 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.modelfile import load_model
-    from logitnet.app.prediction import predict_files
+    from logitnet.app.prediction import iter_predictions
 
     feedback = Feedback(args)
     model = load_model(args.model)
-    results = predict_files(
+    entries = iter_predictions(
         model, args.images, progress=feedback.files("reading images")
     )
+    total = failed = 0
+    # Each answer is printed as soon as its batch is classified, so memory
+    # stays flat however many files there are; --json streams one array.
+    for entry in entries:
+        if args.json:
+            text = textwrap.indent(json_text(entry), "  ")
+            print(("[\n" if total == 0 else ",\n") + text, end="")
+        elif "error" in entry:
+            message = one_line(f"{entry['path']}: {entry['error']}")
+            print(f"logitnet: error: {message}", file=sys.stderr)
+        else:
+            shares = probabilities_text(entry["probabilities"])
+            print(f"{shown(entry['path'])}: {shown(entry['label'])} ({shares})")
+        total += 1
+        failed += "error" in entry
     if args.json:
-        print_json(results)
-    else:
-        for entry in results:
-            if "error" in entry:
-                message = one_line(f"{entry['path']}: {entry['error']}")
-                print(f"logitnet: error: {message}", file=sys.stderr)
-            else:
-                shares = probabilities_text(entry["probabilities"])
-                print(f"{shown(entry['path'])}: {shown(entry['label'])} ({shares})")
-    failed = sum("error" in entry for entry in results)
-    if failed and len(results) > 1:
-        feedback.note(f"{failed} of {len(results)} files failed")
+        print("\n]" if total else "[]")
+    if failed and total > 1:
+        feedback.note(f"{failed} of {total} files failed")
     return 1 if failed else 0
