@@ -120,6 +120,7 @@ def load_data(
         }
         return ImageData(train_x, train_y, test_x, test_y, classes, source)
     from logitnet.data.cats import load_dataset, resolve_data_dir
+    from logitnet.data.layout import class_names
 
     train_x, train_y, test_x, test_y, classes = load_dataset(data_dir, verify=verify)
     directory = resolve_data_dir(data_dir)
@@ -128,7 +129,7 @@ def load_data(
         train_y.reshape(-1),
         test_x,
         test_y.reshape(-1),
-        [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in classes],
+        class_names(classes),
         {
             "kind": "course HDF5",
             "path": str(directory.resolve()) if directory else "download cache",

@@ -331,6 +331,10 @@ def connect(scheduler: str | None) -> Iterator[Any]:
         raise DataError(
             f"{scheduler}: cannot reach the Dask scheduler ({type(e).__name__}: {e})"
         ) from e
+    except (ValueError, TypeError) as e:  # an unknown scheme: foo://x
+        raise DataError(
+            f"{scheduler}: not a Dask scheduler address, such as tcp://host:8786 ({e})"
+        ) from e
     try:
         yield client
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,13 +21,15 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet.checks import check_binary_labels
+from logitnet.checks import check_binary_labels, check_class_names
 from logitnet.exceptions import DataError
 
 __all__ = [
     "check_labels",
     "check_layout",
+    "check_storage",
     "checked_hdf5",
+    "class_names",
     "is_lfs_pointer",
     "not_hdf5_reason",
     "read_split",
@@ -34,6 +37,17 @@ __all__ = [
 ]
 
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+#: Stored chunks smaller than this, more than :data:`MAX_SMALL_CHUNKS` of them,
+#: are refused: reading through millions of tiny chunks costs memory and time
+#: out of all proportion to the data (the course's 209 pictures in chunks of
+#: one byte took 13.9 GB).
+MIN_CHUNK_BYTES = 4096
+MAX_SMALL_CHUNKS = 1024
+
+#: Stored chunks larger than this are refused: reading one row decompresses
+#: its whole chunk.
+MAX_CHUNK_BYTES = 256 * 2**20
 
 
 def is_lfs_pointer(path: str | os.PathLike[str]) -> bool:
@@ -108,9 +122,16 @@ def read_split(
             )
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
     with checked_hdf5(path, x_key, y_key) as (x, y, classes):
-        x, y, classes = x[()], y[()], classes[()]
+        try:
+            x, y, classes = x[()], y[()], classes[()]
+        except MemoryError:
+            raise DataError(
+                f"{path}: {x_key} of shape {x.shape} ({x.nbytes} bytes) does "
+                "not fit in memory; train on it out of core (train --data FILE)"
+            ) from None
     y = y.reshape(1, -1)
     check_labels(path, y_key, y)
+    class_names(classes, path)
     return x, y.astype(np.int64), classes
 
 
@@ -122,6 +143,9 @@ def checked_hdf5(path: Path, x_key: str, y_key: str, classes_required: bool = Tr
     try:
         with h5py.File(path, "r") as f:
             required = (x_key, y_key, "list_classes")[: 3 if classes_required else 2]
+            for key in ("list_classes", *required):  # links first: see check_storage
+                if f.get(key, getlink=True) is not None:
+                    check_storage(path, f, key)
             for key in required:
                 if key not in f or not isinstance(f[key], h5py.Dataset):
                     raise DataError(
@@ -140,6 +164,53 @@ def checked_hdf5(path: Path, x_key: str, y_key: str, classes_required: bool = Tr
             f"{path}: cannot be read as HDF5, the file is damaged "
             f"({type(e).__name__}: {e})"
         ) from e
+
+
+def check_storage(path: Path, f: h5py.File, key: str) -> None:
+    """A dataset's values must be stored in the file itself, in chunks of a
+    sane size: read as what they claim to be, in bounded memory.
+
+    Refused, naming the file and the dataset: an external link (the values
+    are another file's), external storage (the values are raw bytes of other
+    files, any file), a virtual dataset (its values live in source files,
+    read as zeros where a source is missing), and chunks smaller than
+    :data:`MIN_CHUNK_BYTES` or larger than :data:`MAX_CHUNK_BYTES`. The
+    metadata alone decides, before any value is read.
+    """
+    link = f.get(key, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise DataError(
+            f"{path}: {key} is an external link to {link.filename!r}; logitnet "
+            "reads only data stored in the file itself (open that file, or "
+            "copy the dataset in)"
+        )
+    d = f.get(key)
+    if not isinstance(d, h5py.Dataset):
+        return
+    if d.is_virtual:
+        raise DataError(
+            f"{path}: {key} is a virtual dataset (its values live in other "
+            "files); logitnet reads only data stored in the file itself"
+        )
+    if d.external:
+        raise DataError(
+            f"{path}: {key} uses external storage (its values are bytes of "
+            f"{', '.join(repr(name) for name, *_ in d.external)}); logitnet "
+            "reads only data stored in the file itself"
+        )
+    if d.chunks is None:
+        return
+    chunk_bytes = int(np.prod(d.chunks, dtype=np.int64)) * d.dtype.itemsize
+    n_chunks = math.prod(-(-n // c) for n, c in zip(d.shape, d.chunks, strict=True))
+    tiny = chunk_bytes < MIN_CHUNK_BYTES and n_chunks > MAX_SMALL_CHUNKS
+    if tiny or chunk_bytes > MAX_CHUNK_BYTES:
+        raise DataError(
+            f"{path}: {key} is stored in chunks of shape {d.chunks} "
+            f"({n_chunks} chunks of {chunk_bytes} bytes); logitnet reads chunks "
+            f"of {MIN_CHUNK_BYTES} bytes to {MAX_CHUNK_BYTES // 2**20} MiB "
+            "(or a few smaller ones) in bounded memory: rewrite the file with "
+            "larger chunks or none (e.g. h5repack -l CHUNK=...)"
+        )
 
 
 def check_layout(path, x_key, x, y_key, y, classes) -> None:
@@ -167,6 +238,22 @@ def check_layout(path, x_key, x, y_key, y, classes) -> None:
             f"{path}: list_classes must be 2 class names; "
             f"got shape {classes.shape}, dtype {classes.dtype}"
         )
+
+
+def class_names(classes, path: Path | None = None) -> list[str]:
+    """``list_classes`` (bytes or str) as two distinct names; bytes that are
+    not UTF-8 become backslash escapes, so the names can be printed, saved
+    and drawn. With ``path``, a problem is a DataError naming the file."""
+    names = [
+        c.decode("utf-8", "backslashreplace") if isinstance(c, bytes) else str(c)
+        for c in np.asarray(classes).reshape(-1)
+    ]
+    try:
+        return check_class_names(names)
+    except ValueError as e:
+        if path is None:
+            raise
+        raise DataError(f"{path}: list_classes: {e}") from None
 
 
 def check_labels(path: Path, key: str, labels: np.ndarray) -> None:

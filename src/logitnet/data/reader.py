@@ -29,6 +29,7 @@ from logitnet.data.layout import (
     check_labels,
     check_layout,
     checked_hdf5,
+    class_names,
     not_hdf5_reason,
 )
 from logitnet.exceptions import DataError
@@ -193,13 +194,19 @@ def _pread(fd: int, first: int, last: int, alignment: int) -> np.ndarray | None:
     return buffer[first - start : last - start]
 
 
-def _raw_offset(f: h5py.File, key: str) -> int | None:
-    """Where an HDF5 dataset's values start in its file, when they are one
-    plain C-order block of native-order values there; else None.
+def _raw_offset(path: Path, f: h5py.File, key: str) -> int | None:
+    """Where an HDF5 dataset's values start in the file ``path`` (open as
+    ``f``), when they are one plain C-order block of native-order values
+    stored there; else None.
 
-    The answer is checked: the first and last values read at that offset
-    must be the ones h5py reads.
+    The answer is checked against the same file the raw reader will read:
+    the first and last values read at that offset from ``path`` must be the
+    ones h5py reads.
     """
+    if not isinstance(f.get(key, getlink=True), h5py.HardLink) or not (
+        os.path.samefile(f.filename, path)
+    ):
+        return None  # values from elsewhere: through h5py (if at all)
     d = f[key]
     if (
         d.chunks is not None
@@ -213,7 +220,7 @@ def _raw_offset(f: h5py.File, key: str) -> int | None:
     offset = d.id.get_offset()
     if offset is None:
         return None
-    with open(f.filename, "rb") as raw:
+    with open(path, "rb") as raw:
         for flat in (0, d.size - 1):
             raw.seek(offset + flat * d.dtype.itemsize)
             stored = np.frombuffer(raw.read(d.dtype.itemsize), d.dtype)
@@ -357,9 +364,14 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
             keys = set(f.keys())
             test_shape = f["test_set_x"].shape if "test_set_x" in keys else None
             classes = f["list_classes"][()] if "list_classes" in keys else None
+    if test_shape is not None and tuple(test_shape[1:]) != tuple(x_shape[1:]):
+        raise DataError(
+            f"{path}: test_set_x holds pictures of shape {tuple(test_shape[1:])}, "
+            f"train_set_x of {tuple(x_shape[1:])}: both sets must have one shape"
+        )
     names = ["0", "1"]
     if classes is not None and np.shape(classes) == (2,):
-        names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in classes]
+        names = class_names(classes, path)
     return {
         "image_shape": tuple(int(n) for n in x_shape[1:]),
         "classes": names,
@@ -408,8 +420,8 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     with checked_hdf5(path, x_key, y_key, classes_required=False) as (x, y, _):
         return (
             False,
-            (x.shape, x.dtype, _raw_offset(x.file, x_key)),
-            (y.shape, y.dtype, _raw_offset(y.file, y_key)),
+            (x.shape, x.dtype, _raw_offset(path, x.file, x_key)),
+            (y.shape, y.dtype, _raw_offset(path, y.file, y_key)),
         )
 
 
