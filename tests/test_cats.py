@@ -245,3 +245,15 @@ def test_explicit_directory_is_never_replaced_by_a_download(
         load_dataset()
     assert served_copy.requests == []
     assert list(empty.iterdir()) == []
+
+
+def test_oversized_download_stops_at_the_expected_size(server, tmp_path):
+    # A 2 GB answer (sparse: nothing on disk) where 2.6 MB are expected: the
+    # download stops as soon as it passes the course file's size.
+    for name in datasets.SHA256:
+        with open(server.root / name, "wb") as f:
+            f.truncate(2 * 2**30)
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError, match="larger than the course file's 2572022 bytes"):
+        fetch_dataset(cache, server.url)
+    assert [p for p in cache.iterdir() if p.stat().st_size] == []

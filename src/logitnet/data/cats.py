@@ -55,6 +55,10 @@ SHA256 = {
     ),
 }
 
+#: Size in bytes of each file as the course distributes it: a download stops
+#: as soon as it grows past this, before the disk fills.
+SIZES = {"train_catvnoncat.h5": 2_572_022, "test_catvnoncat.h5": 616_958}
+
 #: A public copy of the two files, pinned to one commit.
 DEFAULT_BASE_URL = (
     "https://raw.githubusercontent.com/Hiren2002/Logistic-Regression/"
@@ -177,13 +181,38 @@ class _Downloader:
         self.http = http
 
     def __call__(self, url, output_file, pooch, check_only=False):
-        result = self.http(url, output_file, pooch, check_only=check_only)
-        if not check_only and is_lfs_pointer(output_file):
+        if check_only:
+            return self.http(url, output_file, pooch, check_only=check_only)
+        limit = SIZES.get(Path(url).name)
+        with open(output_file, "w+b") as raw:
+            result = self.http(url, _Capped(raw, limit, url), pooch)
+        if is_lfs_pointer(output_file):
             raise DataError(
                 f"{url}: serves a Git LFS pointer file, not the data; "
                 "use a URL that serves the file itself"
             )
         return result
+
+
+class _Capped:
+    """A file being downloaded that refuses to grow past ``limit`` bytes
+    (no limit when None): a server sending more than the expected file is
+    stopped at once, not after filling the disk."""
+
+    def __init__(self, raw, limit: int | None, url: str) -> None:
+        self.raw, self.limit, self.url, self.written = raw, limit, url, 0
+
+    def write(self, data: bytes) -> int:
+        self.written += len(data)
+        if self.limit is not None and self.written > self.limit:
+            raise DataError(
+                f"{self.url}: the download is larger than the course file's "
+                f"{self.limit} bytes; stopped, refusing to use it"
+            )
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 def load_dataset(
