@@ -32,6 +32,7 @@ __all__ = [
     "class_names",
     "is_lfs_pointer",
     "not_hdf5_reason",
+    "open_hdf5",
     "read_split",
     "write_course_file",
 ]
@@ -131,8 +132,22 @@ def read_split(
             ) from None
     y = y.reshape(1, -1)
     check_labels(path, y_key, y)
+    if split == "train":
+        check_both_labels(path, y_key, np.unique(y))
     class_names(classes, path)
     return x, y.astype(np.int64), classes
+
+
+def open_hdf5(path: str | os.PathLike[str]) -> h5py.File:
+    """``path`` opened with h5py for reading; a file another program holds
+    open for writing (HDF5's file lock) is a DataError naming it."""
+    try:
+        return h5py.File(path, "r")
+    except BlockingIOError as e:
+        raise DataError(
+            f"{path}: is locked by a program writing it (HDF5 file locking); "
+            "try again when that program has closed it"
+        ) from e
 
 
 @contextlib.contextmanager
@@ -141,7 +156,7 @@ def checked_hdf5(path: Path, x_key: str, y_key: str, classes_required: bool = Tr
     None when absent and not required), their layout checked, for reading
     inside the ``with``; any h5py failure there becomes a DataError."""
     try:
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path) as f:
             required = (x_key, y_key, "list_classes")[: 3 if classes_required else 2]
             for key in ("list_classes", *required):  # links first: see check_storage
                 if f.get(key, getlink=True) is not None:
@@ -254,6 +269,17 @@ def class_names(classes, path: Path | None = None) -> list[str]:
         if path is None:
             raise
         raise DataError(f"{path}: list_classes: {e}") from None
+
+
+def check_both_labels(path: Path, key: str, present) -> None:
+    """A training set must hold both labels: ``present`` is the set of
+    labels found in ``path``'s array ``key``."""
+    present = sorted(int(label) for label in present)
+    if len(present) < 2:
+        raise DataError(
+            f"{path}: {key} holds only label {present[0] if present else '-'}; "
+            "training needs pictures of both classes (labels 0 and 1)"
+        )
 
 
 def check_labels(path: Path, key: str, labels: np.ndarray) -> None:

@@ -26,11 +26,13 @@ from numpy.typing import DTypeLike
 
 from logitnet.core.pixels import ScaledPixels
 from logitnet.data.layout import (
+    check_both_labels,
     check_labels,
     check_layout,
     checked_hdf5,
     class_names,
     not_hdf5_reason,
+    open_hdf5,
 )
 from logitnet.exceptions import DataError
 
@@ -126,7 +128,7 @@ class _StoredRows:
             stored = zarr.open_array(self.path, path=self.key, mode="r")
             block = stored[(0, rows) if self._labels_in_a_row else rows]
         else:
-            with h5py.File(self.path, "r") as f:
+            with open_hdf5(self.path) as f:
                 stored = f[self.key]
                 block = stored[(0, rows) if self._labels_in_a_row else rows]
         block = np.asarray(block).reshape(block.shape[0], *self.shape[1:])
@@ -304,8 +306,13 @@ def open_images(
     x_rows = _StoredRows(str(path), x_key, x_shape, x_dtype, zarr_store, x_offset)
     y_rows = _StoredRows(str(path), y_key, y_shape, y_dtype, zarr_store, y_offset)
     m, n = x_rows.shape
+    present: set[int] = set()
     for start in range(0, m, _LABELS_PER_READ):
-        check_labels(path, y_key, y_rows[start : start + _LABELS_PER_READ])
+        labels = y_rows[start : start + _LABELS_PER_READ]
+        check_labels(path, y_key, labels)
+        present.update(np.unique(labels).tolist())
+    if split == "train":
+        check_both_labels(path, y_key, present)
     if chunk_rows is None:
         chunk_rows = max(CHUNK_BYTES // (n * dtype.itemsize), 1)
     chunk_rows = min(int(chunk_rows), m)
@@ -360,7 +367,7 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
         test_shape = group["test_set_x"].shape if "test_set_x" in keys else None
         classes = read("list_classes") if "list_classes" in keys else None
     else:
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path) as f:
             keys = set(f.keys())
             test_shape = f["test_set_x"].shape if "test_set_x" in keys else None
             classes = f["list_classes"][()] if "list_classes" in keys else None
