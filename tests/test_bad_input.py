@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +112,94 @@ def world(tmp_path_factory) -> dict[str, str]:
     places["no_images"] = str(_folder(root, "no_images", {"a": 2, "b": 0}))
     places["bad_image"] = str(_folder(root, "bad_image", {"a": 2, "b": 2}, "b/x.png"))
     places["tiny"] = str(_folder(root, "tiny", {"a": 1, "b": 1}))
+    # The same picture in both classes: no weights fit it, and steps of 1e308
+    # end with finite weights but an infinite cost.
+    clash = _folder(root, "clash", {"a": 3, "b": 2})
+    (clash / "b" / "0.png").write_bytes((clash / "a" / "0.png").read_bytes())
+    places["clash"] = str(clash)
+    places.update(_edges(root, model, text))
     return places
+
+
+def _edges(root: Path, model: SavedModel, text: str) -> dict[str, str]:
+    """Inputs at the edges (issue 12): data read from elsewhere, files that
+    would make a reader explode or block, outputs that are inputs."""
+    import zipfile
+
+    import h5py
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    y = np.array([0, 1, 0, 1])
+    places = {}
+    # The same pixels stored plainly, through an external link, as external
+    # storage (raw bytes of any file), and as a virtual dataset whose source
+    # file is missing.
+    write_h5(root / "plain.h5", "train", x, y)
+    write_h5(root / "linked.h5", "train", None, y)
+    with h5py.File(root / "linked.h5", "a") as f:
+        f["train_set_x"] = h5py.ExternalLink(str(root / "plain.h5"), "train_set_x")
+    (root / "secret.txt").write_bytes(b"password" * (x.size // 8))
+    write_h5(root / "external.h5", "train", None, y)
+    with h5py.File(root / "external.h5", "a") as f:
+        f.create_dataset(
+            "train_set_x", x.shape, np.uint8,
+            external=[(str(root / "secret.txt"), 0, x.size)],
+        )  # fmt: skip
+    write_h5(root / "virtual.h5", "train", None, y)
+    layout = h5py.VirtualLayout(shape=x.shape, dtype=np.uint8)
+    layout[:] = h5py.VirtualSource(str(root / "gone.h5"), "train_set_x", x.shape)
+    with h5py.File(root / "virtual.h5", "a") as f:
+        f.create_virtual_dataset("train_set_x", layout)
+    # Chunks of one byte: millions of them for the course's 209 pictures.
+    write_h5(root / "tiny_chunks.h5", "train", None, y)
+    with h5py.File(root / "tiny_chunks.h5", "a") as f:
+        f.create_dataset("train_set_x", data=x, chunks=(1, 1, 1, 1))
+    d = _course_dir(root, "tiny_chunks_dir")
+    with h5py.File(d / "train_catvnoncat.h5", "a") as f:
+        del f["train_set_x"]
+        f.create_dataset("train_set_x", data=x, chunks=(1, 1, 1, 1))
+    places["tiny_chunks_dir"] = str(d)
+    write_h5(root / "test32.h5", "train", x, y, test_set_x=x[:, :32, :32],
+             test_set_y=y)  # fmt: skip
+    places["one_label"] = str(_course_dir(root, "one_label", y=np.zeros(4, int)))
+    places["same_names"] = str(_course_dir(root, "same_names",
+                                            classes=(b"cat", b"cat")))  # fmt: skip
+    places["good"] = str(_course_dir(root, "good"))
+    # Model files that are bombs: members declaring far more bytes than a
+    # model holds, compressed to almost nothing.
+    with zipfile.ZipFile(root / "zip_bomb.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("w.npy", "w", force_zip64=True) as member:
+            header = {"descr": "<f8", "fortran_order": False, "shape": (2**25,)}
+            np.lib.format.write_array_header_1_0(member, header)
+            zeros = bytes(2**20)
+            for _ in range(2**8):
+                member.write(zeros)
+        z.writestr("b.npy", _npy(np.float64(0)))
+        z.writestr("metadata.npy", _npy(np.array(text)))
+    with zipfile.ZipFile(root / "meta_bomb.npz", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("w.npy", _npy(model.w))
+        z.writestr("b.npy", _npy(np.float64(model.b)))
+        z.writestr("metadata.npy", _npy(np.array(" " * 5_000_000 + text)))
+    deep = "[" * 990 + "]" * 990
+    with open(root / "deep.npz", "wb") as f:
+        np.savez(f, w=model.w, b=np.float64(model.b), metadata=np.array(deep))
+    meta = json.loads(text)
+    meta["classes"] = ["cat", "cat"]
+    with open(root / "same_classes.npz", "wb") as f:
+        np.savez(
+            f, w=model.w, b=np.float64(model.b), metadata=np.array(json.dumps(meta))
+        )
+    os.link(root / "model.npz", root / "model_link.npz")
+    return places
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -139,7 +230,7 @@ CASES = [
     (["train", "--images", "{tiny}", "--test-fraction", "-0.1"], USAGE,
      "--test-fraction: expected a number from 0"),
     (["train", "--images", "{tiny}", "--seed", "-1"], USAGE,
-     "--seed: expected a whole number >= 0"),
+     "--seed: expected a whole number from 0 to 4294967295; got '-1'"),
     (["sweep", "--learning-rates", "0.1", "0"], USAGE,
      "--learning-rates: expected a finite number > 0; got '0'"),
     (["sweep", "--iterations", "x"], USAGE, "--iterations: expected a whole number"),
@@ -239,13 +330,116 @@ CASES = [
     (["convert", "{tiny}", "{root}/adir"], FAILURE, "{root}/adir: is a directory"),
     (["convert", "{root}/afile", "{root}/new.h5"], FAILURE,
      "{root}/afile: not a directory"),
+    # -- issue 12: inputs are read as what they claim to be ---------------------
+    (["train", "--data", "{root}/linked.h5"], FAILURE,
+     "{root}/linked.h5: train_set_x is an external link to"),
+    (["train", "--data", "{root}/external.h5"], FAILURE,
+     "{root}/external.h5: train_set_x uses external storage"),
+    (["train", "--data", "{root}/virtual.h5"], FAILURE,
+     "{root}/virtual.h5: train_set_x is a virtual dataset"),
+    (["train", "--data", "{root}/test32.h5"], FAILURE,
+     "{root}/test32.h5: test_set_x holds pictures of shape (32, 32, 3)"),
+    (["train", "--no-verify", "--data-dir", "{one_label}"], FAILURE,
+     "{one_label}/train_catvnoncat.h5: train_set_y holds only label 0"),
+    (["train", "--no-verify", "--data-dir", "{same_names}"], FAILURE,
+     "{same_names}/train_catvnoncat.h5: list_classes: 'classes' must be two "
+     "different names; got 'cat' twice"),
+    (["train", "--data", "{root}/plain.h5", "--scheduler", "foo://x"], FAILURE,
+     "foo://x: not a Dask scheduler address"),
+    (["train", "--images", "{tiny}", "--seed", "4294967296"], USAGE,
+     "--seed: expected a whole number from 0 to 4294967295; got '4294967296'"),
+    # -- no output ever replaces an input (usage errors, nothing run) -----------
+    (["train", "--data", "{root}/plain.h5", "--out", "{root}/plain.h5"], USAGE,
+     "--out {root}/plain.h5 is the input --data {root}/plain.h5"),
+    (["train", "--data-dir", "{good}", "--out", "{good}/train_catvnoncat.h5"], USAGE,
+     "--out {good}/train_catvnoncat.h5 is the input --data-dir's train_catvnoncat.h5"),
+    (["explain", "--model", M, IMG, "--out", M], USAGE,
+     "--out {root}/model.npz is the input --model {root}/model.npz"),
+    (["explain", "--model", M, IMG, "--out", "{root}/model_link.npz"], USAGE,
+     "--out {root}/model_link.npz is the input --model"),  # a hard link
+    (["explain", "--model", M, IMG, "--out", "{root}/../{root_name}/image.png"], USAGE,
+     "is the input IMAGE {root}/image.png"),
+    (["evaluate", "--model", M, "--images", "{tiny}", "--gallery", M], USAGE,
+     "--gallery {root}/model.npz is the input --model"),
+    (["report", "--model", M, "--images", "{tiny}", "--out", M], USAGE,
+     "--out {root}/model.npz is the input --model"),
+    (["train", "--images", "{tiny}", "--out", "{root}/x.npz", "--plot", "{root}/x.npz"],
+     USAGE, "--plot {root}/x.npz is also --out"),
+    # -- outputs that cannot be written: found before any work ------------------
+    (["train", "--images", "{tiny}", "--out", "{root}/" + "m" * 300 + ".npz"], FAILURE,
+     "file name is longer than the 255 bytes this file system allows"),
+    (["train", "--images", "{tiny}", "--out", "/proc/m.npz"], FAILURE,
+     "/proc/m.npz: cannot write a file in /proc"),
+    # -- model files: bombs cost nothing, no hangs, no unpickling ----------------
+    (["predict", "--model", "{root}/zip_bomb.npz", IMG], FAILURE,
+     "{root}/zip_bomb.npz: not a logitnet model ('w' declares 268435584 bytes"),
+    (["predict", "--model", "{root}/meta_bomb.npz", IMG], FAILURE,
+     "{root}/meta_bomb.npz: not a logitnet model ('metadata' declares"),
+    (["predict", "--model", "{root}/deep.npz", IMG], FAILURE,
+     "{root}/deep.npz: metadata is nested too deep"),
+    (["predict", "--model", "{root}/same_classes.npz", IMG], FAILURE,
+     "{root}/same_classes.npz: 'classes' must be two different names"),
+    (["predict", "--model", "{root}/fifo", IMG], FAILURE,
+     "{root}/fifo: is a FIFO (named pipe), not a model file"),
+    (["predict", "--model", "/dev/zero", IMG], FAILURE,
+     "/dev/zero: is a character device, not a model file"),
+    (["predict", "--model", M, "{root}/fifo"], FAILURE,
+     "{root}/fifo: is a FIFO (named pipe), not an image file"),
+    (["explain", "--model", M, "{root}/fifo", "--out", "{root}/new.png"], FAILURE,
+     "{root}/fifo: is a FIFO (named pipe), not an image file"),
+    (["predict", "--model", M, "/dev/zero"], FAILURE,
+     "/dev/zero: is a character device, not an image file"),
+    # -- non-finite training is an error; nothing saved, --json included ----------
+    (["train", "--images", "{clash}", "--test-fraction", "0", "--learning-rate", "1e308",
+      "--iterations", "3", "--out", "{root}/new.npz", "--json"], FAILURE,
+     "training ended with a non-finite final cost"),
 ]  # fmt: skip
+
+#: Files crafted to make a reader explode, run under a 2 GiB address-space
+#: limit: each must be refused from its metadata, in seconds.
+MEMORY_CASES = [
+    (["train", "--data", "{root}/tiny_chunks.h5"],
+     "{root}/tiny_chunks.h5: train_set_x is stored in chunks of shape (1, 1, 1, 1)"),
+    (["train", "--no-verify", "--data-dir", "{tiny_chunks_dir}"],
+     "{tiny_chunks_dir}/train_catvnoncat.h5: train_set_x is stored in chunks of "
+     "shape (1, 1, 1, 1)"),
+    (["predict", "--model", "{root}/zip_bomb.npz", IMG],
+     "{root}/zip_bomb.npz: not a logitnet model ('w' declares"),
+    (["predict", "--model", "{root}/meta_bomb.npz", IMG],
+     "{root}/meta_bomb.npz: not a logitnet model ('metadata' declares"),
+]  # fmt: skip
+
+ADDRESS_SPACE = 2 * 1024**3
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit")
+@pytest.mark.parametrize(("args", "message"), MEMORY_CASES)
+def test_crafted_files_cost_little(world, args, message):
+    root = Path(world["root"])
+    args = [a.format(**_names(world)) for a in args]
+    before = _snapshot(root)
+    env = {"LOGITNET_DATA_DIR": str(root / "nowhere"), "LOGITNET_CACHE_DIR": str(root)}
+    start = time.monotonic()
+    result = subprocess.run(
+        ["prlimit", f"--as={ADDRESS_SPACE}", sys.executable, "-m", "logitnet", *args],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60,
+    )  # fmt: skip
+    assert time.monotonic() - start < 20
+    assert result.returncode == FAILURE, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert message.format(**_names(world)) in lines[0]
+    assert _snapshot(root) == before
+
+
+def _names(world: dict[str, str]) -> dict[str, str]:
+    return {**world, "root_name": Path(world["root"]).name}
 
 
 @pytest.mark.parametrize(("args", "status", "message"), CASES)
 def test_bad_input(world, args, status, message):
     root = Path(world["root"])
-    args = [a.format(**world) for a in args]
+    args = [a.format(**_names(world)) for a in args]
     before = _snapshot(root)
     # Never fall back on a download: an unset data directory points nowhere.
     env = {"LOGITNET_DATA_DIR": str(root / "nowhere"), "LOGITNET_CACHE_DIR": str(root)}
@@ -255,6 +449,6 @@ def test_bad_input(world, args, status, message):
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("logitnet"), lines[0]
-    assert message.format(**world) in lines[0]
+    assert message.format(**_names(world)) in lines[0]
     assert result.stdout == ""
     assert _snapshot(root) == before  # nothing written, nothing changed

@@ -131,21 +131,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
         created there.
     """
     path = Path(path)
-    kind = file_kind(path)
-    if kind == "directory":
-        raise OutputPathError(f"{shown(path)}: is a directory; give a file name")
-    if kind not in (None, "file"):
-        raise OutputPathError(
-            f"{shown(path)}: is not a regular file ({kind}); give a file name"
-        )
     parent = path.parent
-    parent_kind = file_kind(parent)
-    if parent_kind is None:
-        raise OutputPathError(
-            f"{shown(path)}: directory {shown(parent)} does not exist"
-        )
-    if parent_kind != "directory":
-        raise OutputPathError(f"{shown(path)}: {shown(parent)} is not a directory")
     try:
         name_max = os.pathconf(parent, "PC_NAME_MAX")
     except (OSError, ValueError):
@@ -155,6 +141,20 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
             f"{shown(path)}: file name is longer than the {name_max} bytes "
             "this file system allows"
         )
+    kind = file_kind(path)
+    if kind == "directory":
+        raise OutputPathError(f"{shown(path)}: is a directory; give a file name")
+    if kind not in (None, "file"):
+        raise OutputPathError(
+            f"{shown(path)}: is not a regular file ({kind}); give a file name"
+        )
+    parent_kind = file_kind(parent)
+    if parent_kind is None:
+        raise OutputPathError(
+            f"{shown(path)}: directory {shown(parent)} does not exist"
+        )
+    if parent_kind != "directory":
+        raise OutputPathError(f"{shown(path)}: {shown(parent)} is not a directory")
     try:
         _temporary(path).unlink()
     except OSError as e:
