@@ -452,3 +452,28 @@ def test_bad_input(world, args, status, message):
     assert message.format(**_names(world)) in lines[0]
     assert result.stdout == ""
     assert _snapshot(root) == before  # nothing written, nothing changed
+
+
+@pytest.mark.parametrize(("signum", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_termination_cleans_up_like_ctrl_c(tmp_path, signum, status):
+    # synth writes a large file through a hidden temporary one; a signal
+    # mid-write removes it, says so in one line and exits 128 + signal.
+    import signal
+
+    env = {**os.environ}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "logitnet", "synth", "--n-samples", "1000000",
+         "--out", str(tmp_path / "big.h5"), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".big.h5.*.tmp")) or not any(
+        p.stat().st_size for p in tmp_path.glob(".big.h5.*.tmp")
+    ):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(getattr(signal, signum))
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == status, stderr
+    assert stderr.splitlines() == [f"logitnet: terminated ({signum})"]
+    assert list(tmp_path.iterdir()) == []

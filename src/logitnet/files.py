@@ -25,7 +25,18 @@ from pathlib import Path
 
 from logitnet.exceptions import OutputPathError, PathClashError
 
-__all__ = ["atomic_path", "check_apart", "check_output_path", "file_kind", "shown"]
+__all__ = [
+    "atomic_path",
+    "check_apart",
+    "check_output_path",
+    "file_kind",
+    "remove_temporary_files",
+    "shown",
+]
+
+#: Temporary files being written now: what :func:`remove_temporary_files`
+#: removes when the process is told to stop (SIGTERM, SIGHUP).
+_PENDING: set[Path] = set()
 
 #: What :func:`file_kind` calls each kind of file that is not regular.
 _KINDS = (
@@ -156,7 +167,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     if parent_kind != "directory":
         raise OutputPathError(f"{shown(path)}: {shown(parent)} is not a directory")
     try:
-        _temporary(path).unlink()
+        _done(_temporary(path))
     except OSError as e:
         raise OutputPathError(
             f"{shown(path)}: cannot write a file in {shown(parent)} ({e.strerror or e})"
@@ -166,11 +177,26 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
 
 def _temporary(path: Path) -> Path:
     """A new empty hidden file beside ``path`` (its name kept short enough
-    for the file system whatever the length of ``path``'s name)."""
+    for the file system whatever the length of ``path``'s name), recorded
+    in :data:`_PENDING` until :func:`_done` with it."""
     stem = path.name[:64]
     fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    _PENDING.add(Path(name))
     return Path(name)
+
+
+def _done(tmp: Path) -> None:
+    """Remove a temporary file (if it was not renamed) and forget it."""
+    tmp.unlink(missing_ok=True)
+    _PENDING.discard(tmp)
+
+
+def remove_temporary_files() -> None:
+    """Remove every temporary file being written: what a process told to
+    stop does before it exits, so no half-written file is left behind."""
+    for tmp in list(_PENDING):
+        tmp.unlink(missing_ok=True)
 
 
 def _file_mode(path: Path) -> int:
@@ -215,6 +241,5 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise OutputPathError(
                 f"{shown(path)}: cannot write ({e.strerror or e})"
             ) from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    finally:
+        _done(tmp)

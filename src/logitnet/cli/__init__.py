@@ -8,8 +8,8 @@ Every failure the user can cause ends in one line on stderr, ``logitnet:
 error: ...``, and a non-zero exit status: 2 for a usage error (a bad or
 missing option), 1 for bad data or files. No traceback, and no output file
 is left behind. SIGTERM and SIGHUP are handled as Ctrl-C is: the temporary
-file being written is removed, one line says so, and the status is 128 plus
-the signal's number (143, 129).
+files being written are removed, one line says so, and the status is 128
+plus the signal's number (143, 129).
 """
 
 from __future__ import annotations
@@ -69,17 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt, so every
-    ``finally`` and :func:`logitnet.files.atomic_path` cleans up."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
 def _terminate(signum: int, frame: object) -> None:
-    raise Terminated(signum)
+    """Stop at once: remove the temporary files being written, say so in
+    one line, exit with 128 + the signal's number. Done here rather than by
+    raising an exception, which Python would swallow if the signal landed
+    in a finalizer or a weakref callback."""
+    from logitnet.files import remove_temporary_files
+
+    remove_temporary_files()
+    name = signal.Signals(signum).name
+    os.write(sys.stderr.fileno(), f"logitnet: terminated ({name})\n".encode())
+    os._exit(128 + signum)
 
 
 #: The signals that end a command as Ctrl-C does (SIGINT: KeyboardInterrupt).
@@ -103,9 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     try:
         return _run(parser, args)
-    except Terminated as e:
-        print(f"logitnet: terminated ({e})", file=sys.stderr)
-        return 128 + e.signum
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
