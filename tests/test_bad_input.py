@@ -477,3 +477,37 @@ def test_termination_cleans_up_like_ctrl_c(tmp_path, signum, status):
     assert process.returncode == status, stderr
     assert stderr.splitlines() == [f"logitnet: terminated ({signum})"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_names_are_shown_safely(tmp_path):
+    # Class and file names with bytes that are not UTF-8 and with terminal
+    # escapes: every command works, and what it prints is escaped.
+    rng = np.random.default_rng(4)
+    root = os.fsencode(tmp_path / "pictures")
+    for cls in (b"caf\xe9", b"dog\x1b[31m\nfake line"):
+        os.makedirs(os.path.join(root, cls))
+        for i in range(3):
+            pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(os.path.join(root, cls, b"im\xff%d.png" % i))
+    pictures, model = os.fsdecode(root), str(tmp_path / "m.npz")
+    for args in (
+        ["train", "--images", pictures, "--test-fraction", "0", "--iterations", "5",
+         "--out", model],
+        ["predict", "--model", model, pictures + "/caf\udce9"],
+        ["evaluate", "--model", model, "--images", pictures, "--gallery",
+         str(tmp_path / "g.png")],
+        ["report", "--model", model, "--images", pictures, "--out",
+         str(tmp_path / "r.html")],
+        ["convert", pictures, str(tmp_path / "c.h5")],
+    ):  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "logitnet", *args],
+            capture_output=True, env={**os.environ}, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        out = result.stdout + result.stderr
+        assert b"\x1b" not in out and b"\xff" not in out and b"\nfake line" not in out
+    assert b"caf\\xe9/im\\xff0.png: caf\\xe9 (caf\\xe9" in subprocess.run(
+        [sys.executable, "-m", "logitnet", "predict", "--model", model,
+         pictures + "/caf\udce9"], capture_output=True, check=True,
+    ).stdout  # fmt: skip
