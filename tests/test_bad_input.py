@@ -160,6 +160,13 @@ def _edges(root: Path, model: SavedModel, text: str) -> dict[str, str]:
         del f["train_set_x"]
         f.create_dataset("train_set_x", data=x, chunks=(1, 1, 1, 1))
     places["tiny_chunks_dir"] = str(d)
+    # A shape of 2.4 GB declared, nothing stored: read as zeros, or not at all.
+    d = _course_dir(root, "declared_huge")
+    with h5py.File(d / "train_catvnoncat.h5", "a") as f:
+        del f["train_set_x"], f["train_set_y"]
+        f.create_dataset("train_set_x", (200_000, 64, 64, 3), np.uint8)
+        f.create_dataset("train_set_y", data=np.arange(200_000) % 2)
+    places["declared_huge"] = str(d)
     write_h5(root / "test32.h5", "train", x, y, test_set_x=x[:, :32, :32],
              test_set_y=y)  # fmt: skip
     places["one_label"] = str(_course_dir(root, "one_label", y=np.zeros(4, int)))
@@ -403,6 +410,11 @@ MEMORY_CASES = [
     (["train", "--no-verify", "--data-dir", "{tiny_chunks_dir}"],
      "{tiny_chunks_dir}/train_catvnoncat.h5: train_set_x is stored in chunks of "
      "shape (1, 1, 1, 1)"),
+    (["train", "--no-verify", "--data-dir", "{declared_huge}"],
+     "{declared_huge}/train_catvnoncat.h5: train_set_x declares shape "
+     "(200000, 64, 64, 3) (2457600000 bytes) but stores 0 bytes"),
+    (["train", "--data", "{declared_huge}/train_catvnoncat.h5"],
+     "train_set_x declares shape (200000, 64, 64, 3)"),
     (["predict", "--model", "{root}/zip_bomb.npz", IMG],
      "{root}/zip_bomb.npz: not a logitnet model ('w' declares"),
     (["predict", "--model", "{root}/meta_bomb.npz", IMG],

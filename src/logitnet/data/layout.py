@@ -189,8 +189,9 @@ def check_storage(path: Path, f: h5py.File, key: str) -> None:
     are another file's), external storage (the values are raw bytes of other
     files, any file), a virtual dataset (its values live in source files,
     read as zeros where a source is missing), and chunks smaller than
-    :data:`MIN_CHUNK_BYTES` or larger than :data:`MAX_CHUNK_BYTES`. The
-    metadata alone decides, before any value is read.
+    :data:`MIN_CHUNK_BYTES` or larger than :data:`MAX_CHUNK_BYTES`, and
+    plain storage holding fewer bytes than the shape declares (read as
+    zeros). The metadata alone decides, before any value is read.
     """
     link = f.get(key, getlink=True)
     if isinstance(link, h5py.ExternalLink):
@@ -214,6 +215,13 @@ def check_storage(path: Path, f: h5py.File, key: str) -> None:
             "reads only data stored in the file itself"
         )
     if d.chunks is None:
+        stored = d.id.get_storage_size()
+        if d.nbytes and stored < d.nbytes:
+            raise DataError(
+                f"{path}: {key} declares shape {d.shape} ({d.nbytes} bytes) but "
+                f"stores {stored} bytes; the file is damaged or was never "
+                "filled in"
+            )
         return
     chunk_bytes = int(np.prod(d.chunks, dtype=np.int64)) * d.dtype.itemsize
     n_chunks = math.prod(-(-n // c) for n, c in zip(d.shape, d.chunks, strict=True))
