@@ -14,6 +14,15 @@ whether the bias is learned) and return a :class:`SolverResult`.
   spends about 15 ms of its own per iteration, against under 1 ms for a
   loss-and-gradient evaluation; this implementation spends tens of
   microseconds (``benchmarks/RESULTS.md``).
+
+Both run in one of two representations of the same iterates: the primal
+(w itself, each evaluation two passes over X) or, when X is in memory, the
+solvers start from w = 0 and :func:`logitnet.core.span.pays` says so, the
+span of the examples (w = X^T c, each evaluation O(n_samples^2) after one
+X X^T; :mod:`logitnet.core.span`). ``representation`` forces one; the
+result says which ran. The loops below are written once for both: they
+call the representation's ``loss_and_grad``, ``within`` (the stopping
+test), ``metric`` (inner products) and ``weights`` (w at the end).
 """
 
 from __future__ import annotations
@@ -26,10 +35,25 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.backends import numpy_dtype, to_numpy
+from logitnet.core import span
 from logitnet.core.loss import loss_and_grad
 from logitnet.exceptions import DivergenceError
 
-__all__ = ["COST_EVERY", "SolverResult", "gradient_descent", "lbfgs"]
+__all__ = [
+    "COST_EVERY",
+    "LBFGS_EVALUATIONS",
+    "REPRESENTATIONS",
+    "SolverResult",
+    "gradient_descent",
+    "lbfgs",
+]
+
+#: ``representation``: chosen by the cost model, or forced.
+REPRESENTATIONS = ("auto", "primal", "span")
+
+#: Evaluations an L-BFGS fit is expected to need, for the cost model (the
+#: cat data: 20 to the course's cost, hundreds to tol=1e-4).
+LBFGS_EVALUATIONS = 50
 
 #: The course records (and prints) the cost every 100 iterations.
 COST_EVERY = 100
@@ -72,6 +96,64 @@ class SolverResult:
     n_iter: int = 0
     converged: bool = False
     message: str = ""
+    representation: str = "primal"
+
+
+class _Primal:
+    """The problem in w itself: :func:`loss_and_grad` over X's rows."""
+
+    name = "primal"
+
+    def __init__(self, X, y, sample_weight, alpha: float) -> None:
+        self.X, self.y, self.sample_weight, self.alpha = X, y, sample_weight, alpha
+
+    def loss_and_grad(self, w, b: float, compute_loss: bool = True):
+        cost, dw, db = loss_and_grad(
+            w,
+            b,
+            self.X,
+            self.y,
+            sample_weight=self.sample_weight,
+            alpha=self.alpha,
+            compute_loss=compute_loss,
+        )
+        return cost, to_numpy(dw), db
+
+    def weights(self, w):
+        return w
+
+    def metric(self, v):
+        return v
+
+    def within(self, dw, db: float, tol: float) -> bool:
+        return _max_abs(dw, db) <= tol
+
+
+def _representation(
+    w, X, y, sample_weight, alpha: float, representation: str, evaluations: int
+):
+    """The representation to run in (see the module's docstring)."""
+    from_zero = not np.any(w)
+    if representation == "span":
+        if not span.available(X):
+            raise ValueError(
+                "representation='span' needs X in memory (a NumPy or other "
+                "array-API array); Dask arrays and stored pixels run in the "
+                "primal: use representation='primal' or 'auto'"
+            )
+        if not from_zero:
+            raise ValueError(
+                "representation='span' starts from w = 0; got nonzero starting "
+                "weights: use representation='primal' or 'auto'"
+            )
+    elif representation == "auto":
+        if not (span.available(X) and from_zero and span.pays(*X.shape, evaluations)):
+            representation = "primal"
+        else:
+            representation = "span"
+    if representation == "span":
+        return span.Span(X, y, sample_weight, alpha)
+    return _Primal(X, y, sample_weight, alpha)
 
 
 def gradient_descent(
@@ -89,6 +171,7 @@ def gradient_descent(
     record_every: int = COST_EVERY,
     on_record: Callable[[int, float], None] | None = None,
     on_iteration: Callable[[int], None] | None = None,
+    representation: str = "auto",
 ) -> SolverResult:
     """The course's fixed-step gradient descent.
 
@@ -125,6 +208,9 @@ def gradient_descent(
         Called with each recorded cost, as it is recorded.
     on_iteration : callable (iteration) -> None, optional
         Called after every step, for progress reporting.
+    representation : {"auto", "primal", "span"}, default="auto"
+        Where the iterates are computed (see the module's docstring);
+        "span" needs an in-memory X and w = 0.
 
     Returns
     -------
@@ -139,17 +225,19 @@ def gradient_descent(
         When the cost or gradient at the start is NaN or infinite (see
         :func:`_check_start`).
     """
-    result = SolverResult(w=w.copy(), b=float(b))
+    space = _representation(
+        w, X, y, sample_weight, alpha, representation, num_iterations
+    )
+    # In the span, w below holds the coefficients c of w = X^T c (from 0).
+    start = w.copy() if space.name == "primal" else np.zeros(X.shape[0], w.dtype)
+    result = SolverResult(w=start, b=float(b), representation=space.name)
     w, b = result.w, result.b
     dw: NDArray[np.floating] | None = None
     db: float | None = None
     i = 0
     for i in range(num_iterations):
         record = i % record_every == 0
-        cost, dw, db = loss_and_grad(
-            w, b, X, y, sample_weight=sample_weight, alpha=alpha, compute_loss=record
-        )
-        dw = to_numpy(dw)
+        cost, dw, db = space.loss_and_grad(w, b, record)
         if i == 0:
             _check_start(cost, dw, db)
         if not fit_intercept:
@@ -160,7 +248,7 @@ def gradient_descent(
             result.costs.append(cost)
             if on_record is not None:
                 on_record(i, cost)
-        if tol > 0 and _max_abs(dw, db) <= tol:
+        if tol > 0 and space.within(dw, db, tol):
             result.converged = True
             break
         # In place on our own copy: the caller's w is never touched.
@@ -175,6 +263,9 @@ def gradient_descent(
             on_iteration(i)
     else:
         i = num_iterations
+    result.w = space.weights(w)
+    if dw is not None:
+        dw = space.weights(dw)
     result.b, result.dw, result.db, result.n_iter = b, dw, db, i
     result.message = (
         f"the largest gradient component fell to tol={tol:g} after {i} iterations"
@@ -197,6 +288,7 @@ def lbfgs(
     fit_intercept: bool = True,
     memory: int = LBFGS_MEMORY,
     on_record: Callable[[int, float], None] | None = None,
+    representation: str = "auto",
 ) -> SolverResult:
     """Limited-memory BFGS on the neuron's cost.
 
@@ -228,6 +320,9 @@ def lbfgs(
         Number of correction pairs kept.
     on_record : callable (iteration, cost) -> None, optional
         Called with the cost at every iterate, the start included.
+    representation : {"auto", "primal", "span"}, default="auto"
+        As for :func:`gradient_descent`. In the span the optimizer's
+        vectors are (c, b) and its inner products those of (X^T c, b).
 
     Returns
     -------
@@ -241,36 +336,48 @@ def lbfgs(
         :func:`_check_start`).
     """
     dtype = numpy_dtype(X)
+    space = _representation(
+        w,
+        X,
+        y,
+        sample_weight,
+        alpha,
+        representation,
+        min(max_iter, LBFGS_EVALUATIONS) + 1,
+    )
+    if space.name == "span":
+        w = np.zeros(X.shape[0])  # the coefficients c of w = X^T c
     n = w.shape[0]
     evaluations = 0
 
     def evaluate(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         nonlocal evaluations
         evaluations += 1
-        cost, dw, db = loss_and_grad(
-            theta[:n].astype(dtype, copy=False),
-            float(theta[n]),
-            X,
-            y,
-            sample_weight=sample_weight,
-            alpha=alpha,
+        cost, dw, db = space.loss_and_grad(
+            theta[:n].astype(dtype, copy=False), float(theta[n])
         )
         grad = np.empty(n + 1)
-        grad[:n] = to_numpy(dw)
+        grad[:n] = dw
         grad[n] = db if fit_intercept else 0.0
         return cost, grad
+
+    def metric(v: NDArray[np.float64]) -> NDArray[np.float64]:
+        """M v, with u . M v the inner product of the weights u and v stand for."""
+        if space.name == "primal":
+            return v
+        return np.append(space.metric(v[:n]), v[n])
 
     theta = np.append(np.asarray(w, dtype=np.float64), float(b))
     cost, grad = evaluate(theta)
     _check_start(cost, grad[:n], grad[n])
-    result = SolverResult(w=w, b=float(b), costs=[cost])
+    result = SolverResult(w=w, b=float(b), costs=[cost], representation=space.name)
     if on_record is not None:
         on_record(0, cost)
-    steps = _Memory(n + 1, memory)
+    steps = _Memory(n + 1, memory, metric)
     message = f"stopped after {max_iter} iterations (the iteration limit)"
     k = 0
     while True:
-        if _max_abs(grad, 0.0) <= tol:
+        if space.within(grad[:n], grad[n], tol):
             result.converged = True
             message = (
                 f"the largest gradient component fell to tol={tol:g} "
@@ -280,17 +387,19 @@ def lbfgs(
         if k >= max_iter:
             break
         direction = steps.direction(grad)
-        slope = float(grad @ direction)
+        m_direction = metric(direction)
+        slope = float(grad @ m_direction)
         if not slope < 0:  # the memory has gone stale: restart from -grad
             steps.clear()
             direction = -grad
-            slope = -float(grad @ grad)
+            m_direction = metric(direction)
+            slope = float(grad @ m_direction)
         # The first step is unscaled: keep it to about unit length.
         first = min(1.0, 1.0 / math.sqrt(-slope)) if not steps else 1.0
 
-        def along(t: float, start=theta, direction=direction):
+        def along(t: float, start=theta, direction=direction, md=m_direction):
             f, g = evaluate(start + t * direction)
-            return f, g, float(g @ direction)
+            return f, g, float(g @ md)
 
         noise = 10 * float(np.finfo(dtype).eps) * abs(cost)
         found = _wolfe_line_search(along, cost, slope, first, noise=noise)
@@ -303,8 +412,9 @@ def lbfgs(
         t, new_cost, new_grad = found
         s = t * direction
         dgrad = new_grad - grad
-        curvature = float(s @ dgrad)
-        if curvature > 1e-10 * float(dgrad @ dgrad):
+        m_dgrad = metric(dgrad)
+        curvature = float(s @ m_dgrad)
+        if curvature > 1e-10 * float(dgrad @ m_dgrad):
             steps.push(s, dgrad)
         theta += s
         cost, grad = new_cost, new_grad
@@ -312,9 +422,9 @@ def lbfgs(
         result.costs.append(cost)
         if on_record is not None:
             on_record(k, cost)
-    result.w = theta[:n].astype(dtype)
+    result.w = space.weights(theta[:n].astype(dtype))
     result.b = float(theta[n])
-    result.dw = grad[:n].astype(dtype)
+    result.dw = space.weights(grad[:n].astype(dtype))
     result.db = float(grad[n])
     result.n_iter = k
     result.message = f"{message}; {evaluations} cost evaluations"
@@ -331,10 +441,14 @@ class _Memory:
     4 size vector operations: on the cat data (12,289 parameters, size 10)
     it took 0.7 ms per iteration, as long as the loss and gradient
     themselves; this form takes a fraction of that.
+
+    ``metric(v)`` is M v, with u . M v the inner product the vectors stand
+    for (the identity in the primal; K and 1 in the span of the examples).
     """
 
-    def __init__(self, n: int, size: int) -> None:
+    def __init__(self, n: int, size: int, metric=lambda v: v) -> None:
         self.size = size
+        self.metric = metric
         self.SY = np.zeros((2 * size, n))  # rows: s_0..s_{size-1}, y_0..
         self.s_dot_y = np.zeros((size, size))  # [i, j] = s_i . y_j
         self.y_dot_y = np.zeros((size, size))
@@ -353,7 +467,7 @@ class _Memory:
             slot = min(set(range(self.size)) - set(self.order))
         self.SY[slot] = s
         self.SY[self.size + slot] = dg
-        products = self.SY @ dg
+        products = self.SY @ self.metric(dg)
         self.s_dot_y[:, slot] = products[: self.size]
         self.y_dot_y[:, slot] = self.y_dot_y[slot, :] = products[self.size :]
         self.order.append(slot)
@@ -363,7 +477,7 @@ class _Memory:
         if not self.order:
             return -grad
         idx = np.array(self.order)
-        products = self.SY @ grad
+        products = self.SY @ self.metric(grad)
         sg, yg = products[idx], products[self.size + idx]
         s_dot_y = self.s_dot_y[np.ix_(idx, idx)]
         R = np.triu(s_dot_y)
