@@ -51,7 +51,12 @@ from logitnet.checks import (
 )
 from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus
 from logitnet.core.pixels import ScaledPixels
-from logitnet.core.solvers import COST_EVERY, gradient_descent, lbfgs
+from logitnet.core.solvers import (
+    COST_EVERY,
+    REPRESENTATIONS,
+    gradient_descent,
+    lbfgs,
+)
 
 __all__ = ["LogisticRegression"]
 
@@ -99,6 +104,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         > 0 prints the cost as the solver goes (every iteration for lbfgs,
         every 100 for gd).
+    class_weight : None, "balanced" or dict {label: weight}, default=None
+        Weights of the classes, as scikit-learn defines them: each example's
+        weight is its class's weight times its ``sample_weight``.
+        ``"balanced"``: n_samples / (2 * count of the class), with the
+        counts weighted by ``sample_weight`` when it is given (as
+        scikit-learn's ``compute_class_weight``); a dict gives weights by
+        label, 1 for a label it leaves out.
+    representation : {"auto", "primal", "span"}, default="auto"
+        Where the solver computes. ``"primal"``: on w, each evaluation two
+        passes over X. ``"span"``: on the m coefficients c of w = X^T c,
+        after one K = X X^T (m x m), each evaluation O(m^2): the same
+        iterates up to rounding, much faster when there are fewer examples
+        than features (the cat data: 209 x 12,288); needs X in memory.
+        ``"auto"``: the span when X is in memory and the measured cost
+        model (:func:`logitnet.core.span.pays`) says it pays.
 
     Attributes
     ----------
@@ -124,6 +144,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         The training cost J at every iteration, the start included.
     converged_ : bool
         Whether the gradient fell below ``tol``.
+    representation_ : str
+        ``"primal"`` or ``"span"``: where the solver computed.
     """
 
     def __init__(
@@ -137,6 +159,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         fit_intercept: bool = True,
         dtype: type = np.float64,
         verbose: int = 0,
+        class_weight: str | dict | None = None,
+        representation: str = "auto",
     ) -> None:
         self.solver = solver
         self.alpha = alpha
@@ -146,6 +170,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.dtype = dtype
         self.verbose = verbose
+        self.class_weight = class_weight
+        self.representation = representation
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -211,11 +237,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             y01 = self._encode_labels(y, dtype)
             weights = _check_sample_weight(sample_weight, X.shape[0], dtype)
             namespace = None
-        if weights is not None and not _both_classes_weighted(y01, weights):
-            raise ValueError(
-                "LogisticRegression needs examples of both classes with a "
-                "positive sample_weight; only one class has any"
-            )
+        if weights is not None:
+            _require_both_classes(y01, weights, "sample_weight")
+        if self.class_weight is not None:
+            weights = self._class_weighted(y01, weights)
+            _require_both_classes(y01, weights, "class_weight")
         w0 = np.zeros(X.shape[1], dtype)
 
         def report(iteration: int, cost: float) -> None:
@@ -238,6 +264,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 record_every=1,
                 on_record=report,
                 fit_intercept=self.fit_intercept,
+                representation=self.representation,
                 **problem,
             )
             if not result.converged:
@@ -254,6 +281,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 tol=float(self.tol),
                 on_record=report,
                 fit_intercept=self.fit_intercept,
+                representation=self.representation,
                 **problem,
             )
         self.coef_ = result.w.astype(dtype, copy=False).reshape(1, -1)
@@ -263,6 +291,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self._move_to_namespace_of(namespace)
         self.loss_curve_ = result.costs
         self.converged_ = result.converged
+        self.representation_ = result.representation
         if not result.converged:
             warnings.warn(
                 f"{self.solver} did not converge: {result.message}; the largest "
@@ -277,6 +306,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Check every parameter; the computation's dtype."""
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}; got {self.solver!r}")
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(
+                f"representation must be one of {REPRESENTATIONS}; "
+                f"got {self.representation!r}"
+            )
+        if not (
+            self.class_weight is None
+            or self.class_weight == "balanced"
+            or isinstance(self.class_weight, dict)
+        ):
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict "
+                f"{{label: weight}}; got {self.class_weight!r}"
+            )
         check_real(self.alpha, "alpha", minimum=0.0, inclusive=True)
         check_learning_rate(self.learning_rate)
         check_real(self.tol, "tol", minimum=0.0, inclusive=True)
@@ -299,6 +342,38 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"dtype must be numpy.float64 or numpy.float32; got {self.dtype!r}"
             )
         return dtype
+
+    def _class_weighted(self, y01, weights):
+        """The sample weights times the weights of the examples' classes
+        (``class_weight``); ``weights`` itself when there is none."""
+        if self.class_weight is None:
+            return weights
+        xp = namespace(y01)
+        if self.class_weight == "balanced":
+            # Each class's total weight (its count without sample weights);
+            # one pass for a Dask y.
+            if weights is None:
+                total, ones = float(y01.shape[0]), float(xp.sum(y01))
+            else:
+                total, ones = float(xp.sum(weights)), float(xp.sum(weights * y01))
+            per_class = [total / (2 * (total - ones)), total / (2 * ones)]
+        else:
+            labels = to_numpy(self.classes_).tolist()
+            unknown = [k for k in self.class_weight if k not in labels]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels that are not classes of y: "
+                    f"{unknown!r}; the classes are {labels!r}"
+                )
+            per_class = [self.class_weight.get(label, 1.0) for label in labels]
+            for label, value in zip(labels, per_class, strict=True):
+                check_real(
+                    value, f"class_weight[{label!r}]", minimum=0.0, inclusive=True
+                )
+        w0, w1 = (float(v) for v in per_class)
+        # w0 + (w1 - w0) y: the class's weight, for 0/1 labels of any library.
+        by_class = y01 * (w1 - w0) + w0
+        return by_class if weights is None else weights * by_class
 
     def _encode_labels(self, y: NDArray, dtype: np.dtype) -> NDArray[np.floating]:
         """Set ``classes_``; y as 0.0 / 1.0 in ``dtype`` (1 = ``classes_[1]``)."""
@@ -498,12 +573,18 @@ def _is_lazy(X) -> bool:
     return is_dask_array(X.pixels if isinstance(X, ScaledPixels) else X)
 
 
-def _both_classes_weighted(y01, weights) -> bool:
-    """Whether each class has an example of positive weight."""
+def _require_both_classes(y01, weights, given: str) -> None:
+    """Refuse weights that leave a class without an example of positive weight."""
     if is_dask_array(y01):
-        return dask_backend.any_positive_in_both(y01, weights)
-    positive = to_numpy(weights) > 0
-    return np.unique(to_numpy(y01)[positive]).size == 2
+        both = dask_backend.any_positive_in_both(y01, weights)
+    else:
+        positive = to_numpy(weights) > 0
+        both = np.unique(to_numpy(y01)[positive]).size == 2
+    if not both:
+        raise ValueError(
+            f"LogisticRegression needs examples of both classes with a positive "
+            f"weight; with this {given} only one class has any"
+        )
 
 
 def _check_sample_weight(
