@@ -63,6 +63,11 @@ def test_the_course_run_is_in_the_span(cat_arrays):
 
     X, Y = cat_arrays[0], cat_arrays[1]
     r = gradient_descent(
-        np.zeros(X.shape[0]), 0.0, X.T, Y.ravel(), learning_rate=0.005, num_iterations=2
+        np.zeros(X.shape[0]),
+        0.0,
+        X.T,
+        Y.ravel(),
+        learning_rate=0.005,
+        num_iterations=2000,
     )
     assert r.representation == "span"

@@ -70,7 +70,7 @@ def test_lbfgs_same_iterates_and_stopping(case):
     np.testing.assert_allclose(spanned.costs, primal.costs, rtol=1e-9)
     np.testing.assert_allclose(spanned.w, primal.w, atol=1e-6)
     # The same convergence test: the largest component of dJ/dw.
-    _, dw, db = loss_and_grad(
+    _, dw, _ = loss_and_grad(
         spanned.w,
         spanned.b,
         X,
