@@ -36,27 +36,18 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from logitnet.backends import array_api as array_api_backend
 from logitnet.backends import dask as dask_backend
 from logitnet.backends import is_other_namespace, namespace, to_numpy
-from logitnet.checks import (
-    check_learning_rate,
-    check_real,
-    check_weight_shape,
-    check_weight_values,
-)
+from logitnet.checks import check_learning_rate, check_real
 from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus
 from logitnet.core.pixels import ScaledPixels
-from logitnet.core.solvers import (
-    COST_EVERY,
-    REPRESENTATIONS,
-    gradient_descent,
-    lbfgs,
-)
+from logitnet.core.solvers import COST_EVERY, REPRESENTATIONS, gradient_descent, lbfgs
+from logitnet.core.weights import check_class_weight, check_sample_weight, weighted
 
 __all__ = ["LogisticRegression"]
 
@@ -235,13 +226,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             X, y = validate_data(self, X, y, dtype=dtype, y_numeric=False)
             y01 = self._encode_labels(y, dtype)
-            weights = _check_sample_weight(sample_weight, X.shape[0], dtype)
+            weights = check_sample_weight(sample_weight, X.shape[0], dtype)
             namespace = None
-        if weights is not None:
-            _require_both_classes(y01, weights, "sample_weight")
-        if self.class_weight is not None:
-            weights = self._class_weighted(y01, weights)
-            _require_both_classes(y01, weights, "class_weight")
+        weights = weighted(y01, weights, self.class_weight, self.classes_)
         w0 = np.zeros(X.shape[1], dtype)
 
         def report(iteration: int, cost: float) -> None:
@@ -311,15 +298,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"representation must be one of {REPRESENTATIONS}; "
                 f"got {self.representation!r}"
             )
-        if not (
-            self.class_weight is None
-            or self.class_weight == "balanced"
-            or isinstance(self.class_weight, dict)
-        ):
-            raise ValueError(
-                f"class_weight must be None, 'balanced' or a dict "
-                f"{{label: weight}}; got {self.class_weight!r}"
-            )
+        check_class_weight(self.class_weight)
         check_real(self.alpha, "alpha", minimum=0.0, inclusive=True)
         check_learning_rate(self.learning_rate)
         check_real(self.tol, "tol", minimum=0.0, inclusive=True)
@@ -342,38 +321,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"dtype must be numpy.float64 or numpy.float32; got {self.dtype!r}"
             )
         return dtype
-
-    def _class_weighted(self, y01, weights):
-        """The sample weights times the weights of the examples' classes
-        (``class_weight``); ``weights`` itself when there is none."""
-        if self.class_weight is None:
-            return weights
-        xp = namespace(y01)
-        if self.class_weight == "balanced":
-            # Each class's total weight (its count without sample weights);
-            # one pass for a Dask y.
-            if weights is None:
-                total, ones = float(y01.shape[0]), float(xp.sum(y01))
-            else:
-                total, ones = float(xp.sum(weights)), float(xp.sum(weights * y01))
-            per_class = [total / (2 * (total - ones)), total / (2 * ones)]
-        else:
-            labels = to_numpy(self.classes_).tolist()
-            unknown = [k for k in self.class_weight if k not in labels]
-            if unknown:
-                raise ValueError(
-                    f"class_weight has labels that are not classes of y: "
-                    f"{unknown!r}; the classes are {labels!r}"
-                )
-            per_class = [self.class_weight.get(label, 1.0) for label in labels]
-            for label, value in zip(labels, per_class, strict=True):
-                check_real(
-                    value, f"class_weight[{label!r}]", minimum=0.0, inclusive=True
-                )
-        w0, w1 = (float(v) for v in per_class)
-        # w0 + (w1 - w0) y: the class's weight, for 0/1 labels of any library.
-        by_class = y01 * (w1 - w0) + w0
-        return by_class if weights is None else weights * by_class
 
     def _encode_labels(self, y: NDArray, dtype: np.dtype) -> NDArray[np.floating]:
         """Set ``classes_``; y as 0.0 / 1.0 in ``dtype`` (1 = ``classes_[1]``)."""
@@ -424,7 +371,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if sample_weight is None:
             return X, y01, None
         if not is_dask_array(sample_weight):
-            weights = _check_sample_weight(sample_weight, m, dtype)
+            weights = check_sample_weight(sample_weight, m, dtype)
             return X, y01, dask_backend.chunked(weights, rows)
         return X, y01, dask_backend.check_weights(sample_weight, m, dtype, rows)
 
@@ -449,7 +396,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y01 = self._labels01(y, m, dtype)
         if sample_weight is not None and is_other_namespace(sample_weight):
             sample_weight = to_numpy(sample_weight)
-        weights = _check_sample_weight(sample_weight, m, dtype)
+        weights = check_sample_weight(sample_weight, m, dtype)
         if isinstance(X, ScaledPixels):
             return X, y01, weights
 
@@ -571,34 +518,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 def _is_lazy(X) -> bool:
     """Whether X is a Dask array, or pixels stored in one."""
     return is_dask_array(X.pixels if isinstance(X, ScaledPixels) else X)
-
-
-def _require_both_classes(y01, weights, given: str) -> None:
-    """Refuse weights that leave a class without an example of positive weight."""
-    if is_dask_array(y01):
-        both = dask_backend.any_positive_in_both(y01, weights)
-    else:
-        positive = to_numpy(weights) > 0
-        both = np.unique(to_numpy(y01)[positive]).size == 2
-    if not both:
-        raise ValueError(
-            f"LogisticRegression needs examples of both classes with a positive "
-            f"weight; with this {given} only one class has any"
-        )
-
-
-def _check_sample_weight(
-    sample_weight: ArrayLike | None, n_samples: int, dtype: np.dtype
-) -> NDArray[np.floating] | None:
-    """Sample weights as a finite, non-negative array with a positive sum."""
-    if sample_weight is None:
-        return None
-    weights = check_array(
-        sample_weight, ensure_2d=False, dtype=dtype, input_name="sample_weight"
-    )
-    check_weight_shape(weights.shape, n_samples)
-    check_weight_values(weights.min(), weights.sum())
-    return weights
 
 
 def _print_cost(iteration: int, cost: float) -> None:
