@@ -120,8 +120,8 @@ class _Primal:
         )
         return cost, to_numpy(dw), db
 
-    def weights(self, w):
-        return w
+    def weights(self, *vectors):
+        return vectors
 
     def metric(self, v):
         return v
@@ -264,9 +264,7 @@ def gradient_descent(
             on_iteration(i)
     else:
         i = num_iterations
-    result.w = space.weights(w)
-    if dw is not None:
-        dw = space.weights(dw)
+    result.w, dw = space.weights(w, dw)
     result.b, result.dw, result.db, result.n_iter = b, dw, db, i
     result.message = (
         f"the largest gradient component fell to tol={tol:g} after {i} iterations"
@@ -423,9 +421,8 @@ def lbfgs(
         result.costs.append(cost)
         if on_record is not None:
             on_record(k, cost)
-    result.w = space.weights(theta[:n].astype(dtype))
+    result.w, result.dw = space.weights(theta[:n].astype(dtype), grad[:n].astype(dtype))
     result.b = float(theta[n])
-    result.dw = space.weights(grad[:n].astype(dtype))
     result.db = float(grad[n])
     result.n_iter = k
     result.message = f"{message}; {evaluations} cost evaluations"
