@@ -371,6 +371,22 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def timed_table(columns, timed, timings, rows, cell):
+    """A Markdown table: the ``columns``, then the ``timed`` columns once per
+    thread setting of ``timings``; ``rows`` are (cells of ``columns``, key),
+    and ``cell(timings[setting], key)`` gives a row's timed cells."""
+    settings = list(timings)
+    heads = columns + [f"{t}, {s}" for s in settings for t in timed]
+    out = [
+        "| " + " | ".join(heads) + " |",
+        "|---|" + "---:|" * (len(heads) - 1),
+    ]
+    for fixed, key in rows:
+        cells = [c for s in settings for c in cell(timings[s], key)]
+        out.append("| " + " | ".join(fixed + cells) + " |")
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parent / "RESULTS.md"))
@@ -426,42 +442,30 @@ def main(argv=None):
         "logitnet computed (`representation_`). The floor is X Xᵀ alone, the "
         "least any method that reads X must do.",
         "",
-        "| solver | iterations | final cost | "
-        + " | ".join(
-            f"seconds, {s} | logitnet default is faster by, {s}" for s in settings
-        )
-        + " |",
-        "|---|---:|---:|" + "---:|---:|" * len(settings),
     ]
-    for key, name, k, cost in rows_a:
-        cells = " | ".join(
-            f"{a[s][key]:.4f} | {a[s][key] / a[s]['float64']:.1f}×" for s in settings
-        )
-        lines.append(f"| {name} | {k} | {cost:.6f} | {cells} |")
-    cells = " | ".join(
-        f"{a[s]['gram']:.4f} | {a[s]['gram'] / a[s]['float64']:.2f}×" for s in settings
+    lines += timed_table(
+        ["solver", "iterations", "final cost"],
+        ["seconds", "logitnet default is faster by"],
+        a,
+        [([name, str(k), f"{cost:.6f}"], key) for key, name, k, cost in rows_a]
+        + [(["floor: X Xᵀ alone (NumPy)", "", ""], "gram")],
+        lambda t, key: [f"{t[key]:.4f}", f"{t[key] / t['float64']:.2f}×"],
     )
-    lines.append(f"| floor: X Xᵀ alone (NumPy) | | | {cells} |")
     if torch is None:
         lines.append("\nPyTorch is not installed: its rows are skipped.")
     lines += [
         "",
         f"## {GD_ITERATIONS} gradient-descent iterations (learning rate {LR})",
         "",
-        "| implementation | final cost | max abs(w − course w) | "
-        + " | ".join(f"seconds, {s} | speed-up over the course, {s}" for s in settings)
-        + " |",
-        "|---|---:|---:|" + "---:|---:|" * len(settings),
     ]
-    for key, name, cost, dev in rows_b:
-        cells = " | ".join(
-            f"{b[s][key]:.3f} | {b[s]['course'] / b[s][key]:.2f}×" for s in settings
-        )
-        lines.append(f"| {name} | {cost:.6f} | {dev:.1e} | {cells} |")
-    cells = " | ".join(
-        f"{b[s]['gram']:.4f} | {b[s]['course'] / b[s]['gram']:.0f}×" for s in settings
+    lines += timed_table(
+        ["implementation", "final cost", "max abs(w − course w)"],
+        ["seconds", "speed-up over the course"],
+        b,
+        [([name, f"{cost:.6f}", f"{dev:.1e}"], key) for key, name, cost, dev in rows_b]
+        + [(["floor: X Xᵀ alone (NumPy)", "", ""], "gram")],
+        lambda t, key: [f"{t[key]:.4f}", f"{t['course'] / t[key]:.1f}×"],
     )
-    lines.append(f"| floor: X Xᵀ alone (NumPy) | | | {cells} |")
     lines += [
         "",
         "## Prediction throughput (images per second)",
@@ -496,20 +500,18 @@ def main(argv=None):
         "two threads (the stricter bound on this 2-core machine). m ≫ n: every "
         "solver stays primal here.",
         "",
-        "| implementation | "
-        + " | ".join(
-            f"seconds, {s} | of the 1-thread bound, {s} | of the 2-thread bound, {s}"
-            for s in settings
-        )
-        + " |",
-        "|---|" + "---:|---:|---:|" * len(settings),
     ]
-    for key, name in names.items():
-        cells = " | ".join(
-            f"{d[s][key]:.4f} | {bound1 / d[s][key]:.0%} | {bound2 / d[s][key]:.0%}"
-            for s in settings
-        )
-        lines.append(f"| {name} | {cells} |")
+    lines += timed_table(
+        ["implementation"],
+        ["seconds", "of the 1-thread bound", "of the 2-thread bound"],
+        d,
+        [([name], key) for key, name in names.items()],
+        lambda t, key: [
+            f"{t[key]:.4f}",
+            f"{bound1 / t[key]:.0%}",
+            f"{bound2 / t[key]:.0%}",
+        ],
+    )
 
     def ratio(values, key, over):
         return values[key] / values[over]

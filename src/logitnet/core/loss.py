@@ -177,17 +177,13 @@ def example_sums(
     y, sample_weight : arrays of shape (n_samples,) (weights may be None)
         z's namespace and dtype.
     compute_loss : bool, default=True
-        False skips the cost (one log per example); cost_sum is then None.
+        As for :func:`block_sums`.
 
     Returns
     -------
-    cost_sum : 0-d array or None
-        float64 where the namespace has it, as is db_sum.
-    dz : array of shape (n_samples,)
-        z's namespace and dtype.
-    db_sum : 0-d array
-    weight_sum : 0-d array or float
-        A Python float when there are no sample weights.
+    cost_sum, dz, db_sum, weight_sum
+        As :func:`block_sums` returns them, with dz (shape (n_samples,),
+        z's namespace and dtype) in the place of dw_sum.
     """
     xp = namespace(z)
     acc = accumulator(z)
