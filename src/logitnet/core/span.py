@@ -133,13 +133,14 @@ class Span:
 
     def weights(self, *vectors: NDArray[np.floating] | None) -> tuple:
         """w = X^T c for each c given (None stays None): NumPy arrays in X's
-        dtype (also dJ/dw from dJ/dc). All in one pass over X."""
-        given = [v for v in vectors if v is not None]
-        C = as_weights(np.stack(given, axis=1), self.X)
+        dtype (also dJ/dw from dJ/dc). One matrix-vector product each: on
+        the cat data two of them took 1.0 ms, one product with the two
+        vectors side by side 1.5 ms."""
         with np.errstate(over="ignore", invalid="ignore"):
-            W = to_numpy(self.X.T @ C)
-        found = iter(np.ascontiguousarray(W.T))
-        return tuple(None if v is None else next(found) for v in vectors)
+            return tuple(
+                None if c is None else to_numpy(self.X.T @ as_weights(c, self.X))
+                for c in vectors
+            )
 
     def metric(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
         """K v for a NumPy float64 v: (X^T u) . (X^T v) = u . (K v)."""
