@@ -91,7 +91,7 @@ def test_gradient_descent_stops_at_the_same_iteration():
 
 def test_the_cost_model_chooses():
     assert span.pays(209, 12288, 2000)  # the course's run
-    assert span.pays(209, 12288, 50)  # L-BFGS on the cat data
+    assert span.pays(209, 12288, 18)  # L-BFGS to the course's cost: 17 iterations
     assert not span.pays(20_000, 12288, 50)  # more examples than features
     assert not span.pays(209, 12288, 1)
     X, y = wide(3)
