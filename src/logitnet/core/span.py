@@ -121,11 +121,10 @@ class Span:
         with np.errstate(over="ignore", invalid="ignore"):
             z = self.K @ c
             z += b
-        cost_sum, dz, db_sum, total = example_sums(
-            z, self.y, self.sample_weight, compute_loss
-        )
-        total = float(total)
-        with np.errstate(over="ignore", invalid="ignore"):
+            cost_sum, dz, db_sum, total = example_sums(
+                z, self.y, self.sample_weight, compute_loss
+            )
+            total = float(total)
             dz /= total
             cost = float(cost_sum) / total if compute_loss else None
             if self.alpha:
