@@ -154,3 +154,20 @@ def test_other_array_api_libraries_in_the_span():
     )
     assert theirs.representation_ == "span"
     np.testing.assert_allclose(theirs.coef_.numpy(), ours.coef_, atol=1e-10)
+
+
+def test_estimator_gd_curve_and_stopping_mean_the_same():
+    X, y = wide(8)
+    fits = [
+        LogisticRegression(
+            solver="gd", learning_rate=1.0, max_iter=3000, tol=1e-3, representation=r
+        ).fit(X, y)
+        for r in ("primal", "span")
+    ]
+    primal, spanned = fits
+    assert (
+        spanned.representation_ == "span" and primal.converged_ and spanned.converged_
+    )
+    assert spanned.n_iter_[0] == primal.n_iter_[0] < 3000
+    np.testing.assert_allclose(spanned.loss_curve_, primal.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(spanned.coef_, primal.coef_, atol=1e-12)
