@@ -312,7 +312,7 @@ def main(argv=None) -> int:
 
     import logitnet
     from logitnet.backends.dask import IO_THREADS_PER_CORE
-    from logitnet.data.cats import CHUNK_BYTES
+    from logitnet.data.reader import CHUNK_BYTES
     from logitnet.data.synth import make_images
 
     path = args.workdir / f"logitnet-bench-{args.n_samples}.h5"

@@ -30,8 +30,9 @@ LAYERS = [
     ("cli", ("logitnet.cli", "logitnet.__main__")),
 ]
 
-#: The math of one block of rows, and the pixel conversion.
-MATH = ("logitnet.core.loss", "logitnet.core.pixels")
+#: The math of one block of rows, the same math in the span of the
+#: examples, and the pixel conversion.
+MATH = ("logitnet.core.loss", "logitnet.core.span", "logitnet.core.pixels")
 NOT_IN_MATH = ("dask", "distributed", "h5py", "zarr", "threadpoolctl", "os", "io")
 
 #: Where Dask may be imported: how a pass runs, and how a file is read lazily.
@@ -127,11 +128,12 @@ def test_the_math_imports_no_io_storage_dask_or_thread_pools(name):
         top = target.split(".")[0]
         assert top not in NOT_IN_MATH, f"{name}:{line} imports {target}"
         if target.startswith("logitnet."):
-            # Only the backends' array helpers and the pixels, below it.
+            # Only the backends' array helpers, the pixels and the loss.
             assert target in (
                 "logitnet.backends",
                 "logitnet.backends.array_api",
                 "logitnet.core.pixels",
+                "logitnet.core.loss",
             ), f"{name}:{line} imports {target}"
 
 

@@ -399,7 +399,9 @@ CASES = [
     # -- non-finite training is an error; nothing saved, --json included ----------
     (["train", "--images", "{clash}", "--test-fraction", "0", "--learning-rate", "1e308",
       "--iterations", "3", "--out", "{root}/new.npz", "--json"], FAILURE,
-     "training ended with a non-finite final cost"),
+     # In the span of the examples K c overflows at the first step; in the
+     # primal the cost ends at inf: either is the same one-line refusal.
+     "use a smaller learning rate"),
 ]  # fmt: skip
 
 #: Files crafted to make a reader explode, run under a 2 GiB address-space

@@ -165,8 +165,10 @@ def test_divergence_is_one_line_and_writes_nothing(tmp_path, data_dir):
                  "--out", str(out))  # fmt: skip
     assert result.returncode == FAILURE
     assert result.stdout == "Cost after iteration 0: 0.693147\n"
+    # In the span of the examples (the default here) K c overflows at the
+    # second step; the primal's X w, whose entries are at most 1, at the 8th.
     assert result.stderr == (
-        "logitnet: error: gradient descent diverged at iteration 7: the weights "
+        "logitnet: error: gradient descent diverged at iteration 1: the weights "
         "overflowed to inf or NaN; use a smaller learning rate (got 1e+308)\n"
     )
     assert not out.exists()

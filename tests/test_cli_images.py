@@ -198,3 +198,14 @@ def test_data_dir_and_images_are_exclusive(folder, data_dir):
     result = run("train", "--data-dir", str(data_dir), "--test-fraction", "0.3")
     assert result.returncode == USAGE
     assert "--test-fraction applies to --images only" in result.stderr
+
+
+def test_train_class_weight_balanced_is_recorded(data_dir, tmp_path):
+    out = tmp_path / "balanced.npz"
+    result = run("train", "--data-dir", str(data_dir), "--solver", "lbfgs",
+                 "--iterations", "100", "--class-weight", "balanced",
+                 "--out", str(out), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    training = load_model(out).training
+    assert training["class_weight"] == "balanced"
+    assert training["representation"] == "span"

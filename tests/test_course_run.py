@@ -42,3 +42,32 @@ def test_float32_run_reaches_the_same_cost(cat_arrays, course_run):
     d = model(X_train, Y_train, X_test, Y_test, 2000, 0.005)
     assert d["w"].dtype == np.float32
     np.testing.assert_allclose(d["costs"], course_run["costs"], atol=1e-4)
+
+
+def test_weights_are_the_course_algorithms(cat_arrays, course_run):
+    """The course's own loop (two products over X per iteration), written out
+    here, against ``model``, which runs in the span of the examples."""
+    X, Y = cat_arrays[0], cat_arrays[1]
+    w, b = np.zeros((X.shape[0], 1)), 0.0
+    m = X.shape[1]
+    for _ in range(2000):
+        A = 1 / (1 + np.exp(-(w.T @ X + b)))
+        w = w - 0.005 * (X @ (A - Y).T) / m
+        b = b - 0.005 * float(np.sum(A - Y)) / m
+    np.testing.assert_allclose(course_run["w"], w, atol=1e-10, rtol=0)
+    assert course_run["b"] == pytest.approx(b, abs=1e-10)
+
+
+def test_the_course_run_is_in_the_span(cat_arrays):
+    from logitnet.core.solvers import gradient_descent
+
+    X, Y = cat_arrays[0], cat_arrays[1]
+    r = gradient_descent(
+        np.zeros(X.shape[0]),
+        0.0,
+        X.T,
+        Y.ravel(),
+        learning_rate=0.005,
+        num_iterations=2000,
+    )
+    assert r.representation == "span"

@@ -30,7 +30,7 @@ from logitnet.data.synth import make_images
 TRAINING_KEYS = {
     "data", "n_train", "n_test",
     "solver", "learning_rate", "num_iterations", "alpha", "tol",
-    "n_iter", "converged", "final_cost", "cost_every", "costs",
+    "class_weight", "representation", "n_iter", "converged", "final_cost", "cost_every", "costs",
 }  # fmt: skip
 
 
@@ -118,6 +118,9 @@ def test_train_records_the_documented_metadata(trained_101, course_data):
     assert training["solver"] == "gd" and training["learning_rate"] == 0.005
     assert training["num_iterations"] == training["n_iter"] == 101
     assert training["cost_every"] == 100 and len(training["costs"]) == 2
+    # Fewer pictures than pixels: the solver ran in the span of the examples.
+    assert training["representation"] == "span"
+    assert training["class_weight"] is None
     assert model.classes == ["non-cat", "cat"] and model.image_shape == (64, 64, 3)
     assert set(model.metrics) == {"train_accuracy", "test_accuracy", "train", "test"}
 
@@ -291,3 +294,17 @@ def test_train_on_file_metrics_are_those_of_the_saved_weights(synth_file):
     expected = accuracy((z > 0).astype(float).reshape(1, -1), y.reshape(1, -1))
     # Scored in float32 out of core: the same labels unless a z is near 0.
     assert model.metrics["test_accuracy"] == pytest.approx(expected, abs=100 / 60)
+
+
+def test_train_with_balanced_class_weights(course_data):
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from logitnet.app.prediction import pictures_to_X
+
+    model, _ = train(course_data, solver="lbfgs", max_iter=15, class_weight="balanced")
+    assert model.training["class_weight"] == "balanced"
+    X, y = pictures_to_X(course_data.train_images), course_data.train_labels
+    plain = LogisticRegression(max_iter=15, tol=1e-4)
+    with pytest.warns(ConvergenceWarning):
+        plain.fit(X, y, sample_weight=compute_sample_weight("balanced", y))
+    np.testing.assert_allclose(model.w, plain.coef_[0], atol=1e-8)

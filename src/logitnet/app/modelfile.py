@@ -119,6 +119,7 @@ class SavedModel:
         est.n_iter_ = np.array([self.training.get("n_iter", 0)])
         est.converged_ = bool(self.training.get("converged", False))
         est.loss_curve_ = list(self.training.get("costs", []))
+        est.representation_ = self.training.get("representation", "primal")
         return est
 
     def images_to_X(self, images) -> NDArray[np.float64]:

@@ -146,6 +146,7 @@ def train(
     max_iter: int = 2000,
     alpha: float = 0.0,
     tol: float | None = None,
+    class_weight: str | dict | None = None,
     callback: Callable[[int, float], object] | None = None,
 ) -> tuple[SavedModel, str | None]:
     """Fit one neuron to ``data``'s training pictures; score both sets.
@@ -167,6 +168,9 @@ def train(
         Stop once the largest gradient component is below it. Default: 0
         for ``"gd"`` (run every iteration, as the course does), 1e-4 for
         ``"lbfgs"``.
+    class_weight : None, "balanced" or dict {class index: weight}, optional
+        Weights of the two classes (labels 0 and 1, see
+        :class:`logitnet.LogisticRegression`).
     callback : callable, optional
         ``callback(iteration, cost)`` once per iteration (a progress bar).
 
@@ -177,7 +181,10 @@ def train(
 
         - ``data`` (``data.source``), ``n_train``, ``n_test``: the pictures;
         - ``solver``, ``learning_rate``, ``num_iterations`` (``max_iter``),
-          ``alpha``, ``tol``: the settings;
+          ``alpha``, ``tol``, ``class_weight``: the settings;
+        - ``representation``: where the solver computed, ``"primal"`` or
+          ``"span"`` (the span of the examples, when there are fewer
+          pictures than pixels);
         - ``n_iter``, ``converged``: the iterations run, and whether the
           gradient fell below ``tol``;
         - ``final_cost``: the cost at the returned weights;
@@ -204,6 +211,7 @@ def train(
         max_iter=max_iter,
         alpha=alpha,
         tol=tol,
+        class_weight=class_weight,
         dtype=np.float64,
         callback=callback,
     )
@@ -363,6 +371,7 @@ def train_on_file(
     max_iter: int = 100,
     alpha: float = 0.0,
     tol: float | None = None,
+    class_weight: str | dict | None = None,
     scheduler: str | None = None,
     callback: Callable[[int, float], object] | None = None,
 ) -> tuple[SavedModel, str | None]:
@@ -377,7 +386,7 @@ def train_on_file(
     Parameters
     ----------
     path : path-like
-    solver, learning_rate, max_iter, alpha, tol, callback
+    solver, learning_rate, max_iter, alpha, tol, class_weight, callback
         As :func:`train`; ``max_iter`` is the number of passes at most.
     scheduler : str, optional
         Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
@@ -407,6 +416,7 @@ def train_on_file(
             max_iter=max_iter,
             alpha=alpha,
             tol=tol,
+            class_weight=class_weight,
             dtype=np.float32,
             callback=callback,
         )
@@ -427,7 +437,9 @@ def train_on_file(
     return model, warning
 
 
-def _fit(X, y, *, solver, learning_rate, max_iter, alpha, tol, dtype, callback):
+def _fit(
+    X, y, *, solver, learning_rate, max_iter, alpha, tol, class_weight, dtype, callback
+):
     """The fitted estimator, and why it stopped before ``tol`` if that matters."""
     from sklearn.exceptions import ConvergenceWarning
 
@@ -441,6 +453,7 @@ def _fit(X, y, *, solver, learning_rate, max_iter, alpha, tol, dtype, callback):
         max_iter=max_iter,
         alpha=alpha,
         tol=tol,
+        class_weight=class_weight,
         dtype=dtype,
     )
     with warnings.catch_warnings(record=True) as caught:
@@ -468,6 +481,8 @@ def _saved_model(estimator, *, classes, image_shape, data: dict) -> SavedModel:
             "num_iterations": estimator.max_iter,
             "alpha": estimator.alpha,
             "tol": estimator.tol,
+            "class_weight": estimator.class_weight,
+            "representation": estimator.representation_,
             "n_iter": n_iter,
             "converged": bool(estimator.converged_),
             "final_cost": float(estimator.loss_curve_[-1]),

@@ -73,6 +73,12 @@ def add_parser(commands) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--class-weight",
+        choices=("balanced",),
+        help="weigh each class by n / (2 x its count), so that a rare class "
+        "counts as much as a common one (default: every picture weighs 1)",
+    )
+    parser.add_argument(
         "--out",
         metavar="PATH",
         help="save the trained model to this file (.npz; written atomically, "
@@ -156,5 +162,6 @@ def _trained(args: argparse.Namespace, feedback: Feedback):
         trainer,
         print_costs=not args.json,
         learning_rate=args.learning_rate,
+        class_weight=args.class_weight,
         **settings,
     )

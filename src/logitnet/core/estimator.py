@@ -36,22 +36,18 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from logitnet.backends import array_api as array_api_backend
 from logitnet.backends import dask as dask_backend
 from logitnet.backends import is_other_namespace, namespace, to_numpy
-from logitnet.checks import (
-    check_learning_rate,
-    check_real,
-    check_weight_shape,
-    check_weight_values,
-)
+from logitnet.checks import check_learning_rate, check_real
 from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus
 from logitnet.core.pixels import ScaledPixels
-from logitnet.core.solvers import COST_EVERY, gradient_descent, lbfgs
+from logitnet.core.solvers import COST_EVERY, REPRESENTATIONS, gradient_descent, lbfgs
+from logitnet.core.weights import check_class_weight, check_sample_weight, weighted
 from logitnet.exceptions import DivergenceError
 
 __all__ = ["LogisticRegression"]
@@ -100,6 +96,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         > 0 prints the cost as the solver goes (every iteration for lbfgs,
         every 100 for gd).
+    class_weight : None, "balanced" or dict {label: weight}, default=None
+        Weights of the classes, as scikit-learn defines them: each example's
+        weight is its class's weight times its ``sample_weight``.
+        ``"balanced"``: n_samples / (2 * count of the class), with the
+        counts weighted by ``sample_weight`` when it is given (as
+        scikit-learn's ``compute_class_weight``); a dict gives weights by
+        label, 1 for a label it leaves out.
+    representation : {"auto", "primal", "span"}, default="auto"
+        Where the solver computes. ``"primal"``: on w, each evaluation two
+        passes over X. ``"span"``: on the m coefficients c of w = X^T c,
+        after one K = X X^T (m x m), each evaluation O(m^2): the same
+        iterates up to rounding, much faster when there are fewer examples
+        than features (the cat data: 209 x 12,288); needs X in memory.
+        ``"auto"``: the span when X is in memory and the measured cost
+        model (:func:`logitnet.core.span.pays`) says it pays.
 
     Attributes
     ----------
@@ -125,6 +136,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         The training cost J at every iteration, the start included.
     converged_ : bool
         Whether the gradient fell below ``tol``.
+    representation_ : str
+        ``"primal"`` or ``"span"``: where the solver computed.
     """
 
     def __init__(
@@ -138,6 +151,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         fit_intercept: bool = True,
         dtype: type = np.float64,
         verbose: int = 0,
+        class_weight: str | dict | None = None,
+        representation: str = "auto",
     ) -> None:
         self.solver = solver
         self.alpha = alpha
@@ -147,6 +162,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.dtype = dtype
         self.verbose = verbose
+        self.class_weight = class_weight
+        self.representation = representation
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -212,13 +229,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             X, y = validate_data(self, X, y, dtype=dtype, y_numeric=False)
             y01 = self._encode_labels(y, dtype)
-            weights = _check_sample_weight(sample_weight, X.shape[0], dtype)
+            weights = check_sample_weight(sample_weight, X.shape[0], dtype)
             namespace = None
-        if weights is not None and not _both_classes_weighted(y01, weights):
-            raise ValueError(
-                "LogisticRegression needs examples of both classes with a "
-                "positive sample_weight; only one class has any"
-            )
+        weights = weighted(y01, weights, self.class_weight, self.classes_)
         w0 = np.zeros(X.shape[1], dtype)
 
         def report(iteration: int, cost: float) -> None:
@@ -241,6 +254,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 record_every=1,
                 on_record=report,
                 fit_intercept=self.fit_intercept,
+                representation=self.representation,
                 **problem,
             )
             if not result.converged:
@@ -257,6 +271,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 tol=float(self.tol),
                 on_record=report,
                 fit_intercept=self.fit_intercept,
+                representation=self.representation,
                 **problem,
             )
         coef = result.w.astype(dtype, copy=False).reshape(1, -1)
@@ -268,6 +283,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self._move_to_namespace_of(namespace)
         self.loss_curve_ = result.costs
         self.converged_ = result.converged
+        self.representation_ = result.representation
         if not result.converged:
             warnings.warn(
                 f"{self.solver} did not converge: {result.message}; the largest "
@@ -282,6 +298,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Check every parameter; the computation's dtype."""
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}; got {self.solver!r}")
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(
+                f"representation must be one of {REPRESENTATIONS}; "
+                f"got {self.representation!r}"
+            )
+        check_class_weight(self.class_weight)
         check_real(self.alpha, "alpha", minimum=0.0, inclusive=True)
         check_learning_rate(self.learning_rate)
         check_real(self.tol, "tol", minimum=0.0, inclusive=True)
@@ -354,7 +376,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if sample_weight is None:
             return X, y01, None
         if not is_dask_array(sample_weight):
-            weights = _check_sample_weight(sample_weight, m, dtype)
+            weights = check_sample_weight(sample_weight, m, dtype)
             return X, y01, dask_backend.chunked(weights, rows)
         return X, y01, dask_backend.check_weights(sample_weight, m, dtype, rows)
 
@@ -379,7 +401,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y01 = self._labels01(y, m, dtype)
         if sample_weight is not None and is_other_namespace(sample_weight):
             sample_weight = to_numpy(sample_weight)
-        weights = _check_sample_weight(sample_weight, m, dtype)
+        weights = check_sample_weight(sample_weight, m, dtype)
         if isinstance(X, ScaledPixels):
             return X, y01, weights
 
@@ -501,28 +523,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 def _is_lazy(X) -> bool:
     """Whether X is a Dask array, or pixels stored in one."""
     return is_dask_array(X.pixels if isinstance(X, ScaledPixels) else X)
-
-
-def _both_classes_weighted(y01, weights) -> bool:
-    """Whether each class has an example of positive weight."""
-    if is_dask_array(y01):
-        return dask_backend.any_positive_in_both(y01, weights)
-    positive = to_numpy(weights) > 0
-    return np.unique(to_numpy(y01)[positive]).size == 2
-
-
-def _check_sample_weight(
-    sample_weight: ArrayLike | None, n_samples: int, dtype: np.dtype
-) -> NDArray[np.floating] | None:
-    """Sample weights as a finite, non-negative array with a positive sum."""
-    if sample_weight is None:
-        return None
-    weights = check_array(
-        sample_weight, ensure_2d=False, dtype=dtype, input_name="sample_weight"
-    )
-    check_weight_shape(weights.shape, n_samples)
-    check_weight_values(weights.min(), weights.sum())
-    return weights
 
 
 def _print_cost(iteration: int, cost: float) -> None:

@@ -23,7 +23,10 @@ rounds to exactly 0 or 1, and has no y * z product that could make inf - inf.
 Every sum is a sum over examples, so the work splits by rows: each row block
 gives partial sums (of the losses, of x_i dz_i, of dz_i, of the weights) and
 the partial sums add up. :func:`block_sums` computes them for one block of
-rows and is the only place where the formulas above are written. How the
+rows: the two products with X, and between them :func:`example_sums`, the
+per-example part (sigma, softplus, a - y, the weights) and the only place
+where those formulas are written. :mod:`logitnet.core.span` reaches the
+same z = X w + b another way and hands it to the same :func:`example_sums`. How the
 blocks are run, and where, is the business of :mod:`logitnet.backends`:
 :func:`loss_and_grad` hands :func:`block_sums` to the backend of X (NumPy
 row blocks, another array-API library on its device, or Dask chunks), so
@@ -53,6 +56,7 @@ __all__ = [
     "block_decision",
     "block_sums",
     "decision_function",
+    "example_sums",
     "loss_and_grad",
     "sigmoid",
     "softplus",
@@ -142,33 +146,71 @@ def block_sums(
     weight_sum : 0-d array or float
         A Python float when there are no sample weights.
     """
-    xp = namespace(X)
-    acc = accumulator(X)
     w = as_weights(w, X)
     with np.errstate(over="ignore", invalid="ignore"):
         z = X @ w
         z += b
-        dz = sigmoid(z)  # a = sigma(z), overwritten in place by dz = a - y
-        dz -= y
-        if sample_weight is not None:
-            dz *= sample_weight
+        cost_sum, dz, db_sum, weight_sum = example_sums(
+            z, y, sample_weight, compute_loss
+        )
         # X is still in cache from the first product: this one is cheap.
         dw = X.T @ dz
-        # Sums in float64 whatever X's dtype: O(n_samples), and the
-        # optimizer compares costs that differ in their last digits.
-        db_sum = xp.sum(dz, dtype=acc)
-        cost_sum = None
-        if compute_loss:
-            # +1 for y = 0, -1 for y = 1: exact, and so is z * sign.
-            losses = softplus(z * (1 - 2 * y))
-            if sample_weight is not None:
-                losses *= sample_weight
-            cost_sum = xp.sum(losses, dtype=acc)
+    return cost_sum, dw, db_sum, weight_sum
+
+
+def example_sums(
+    z: Array, y: Array, sample_weight: Array | None, compute_loss: bool = True
+) -> tuple[Array | None, Array, Array, Array | float]:
+    """Everything of the neuron's math that is one number per example.
+
+    From the pre-activations z_i (however they were computed: X w + b here,
+    K c + b in :mod:`logitnet.core.span`) to
+
+        dz_i       = s_i (sigma(z_i) - y_i)
+        cost_sum   = sum_i s_i softplus((1 - 2 y_i) z_i)
+        db_sum     = sum_i dz_i
+        weight_sum = sum_i s_i
+
+    Parameters
+    ----------
+    z : array of shape (n_samples,)
+        Only read.
+    y, sample_weight : arrays of shape (n_samples,) (weights may be None)
+        z's namespace and dtype.
+    compute_loss : bool, default=True
+        As for :func:`block_sums`.
+
+    Returns
+    -------
+    cost_sum, dz, db_sum, weight_sum
+        As :func:`block_sums` returns them, with dz (shape (n_samples,),
+        z's namespace and dtype) in the place of dw_sum.
+
+    Called under ``np.errstate(over="ignore", invalid="ignore")``, which
+    both callers hold around their products anyway (a second context per
+    block costs about 1 % of a pass over a large X).
+    """
+    xp = namespace(z)
+    acc = accumulator(z)
+    dz = sigmoid(z)  # a = sigma(z), overwritten in place by dz = a - y
+    dz -= y
+    if sample_weight is not None:
+        dz *= sample_weight
+    # Sums in float64 whatever z's dtype: O(n_samples), and the
+    # optimizer compares costs that differ in their last digits.
+    db_sum = xp.sum(dz, dtype=acc)
+    cost_sum = None
+    if compute_loss:
+        # +1 for y = 0, -1 for y = 1: exact, and so is z * sign.
+        losses = softplus(z * (1 - 2 * y))
+        if sample_weight is not None:
+            losses *= sample_weight
+        cost_sum = xp.sum(losses, dtype=acc)
     if sample_weight is None:
-        weight_sum = float(X.shape[0])
+        weight_sum = float(z.shape[0])
     else:
         weight_sum = xp.sum(sample_weight, dtype=acc)
-    return cost_sum, dw, db_sum, weight_sum
+    return cost_sum, dz, db_sum, weight_sum
 
 
 def block_decision(X: Array, w: Array, b: float) -> Array:

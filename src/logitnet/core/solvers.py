@@ -14,6 +14,15 @@ whether the bias is learned) and return a :class:`SolverResult`.
   spends about 15 ms of its own per iteration, against under 1 ms for a
   loss-and-gradient evaluation; this implementation spends tens of
   microseconds (``benchmarks/RESULTS.md``).
+
+Both run in one of two representations of the same iterates: the primal
+(w itself, each evaluation two passes over X) or, when X is in memory, the
+solvers start from w = 0 and :func:`logitnet.core.span.pays` says so, the
+span of the examples (w = X^T c, each evaluation O(n_samples^2) after one
+X X^T; :mod:`logitnet.core.span`). ``representation`` forces one; the
+result says which ran. The loops below are written once for both: they
+call the representation's ``loss_and_grad``, ``within`` (the stopping
+test), ``metric`` (inner products) and ``weights`` (w at the end).
 """
 
 from __future__ import annotations
@@ -26,10 +35,26 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.backends import numpy_dtype, to_numpy
+from logitnet.core import span
 from logitnet.core.loss import loss_and_grad
+from logitnet.core.quasinewton import Memory, wolfe_line_search
 from logitnet.exceptions import DivergenceError
 
-__all__ = ["COST_EVERY", "SolverResult", "gradient_descent", "lbfgs"]
+__all__ = [
+    "COST_EVERY",
+    "LBFGS_EVALUATIONS",
+    "REPRESENTATIONS",
+    "SolverResult",
+    "gradient_descent",
+    "lbfgs",
+]
+
+#: ``representation``: chosen by the cost model, or forced.
+REPRESENTATIONS = ("auto", "primal", "span")
+
+#: Evaluations an L-BFGS fit is expected to need, for the cost model (the
+#: cat data: 20 to the course's cost, hundreds to tol=1e-4).
+LBFGS_EVALUATIONS = 50
 
 #: The course records (and prints) the cost every 100 iterations.
 COST_EVERY = 100
@@ -72,6 +97,64 @@ class SolverResult:
     n_iter: int = 0
     converged: bool = False
     message: str = ""
+    representation: str = "primal"
+
+
+class _Primal:
+    """The problem in w itself: :func:`loss_and_grad` over X's rows."""
+
+    name = "primal"
+
+    def __init__(self, X, y, sample_weight, alpha: float) -> None:
+        self.X, self.y, self.sample_weight, self.alpha = X, y, sample_weight, alpha
+
+    def loss_and_grad(self, w, b: float, compute_loss: bool = True):
+        cost, dw, db = loss_and_grad(
+            w,
+            b,
+            self.X,
+            self.y,
+            sample_weight=self.sample_weight,
+            alpha=self.alpha,
+            compute_loss=compute_loss,
+        )
+        return cost, to_numpy(dw), db
+
+    def weights(self, *vectors):
+        return vectors
+
+    def metric(self, v):
+        return v
+
+    def within(self, dw, db: float, tol: float) -> bool:
+        return _max_abs(dw, db) <= tol
+
+
+def _representation(
+    w, X, y, sample_weight, alpha: float, representation: str, evaluations: int
+):
+    """The representation to run in (see the module's docstring)."""
+    from_zero = not np.any(w)
+    if representation == "span":
+        if not span.available(X):
+            raise ValueError(
+                "representation='span' needs X in memory (a NumPy or other "
+                "array-API array); Dask arrays and stored pixels run in the "
+                "primal: use representation='primal' or 'auto'"
+            )
+        if not from_zero:
+            raise ValueError(
+                "representation='span' starts from w = 0; got nonzero starting "
+                "weights: use representation='primal' or 'auto'"
+            )
+    elif representation == "auto":
+        if not (span.available(X) and from_zero and span.pays(*X.shape, evaluations)):
+            representation = "primal"
+        else:
+            representation = "span"
+    if representation == "span":
+        return span.Span(X, y, sample_weight, alpha)
+    return _Primal(X, y, sample_weight, alpha)
 
 
 def gradient_descent(
@@ -89,6 +172,7 @@ def gradient_descent(
     record_every: int = COST_EVERY,
     on_record: Callable[[int, float], None] | None = None,
     on_iteration: Callable[[int], None] | None = None,
+    representation: str = "auto",
 ) -> SolverResult:
     """The course's fixed-step gradient descent.
 
@@ -125,6 +209,9 @@ def gradient_descent(
         Called with each recorded cost, as it is recorded.
     on_iteration : callable (iteration) -> None, optional
         Called after every step, for progress reporting.
+    representation : {"auto", "primal", "span"}, default="auto"
+        Where the iterates are computed (see the module's docstring);
+        "span" needs an in-memory X and w = 0.
 
     Returns
     -------
@@ -139,17 +226,19 @@ def gradient_descent(
         When the cost or gradient at the start is NaN or infinite (see
         :func:`_check_start`).
     """
-    result = SolverResult(w=w.copy(), b=float(b))
+    space = _representation(
+        w, X, y, sample_weight, alpha, representation, num_iterations
+    )
+    # In the span, w below holds the coefficients c of w = X^T c (from 0).
+    start = w.copy() if space.name == "primal" else np.zeros(X.shape[0], w.dtype)
+    result = SolverResult(w=start, b=float(b), representation=space.name)
     w, b = result.w, result.b
     dw: NDArray[np.floating] | None = None
     db: float | None = None
     i = 0
     for i in range(num_iterations):
         record = i % record_every == 0
-        cost, dw, db = loss_and_grad(
-            w, b, X, y, sample_weight=sample_weight, alpha=alpha, compute_loss=record
-        )
-        dw = to_numpy(dw)
+        cost, dw, db = space.loss_and_grad(w, b, record)
         if i == 0:
             _check_start(cost, dw, db)
         if not fit_intercept:
@@ -160,7 +249,7 @@ def gradient_descent(
             result.costs.append(cost)
             if on_record is not None:
                 on_record(i, cost)
-        if tol > 0 and _max_abs(dw, db) <= tol:
+        if tol > 0 and space.within(dw, db, tol):
             result.converged = True
             break
         # In place on our own copy: the caller's w is never touched.
@@ -175,6 +264,7 @@ def gradient_descent(
             on_iteration(i)
     else:
         i = num_iterations
+    result.w, dw = space.weights(w, dw)
     result.b, result.dw, result.db, result.n_iter = b, dw, db, i
     result.message = (
         f"the largest gradient component fell to tol={tol:g} after {i} iterations"
@@ -197,6 +287,7 @@ def lbfgs(
     fit_intercept: bool = True,
     memory: int = LBFGS_MEMORY,
     on_record: Callable[[int, float], None] | None = None,
+    representation: str = "auto",
 ) -> SolverResult:
     """Limited-memory BFGS on the neuron's cost.
 
@@ -228,6 +319,9 @@ def lbfgs(
         Number of correction pairs kept.
     on_record : callable (iteration, cost) -> None, optional
         Called with the cost at every iterate, the start included.
+    representation : {"auto", "primal", "span"}, default="auto"
+        As for :func:`gradient_descent`. In the span the optimizer's
+        vectors are (c, b) and its inner products those of (X^T c, b).
 
     Returns
     -------
@@ -241,36 +335,48 @@ def lbfgs(
         :func:`_check_start`).
     """
     dtype = numpy_dtype(X)
+    space = _representation(
+        w,
+        X,
+        y,
+        sample_weight,
+        alpha,
+        representation,
+        min(max_iter, LBFGS_EVALUATIONS) + 1,
+    )
+    if space.name == "span":
+        w = np.zeros(X.shape[0])  # the coefficients c of w = X^T c
     n = w.shape[0]
     evaluations = 0
 
     def evaluate(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         nonlocal evaluations
         evaluations += 1
-        cost, dw, db = loss_and_grad(
-            theta[:n].astype(dtype, copy=False),
-            float(theta[n]),
-            X,
-            y,
-            sample_weight=sample_weight,
-            alpha=alpha,
+        cost, dw, db = space.loss_and_grad(
+            theta[:n].astype(dtype, copy=False), float(theta[n])
         )
         grad = np.empty(n + 1)
-        grad[:n] = to_numpy(dw)
+        grad[:n] = dw
         grad[n] = db if fit_intercept else 0.0
         return cost, grad
+
+    def metric(v: NDArray[np.float64]) -> NDArray[np.float64]:
+        """M v, with u . M v the inner product of the weights u and v stand for."""
+        if space.name == "primal":
+            return v
+        return np.append(space.metric(v[:n]), v[n])
 
     theta = np.append(np.asarray(w, dtype=np.float64), float(b))
     cost, grad = evaluate(theta)
     _check_start(cost, grad[:n], grad[n])
-    result = SolverResult(w=w, b=float(b), costs=[cost])
+    result = SolverResult(w=w, b=float(b), costs=[cost], representation=space.name)
     if on_record is not None:
         on_record(0, cost)
-    steps = _Memory(n + 1, memory)
+    steps = Memory(n + 1, memory, metric)
     message = f"stopped after {max_iter} iterations (the iteration limit)"
     k = 0
     while True:
-        if _max_abs(grad, 0.0) <= tol:
+        if space.within(grad[:n], grad[n], tol):
             result.converged = True
             message = (
                 f"the largest gradient component fell to tol={tol:g} "
@@ -280,20 +386,22 @@ def lbfgs(
         if k >= max_iter:
             break
         direction = steps.direction(grad)
-        slope = float(grad @ direction)
+        m_direction = metric(direction)
+        slope = float(grad @ m_direction)
         if not slope < 0:  # the memory has gone stale: restart from -grad
             steps.clear()
             direction = -grad
-            slope = -float(grad @ grad)
+            m_direction = metric(direction)
+            slope = float(grad @ m_direction)
         # The first step is unscaled: keep it to about unit length.
         first = min(1.0, 1.0 / math.sqrt(-slope)) if not steps else 1.0
 
-        def along(t: float, start=theta, direction=direction):
+        def along(t: float, start=theta, direction=direction, md=m_direction):
             f, g = evaluate(start + t * direction)
-            return f, g, float(g @ direction)
+            return f, g, float(g @ md)
 
         noise = 10 * float(np.finfo(dtype).eps) * abs(cost)
-        found = _wolfe_line_search(along, cost, slope, first, noise=noise)
+        found = wolfe_line_search(along, cost, slope, first, noise=noise)
         if found is None:
             message = (
                 f"the line search could not lower the cost further after {k} "
@@ -303,8 +411,9 @@ def lbfgs(
         t, new_cost, new_grad = found
         s = t * direction
         dgrad = new_grad - grad
-        curvature = float(s @ dgrad)
-        if curvature > 1e-10 * float(dgrad @ dgrad):
+        m_dgrad = metric(dgrad)
+        curvature = float(s @ m_dgrad)
+        if curvature > 1e-10 * float(dgrad @ m_dgrad):
             steps.push(s, dgrad)
         theta += s
         cost, grad = new_cost, new_grad
@@ -312,158 +421,12 @@ def lbfgs(
         result.costs.append(cost)
         if on_record is not None:
             on_record(k, cost)
-    result.w = theta[:n].astype(dtype)
+    result.w, result.dw = space.weights(theta[:n].astype(dtype), grad[:n].astype(dtype))
     result.b = float(theta[n])
-    result.dw = grad[:n].astype(dtype)
     result.db = float(grad[n])
     result.n_iter = k
     result.message = f"{message}; {evaluations} cost evaluations"
     return result
-
-
-class _Memory:
-    """The last ``size`` correction pairs (s, dg) of L-BFGS, in compact form.
-
-    The inverse-Hessian estimate is applied as H g = gamma g + S p + gamma Y q
-    (Byrd, Nocedal and Schnabel 1994, eq. 3.1), with S and Y stacked in one
-    (2 size, n) array, so a direction costs two matrix-vector products and a
-    new pair one more. The textbook two-loop recursion does the same with
-    4 size vector operations: on the cat data (12,289 parameters, size 10)
-    it took 0.7 ms per iteration, as long as the loss and gradient
-    themselves; this form takes a fraction of that.
-    """
-
-    def __init__(self, n: int, size: int) -> None:
-        self.size = size
-        self.SY = np.zeros((2 * size, n))  # rows: s_0..s_{size-1}, y_0..
-        self.s_dot_y = np.zeros((size, size))  # [i, j] = s_i . y_j
-        self.y_dot_y = np.zeros((size, size))
-        self.order: list[int] = []  # slots in use, oldest first
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-    def clear(self) -> None:
-        self.order.clear()
-
-    def push(self, s: NDArray[np.float64], dg: NDArray[np.float64]) -> None:
-        if len(self.order) == self.size:
-            slot = self.order.pop(0)
-        else:
-            slot = min(set(range(self.size)) - set(self.order))
-        self.SY[slot] = s
-        self.SY[self.size + slot] = dg
-        products = self.SY @ dg
-        self.s_dot_y[:, slot] = products[: self.size]
-        self.y_dot_y[:, slot] = self.y_dot_y[slot, :] = products[self.size :]
-        self.order.append(slot)
-
-    def direction(self, grad: NDArray[np.float64]) -> NDArray[np.float64]:
-        """-H grad; -grad itself while the memory is empty."""
-        if not self.order:
-            return -grad
-        idx = np.array(self.order)
-        products = self.SY @ grad
-        sg, yg = products[idx], products[self.size + idx]
-        s_dot_y = self.s_dot_y[np.ix_(idx, idx)]
-        R = np.triu(s_dot_y)
-        newest = idx[-1]
-        gamma = self.s_dot_y[newest, newest] / self.y_dot_y[newest, newest]
-        r_sg = np.linalg.solve(R, sg)
-        inner = np.diag(s_dot_y) * r_sg + gamma * (
-            self.y_dot_y[np.ix_(idx, idx)] @ r_sg
-        )
-        coef = np.zeros(2 * self.size)
-        coef[idx] = np.linalg.solve(R.T, inner - gamma * yg)
-        coef[self.size + idx] = -gamma * r_sg
-        hg = self.SY.T @ coef
-        hg += gamma * grad
-        return -hg
-
-
-def _wolfe_line_search(
-    along: Callable[[float], tuple[float, NDArray[np.float64], float]],
-    f0: float,
-    slope0: float,
-    t: float,
-    *,
-    noise: float = 0.0,
-    c1: float = 1e-4,
-    c2: float = 0.9,
-    max_evaluations: int = 30,
-) -> tuple[float, float, NDArray[np.float64]] | None:
-    """A step t satisfying the strong Wolfe conditions (N&W algorithms 3.5, 3.6).
-
-    ``along(t)`` returns the cost, gradient and directional slope at
-    theta + t d. Near the minimum the cost's decrease falls below its rounding
-    error (soon in float32) while the slope is still accurate; there a step
-    meeting Hager and Zhang's approximate Wolfe conditions is accepted: cost
-    within ``noise`` of the start, and c2 slope0 <= slope <= (2 c1 - 1) slope0.
-    Returns (t, cost, gradient), or None when no acceptable step was found.
-    """
-
-    def acceptable(t: float, f: float, slope: float) -> bool:
-        if f <= f0 + c1 * t * slope0 and abs(slope) <= -c2 * slope0:
-            return True
-        return f <= f0 + noise and c2 * slope0 <= slope <= (2 * c1 - 1) * slope0
-
-    # Points are (t, cost, slope, gradient); the start's gradient is not needed.
-    prev = (0.0, f0, slope0, None)
-    lo = hi = None
-    for i in range(max_evaluations):
-        f, g, slope = along(t)
-        # Checked first, so the phases below only bracket and shrink.
-        if math.isfinite(f) and acceptable(t, f, slope):
-            return t, f, g
-        if lo is None:  # bracketing phase
-            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or (i and f >= prev[1]):
-                lo, hi = prev, (t, f, slope, g)
-            elif slope >= 0:
-                lo, hi = (t, f, slope, g), prev
-            else:
-                prev = (t, f, slope, g)
-                t *= 4.0
-                continue
-        else:  # zoom phase: lo satisfies sufficient decrease, hi brackets
-            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or f >= lo[1]:
-                hi = (t, f, slope, g)
-            else:
-                if slope * (hi[0] - lo[0]) >= 0:
-                    hi = lo
-                lo = (t, f, slope, g)
-        if abs(hi[0] - lo[0]) <= 1e-12 * max(abs(lo[0]), 1e-300):
-            break
-        t = _interpolate(lo, hi)
-    if lo is not None and lo[0] > 0 and lo[1] < f0:
-        # No Wolfe point, but a step that lowers the cost: take it.
-        return lo[0], lo[1], lo[3]
-    return None
-
-
-def _interpolate(lo: tuple, hi: tuple) -> float:
-    """Trial step between lo and hi: the minimizer of the cubic through both
-    points (values and slopes), else of the quadratic through lo's value and
-    slope and hi's value, clipped to the middle 80 % of the interval."""
-    (t0, f0, d0, _), (t1, f1, d1, _) = lo, hi
-    width = t1 - t0
-    low, high = sorted((t0 + 0.1 * width, t1 - 0.1 * width))
-    if not math.isfinite(f1):
-        return t0 + 0.5 * width
-    t = math.nan
-    d_1 = d0 + d1 - 3 * (f0 - f1) / (t0 - t1)
-    disc = d_1 * d_1 - d0 * d1
-    if disc >= 0:
-        d_2 = math.copysign(math.sqrt(disc), width)
-        denom = d1 - d0 + 2 * d_2
-        if denom != 0:
-            t = t1 - width * (d1 + d_2 - d_1) / denom
-    if not math.isfinite(t):
-        curvature = f1 - f0 - d0 * width
-        if curvature > 0:
-            t = t0 - d0 * width * width / (2 * curvature)
-    if not math.isfinite(t):
-        return t0 + 0.5 * width
-    return min(max(t, low), high)
 
 
 def _check_start(cost: float | None, dw: NDArray[np.floating], db: float) -> None:

@@ -1,0 +1,166 @@
+"""L-BFGS's parts: its memory in compact form and its strong-Wolfe line search.
+
+:func:`logitnet.core.solvers.lbfgs` drives them; they see only vectors of
+the optimizer's parameters, and an inner product given as a metric (the
+identity for w itself, K for the coefficients of the span of the examples,
+see :mod:`logitnet.core.span`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Memory", "interpolate", "wolfe_line_search"]
+
+
+class Memory:
+    """The last ``size`` correction pairs (s, dg) of L-BFGS, in compact form.
+
+    The inverse-Hessian estimate is applied as H g = gamma g + S p + gamma Y q
+    (Byrd, Nocedal and Schnabel 1994, eq. 3.1), with S and Y stacked in one
+    (2 size, n) array, so a direction costs two matrix-vector products and a
+    new pair one more. The textbook two-loop recursion does the same with
+    4 size vector operations: on the cat data (12,289 parameters, size 10)
+    it took 0.7 ms per iteration, as long as the loss and gradient
+    themselves; this form takes a fraction of that.
+
+    ``metric(v)`` is M v, with u . M v the inner product the vectors stand
+    for (the identity in the primal; K and 1 in the span of the examples).
+    """
+
+    def __init__(self, n: int, size: int, metric=lambda v: v) -> None:
+        self.size = size
+        self.metric = metric
+        self.SY = np.zeros((2 * size, n))  # rows: s_0..s_{size-1}, y_0..
+        self.s_dot_y = np.zeros((size, size))  # [i, j] = s_i . y_j
+        self.y_dot_y = np.zeros((size, size))
+        self.order: list[int] = []  # slots in use, oldest first
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def clear(self) -> None:
+        self.order.clear()
+
+    def push(self, s: NDArray[np.float64], dg: NDArray[np.float64]) -> None:
+        if len(self.order) == self.size:
+            slot = self.order.pop(0)
+        else:
+            slot = min(set(range(self.size)) - set(self.order))
+        self.SY[slot] = s
+        self.SY[self.size + slot] = dg
+        products = self.SY @ self.metric(dg)
+        self.s_dot_y[:, slot] = products[: self.size]
+        self.y_dot_y[:, slot] = self.y_dot_y[slot, :] = products[self.size :]
+        self.order.append(slot)
+
+    def direction(self, grad: NDArray[np.float64]) -> NDArray[np.float64]:
+        """-H grad; -grad itself while the memory is empty."""
+        if not self.order:
+            return -grad
+        idx = np.array(self.order)
+        products = self.SY @ self.metric(grad)
+        sg, yg = products[idx], products[self.size + idx]
+        s_dot_y = self.s_dot_y[np.ix_(idx, idx)]
+        R = np.triu(s_dot_y)
+        newest = idx[-1]
+        gamma = self.s_dot_y[newest, newest] / self.y_dot_y[newest, newest]
+        r_sg = np.linalg.solve(R, sg)
+        inner = np.diag(s_dot_y) * r_sg + gamma * (
+            self.y_dot_y[np.ix_(idx, idx)] @ r_sg
+        )
+        coef = np.zeros(2 * self.size)
+        coef[idx] = np.linalg.solve(R.T, inner - gamma * yg)
+        coef[self.size + idx] = -gamma * r_sg
+        hg = self.SY.T @ coef
+        hg += gamma * grad
+        return -hg
+
+
+def wolfe_line_search(
+    along: Callable[[float], tuple[float, NDArray[np.float64], float]],
+    f0: float,
+    slope0: float,
+    t: float,
+    *,
+    noise: float = 0.0,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    max_evaluations: int = 30,
+) -> tuple[float, float, NDArray[np.float64]] | None:
+    """A step t satisfying the strong Wolfe conditions (N&W algorithms 3.5, 3.6).
+
+    ``along(t)`` returns the cost, gradient and directional slope at
+    theta + t d. Near the minimum the cost's decrease falls below its rounding
+    error (soon in float32) while the slope is still accurate; there a step
+    meeting Hager and Zhang's approximate Wolfe conditions is accepted: cost
+    within ``noise`` of the start, and c2 slope0 <= slope <= (2 c1 - 1) slope0.
+    Returns (t, cost, gradient), or None when no acceptable step was found.
+    """
+
+    def acceptable(t: float, f: float, slope: float) -> bool:
+        if f <= f0 + c1 * t * slope0 and abs(slope) <= -c2 * slope0:
+            return True
+        return f <= f0 + noise and c2 * slope0 <= slope <= (2 * c1 - 1) * slope0
+
+    # Points are (t, cost, slope, gradient); the start's gradient is not needed.
+    prev = (0.0, f0, slope0, None)
+    lo = hi = None
+    for i in range(max_evaluations):
+        f, g, slope = along(t)
+        # Checked first, so the phases below only bracket and shrink.
+        if math.isfinite(f) and acceptable(t, f, slope):
+            return t, f, g
+        if lo is None:  # bracketing phase
+            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or (i and f >= prev[1]):
+                lo, hi = prev, (t, f, slope, g)
+            elif slope >= 0:
+                lo, hi = (t, f, slope, g), prev
+            else:
+                prev = (t, f, slope, g)
+                t *= 4.0
+                continue
+        else:  # zoom phase: lo satisfies sufficient decrease, hi brackets
+            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or f >= lo[1]:
+                hi = (t, f, slope, g)
+            else:
+                if slope * (hi[0] - lo[0]) >= 0:
+                    hi = lo
+                lo = (t, f, slope, g)
+        if abs(hi[0] - lo[0]) <= 1e-12 * max(abs(lo[0]), 1e-300):
+            break
+        t = interpolate(lo, hi)
+    if lo is not None and lo[0] > 0 and lo[1] < f0:
+        # No Wolfe point, but a step that lowers the cost: take it.
+        return lo[0], lo[1], lo[3]
+    return None
+
+
+def interpolate(lo: tuple, hi: tuple) -> float:
+    """Trial step between lo and hi: the minimizer of the cubic through both
+    points (values and slopes), else of the quadratic through lo's value and
+    slope and hi's value, clipped to the middle 80 % of the interval."""
+    (t0, f0, d0, _), (t1, f1, d1, _) = lo, hi
+    width = t1 - t0
+    low, high = sorted((t0 + 0.1 * width, t1 - 0.1 * width))
+    if not math.isfinite(f1):
+        return t0 + 0.5 * width
+    t = math.nan
+    d_1 = d0 + d1 - 3 * (f0 - f1) / (t0 - t1)
+    disc = d_1 * d_1 - d0 * d1
+    if disc >= 0:
+        d_2 = math.copysign(math.sqrt(disc), width)
+        denom = d1 - d0 + 2 * d_2
+        if denom != 0:
+            t = t1 - width * (d1 + d_2 - d_1) / denom
+    if not math.isfinite(t):
+        curvature = f1 - f0 - d0 * width
+        if curvature > 0:
+            t = t0 - d0 * width * width / (2 * curvature)
+    if not math.isfinite(t):
+        return t0 + 0.5 * width
+    return min(max(t, low), high)
