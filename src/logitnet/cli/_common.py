@@ -17,7 +17,12 @@ from logitnet.checks import check_int, check_learning_rate, check_real
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with usage errors on one line."""
+    """argparse, with usage errors on one line, and no abbreviated options:
+    ``--data`` is never taken for ``--data-dir``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")

@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
         save_model(args.out, model)
         feedback.note(f"model saved to {args.out}")
+    else:
+        feedback.note("model not saved: give --out PATH")
     if figure is not None:
         from logitnet.viz import plots
 

@@ -53,7 +53,13 @@ from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softpl
 from logitnet.core.pixels import ScaledPixels
 from logitnet.core.solvers import COST_EVERY, gradient_descent, lbfgs
 
-__all__ = ["LogisticRegression"]
+__all__ = ["DivergenceWarning", "LogisticRegression"]
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """Gradient descent's cost rose instead of falling: the learning rate is
+    too large. A :class:`~sklearn.exceptions.ConvergenceWarning`, so that
+    whatever handles those handles this."""
 
 _SOLVERS = ("lbfgs", "gd")
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -263,7 +269,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self._move_to_namespace_of(namespace)
         self.loss_curve_ = result.costs
         self.converged_ = result.converged
-        if not result.converged:
+        if result.diverging:
+            warnings.warn(
+                f"gradient descent is diverging: {result.message}",
+                DivergenceWarning,
+                stacklevel=2,
+            )
+        elif not result.converged:
             warnings.warn(
                 f"{self.solver} did not converge: {result.message}; the largest "
                 f"gradient component is still above tol={self.tol:g}. Raise "

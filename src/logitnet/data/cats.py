@@ -154,7 +154,14 @@ def _retrieve(pooch, requests, url, name, sha256, cache_dir, downloader) -> None
     except DataError:
         raise
     except requests.RequestException as e:
-        raise DataError(f"{url}: download failed ({e})") from e
+        # The exception's own text runs to hundreds of characters of urllib3
+        # internals; its kind is enough, and the way out is what helps.
+        raise DataError(
+            f"{url}: download failed ({type(e).__name__}) and the course's data "
+            f"is not on this machine: set {ENV_DATA_DIR}=DIR or give --data-dir "
+            f"DIR (Python: load_dataset(DIR)), a directory holding "
+            f"{FILES['train']} and {FILES['test']}"
+        ) from e
     except ValueError as e:
         raise DataError(
             f"{url}: the download does not match the SHA-256 checksum of "
