@@ -5,9 +5,12 @@ answers; :meth:`SavedModel.predict_proba <logitnet.app.modelfile.SavedModel>`,
 :meth:`SavedModel.predict`, :func:`logitnet.app.evaluation.evaluate` and the
 ``predict`` and ``explain`` commands all go through it. A picture becomes the
 model's input as in training (:func:`logitnet.core.pixels.flatten`, then
-:func:`~logitnet.core.pixels.scale`), and the answers are the fitted
-estimator's (:meth:`logitnet.LogisticRegression.decision_function`,
-``predict_proba``, ``predict``), so nothing here re-derives the math.
+:func:`~logitnet.core.pixels.scale`), and the answers come from the math the
+estimator's ``decision_function``, ``predict_proba`` and ``predict`` use
+(:func:`logitnet.core.loss.decision_function` and
+:func:`~logitnet.core.loss.probabilities`, label ``classes[1]`` where
+z > 0), so nothing here re-derives it. No estimator is built: a prediction
+imports NumPy, Pillow and the model file, not scikit-learn.
 
 :func:`predict_files` is ``logitnet predict`` as a function: picture files
 and directories in, one result per file out, a file that cannot be read
@@ -129,12 +132,13 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
     ValueError
         If ``pictures`` is not k >= 1 pictures of the model's shape.
     """
-    X = model_input(model, pictures)
-    estimator = model.to_estimator()
+    from logitnet.core.loss import decision_function, probabilities
+
+    z = decision_function(model.w, model.b, model_input(model, pictures))
     return Predictions(
-        decision_values=estimator.decision_function(X),
-        probabilities=estimator.predict_proba(X),
-        labels=[str(label) for label in estimator.predict(X)],
+        decision_values=z,
+        probabilities=probabilities(z),
+        labels=[model.classes[int(positive)] for positive in z > 0],
     )
 
 

@@ -49,7 +49,12 @@ from logitnet.checks import (
     check_weight_shape,
     check_weight_values,
 )
-from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus
+from logitnet.core.loss import (
+    decision_function,
+    loss_and_grad,
+    probabilities,
+    softplus,
+)
 from logitnet.core.pixels import ScaledPixels
 from logitnet.core.solvers import COST_EVERY, gradient_descent, lbfgs
 
@@ -464,9 +469,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Columns in the order of ``classes_``; rows sum to 1. The kind of
             array :meth:`decision_function` returns.
         """
-        z = self._z(X, "predict_proba")
-        # sigma(-z), not 1 - sigma(z): no rounding to 0 for large z.
-        return namespace(z).stack([sigmoid(-z), sigmoid(z)], axis=1)
+        return probabilities(self._z(X, "predict_proba"))
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log of :meth:`predict_proba`, computed without rounding to log(0).
