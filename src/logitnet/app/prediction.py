@@ -38,6 +38,7 @@ __all__ = [
     "classify",
     "model_input",
     "pictures_to_X",
+    "predict_file",
     "predict_files",
 ]
 
@@ -120,8 +121,10 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
     Parameters
     ----------
     model : SavedModel
-    pictures : array_like of shape (k, height, width, channels), uint8
-        k >= 1 pictures of ``model.image_shape`` (see :func:`model_input`).
+    pictures : array_like of shape (k, height, width, channels), uint8, or ScaledPixels
+        k >= 1 pictures of ``model.image_shape`` (see :func:`model_input`);
+        or a file's pictures as :func:`logitnet.data.reader.open_images`
+        gives them (lazy, any size), read chunk by chunk in one pass.
 
     Returns
     -------
@@ -133,8 +136,19 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
         If ``pictures`` is not k >= 1 pictures of the model's shape.
     """
     from logitnet.core.loss import decision_function, probabilities
+    from logitnet.core.pixels import ScaledPixels
 
-    z = decision_function(model.w, model.b, model_input(model, pictures))
+    if isinstance(pictures, ScaledPixels):
+        from logitnet.backends.dask import compute
+
+        if pictures.shape[1] != model.w.size or pictures.shape[0] == 0:
+            raise ValueError(
+                f"expected k >= 1 pictures of {model.w.size} values; got "
+                f"{pictures.shape[0]} of {pictures.shape[1]}"
+            )
+        (z,) = compute(decision_function(model.w, model.b, pictures))
+    else:
+        z = decision_function(model.w, model.b, model_input(model, pictures))
     return Predictions(
         decision_values=z,
         probabilities=probabilities(z),
@@ -196,6 +210,41 @@ def predict_files(
                 zip(model.classes, map(float, p), strict=True)
             )
     return results
+
+
+def predict_file(
+    model: SavedModel, path: str | os.PathLike[str], split: str = "test"
+) -> list[dict[str, Any]]:
+    """Classify the pictures of a file in the course's layout (HDF5 or zarr,
+    ``convert``'s or ``synth``'s output), read lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    model : SavedModel
+    path : path-like
+        See :func:`logitnet.data.reader.open_images`.
+    split : {"train", "test"}, default="test"
+
+    Returns
+    -------
+    list of dict
+        One entry per picture, in file order: ``{"path": "FILE[split i]",
+        "label", "probabilities": {class: p}}``.
+    """
+    from logitnet.data.reader import open_images
+
+    X, _ = open_images(path, split)
+    answers = classify(model, X)
+    return [
+        {
+            "path": f"{path}[{split} {i}]",
+            "label": label,
+            "probabilities": dict(zip(model.classes, map(float, p), strict=True)),
+        }
+        for i, (label, p) in enumerate(
+            zip(answers.labels, answers.probabilities, strict=True)
+        )
+    ]
 
 
 def _without_prefix(message: str, path: str) -> str:

@@ -7,6 +7,8 @@ import sys
 
 from logitnet.cli._common import (
     Feedback,
+    UsageError,
+    add_data_file,
     add_feedback,
     add_model,
     print_json,
@@ -19,16 +21,25 @@ def add_parser(commands) -> None:
         "predict",
         help="classify your own pictures",
         description="Classify pictures (JPEG, PNG, ... of any size; "
-        "directories are expanded to the image files in them) with a saved "
-        "model. One bad file does not stop the others; the exit status is 1 "
-        "if any failed.",
+        "directories are expanded to the image files in them and in their "
+        "sub-directories) with a saved model, or the pictures of a data file "
+        "(--data). One bad file does not stop the others; the exit status is "
+        "1 if any failed.",
     )
     add_model(parser)
     parser.add_argument(
         "images",
-        nargs="+",
+        nargs="*",
         metavar="IMAGE_OR_DIR",
-        help="picture files, or directories whose image files are all classified",
+        help="picture files, or directories whose image files (sub-directories "
+        "included, in name order) are all classified",
+    )
+    add_data_file(parser, what="classify the pictures")
+    parser.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="with --data: which of the file's sets to classify (default: %(default)s)",
     )
     add_feedback(
         parser,
@@ -40,13 +51,19 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.modelfile import load_model
-    from logitnet.app.prediction import predict_files
+    from logitnet.app.prediction import predict_file, predict_files
 
+    if not args.images and args.data is None:
+        raise UsageError("give pictures to classify, or --data FILE")
     feedback = Feedback(args)
     model = load_model(args.model)
-    results = predict_files(
-        model, args.images, progress=feedback.files("reading images")
+    results = (
+        predict_files(model, args.images, progress=feedback.files("reading images"))
+        if args.images
+        else []
     )
+    if args.data is not None:
+        results += predict_file(model, args.data, args.split)
     if args.json:
         print_json(results)
     else:

@@ -30,13 +30,13 @@ def run(args: argparse.Namespace) -> int:
 
     check_outputs(args.out)
     feedback = Feedback(args)
-    model, images, source, result = scored(args, feedback)
+    model, source, result, wrong_images = scored(args, feedback)
     true_names, predicted_names = misclassified_names(model, result)
     html = render_report(
         model,
         metrics=result.metrics,
         confusion=result.confusion,
-        misclassified_images=images[result.misclassified],
+        misclassified_images=wrong_images,
         misclassified_true=true_names,
         misclassified_predicted=predicted_names,
         data_source=(

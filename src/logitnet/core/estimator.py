@@ -66,6 +66,7 @@ class DivergenceWarning(ConvergenceWarning):
     too large. A :class:`~sklearn.exceptions.ConvergenceWarning`, so that
     whatever handles those handles this."""
 
+
 _SOLVERS = ("lbfgs", "gd")
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 

@@ -18,6 +18,7 @@ whether the bias is learned) and return a :class:`SolverResult`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,7 +219,7 @@ def _diverging(costs: list[float]) -> bool:
         return True
     recent = costs[-RISES_TO_DIVERGE - 1 :]
     return len(recent) > RISES_TO_DIVERGE and all(
-        a < b for a, b in zip(recent, recent[1:], strict=False)
+        a < b for a, b in itertools.pairwise(recent)
     )
 
 
