@@ -146,8 +146,13 @@ def test_explanation(image, w):
     fig = plots.explanation(image, w, b, classes=["non-cat", "cat"], image_shape=SHAPE)
     image_ax, heat_ax, weights_ax, colorbar_ax = fig.axes
     np.testing.assert_array_equal(image_ax.get_images()[0].get_array(), image)
-    heat = heat_ax.get_images()[0]
+    photo, heat = heat_ax.get_images()  # the map laid over the photo in grey
+    np.testing.assert_allclose(photo.get_array(), image.mean(axis=2) / 255)
     np.testing.assert_allclose(heat.get_array(), plots.contributions(image, w))
+    assert 0 < heat.get_alpha() < 1
+    assert "How to read it: red pixels pushed the decision towards cat" in (
+        fig._suptitle.get_text()
+    )
     low, high = heat.get_clim()
     assert low == -high  # centred at 0: white means no contribution
     z = float(plots.contributions(image, w).sum() + b)

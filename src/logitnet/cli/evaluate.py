@@ -98,6 +98,16 @@ def misclassified_names(model, result) -> tuple[list[str], list[str]]:
     )
 
 
+def wrong_probability(result) -> list[float]:
+    """The probability the model gave its (wrong) answer, per misclassified
+    picture."""
+    p = result.probability[result.misclassified]
+    return [
+        float(q if label else 1 - q)
+        for q, label in zip(p, result.predicted[result.misclassified], strict=True)
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     check_outputs(args.gallery)
     feedback = Feedback(args)
@@ -106,7 +116,11 @@ def run(args: argparse.Namespace) -> int:
     if args.gallery is not None:
         from logitnet.viz import plots
 
-        figure = plots.gallery(wrong_images, *misclassified_names(model, result))
+        figure = plots.gallery(
+            wrong_images,
+            *misclassified_names(model, result),
+            probabilities=wrong_probability(result),
+        )
         plots.save_png(figure, args.gallery)
         feedback.note(f"{wrong.size} misclassified pictures drawn in {args.gallery}")
     if args.json:

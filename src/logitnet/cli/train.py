@@ -98,11 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from logitnet.viz import plots
 
-        figure = plots.learning_curve(
-            training["costs"],
-            cost_every=training["cost_every"],
-            learning_rate=args.learning_rate if args.solver == "gd" else None,
-        )
+        figure = plots.training_curve(training)
     if args.out is not None:
         from logitnet.app.modelfile import save_model
 

@@ -164,6 +164,8 @@ def learning_curve(
     *,
     cost_every: int = 100,
     learning_rate: float | None = None,
+    title: str | None = None,
+    final: tuple[int, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """The cost against the iteration it was recorded at, as in the course.
@@ -176,7 +178,12 @@ def learning_curve(
     cost_every : int, default=100
         Iterations between two recorded costs.
     learning_rate : float, optional
-        Shown in the title when given.
+        Shown in the title when given (and ``title`` is not).
+    title : str, optional
+        The title (:func:`training_curve` gives the solver and its settings).
+    final : (iteration, cost), optional
+        The cost where the weights ended, after the last step: drawn as the
+        curve's last point when it comes after the recorded ones.
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made when omitted.
 
@@ -196,13 +203,71 @@ def learning_curve(
     if learning_rate is not None:
         learning_rate = check_learning_rate(learning_rate)
     ax = _axes(ax, (6, 4))
-    ax.plot(np.arange(costs.size) * cost_every, costs, marker="o", markersize=3)
+    iterations = np.arange(costs.size) * cost_every
+    if final is not None and final[0] > iterations[-1]:
+        iterations = np.append(iterations, final[0])
+        costs = np.append(costs, _finite_vector([final[1]], "final cost"))
+    ax.plot(iterations, costs, marker="o", markersize=3)
     ax.set_xlabel("iterations")
     ax.set_ylabel("cost")
-    if learning_rate is not None:
+    if title is not None:
+        ax.set_title(_literal(title), fontsize="medium")
+    elif learning_rate is not None:
         ax.set_title(f"Learning rate = {learning_rate:g}")
     ax.grid(alpha=0.3)
     return ax.figure
+
+
+def training_curve(training: Mapping, *, ax: Axes | None = None) -> Figure:
+    """A saved model's learning curve, as ``train --plot`` and the report
+    draw it: the recorded costs, then the final cost where the weights
+    ended, titled with the solver and its settings
+    (:func:`solver_in_words`).
+
+    Parameters
+    ----------
+    training : mapping
+        A model file's ``training`` record: ``costs``, ``cost_every``,
+        ``n_iter``, ``final_cost``, ``solver``, ...
+
+    Returns
+    -------
+    Figure
+    """
+    final = None
+    if training.get("final_cost") is not None and training.get("n_iter") is not None:
+        final = (int(training["n_iter"]), float(training["final_cost"]))
+    return learning_curve(
+        training["costs"],
+        cost_every=int(training.get("cost_every", 100)),
+        title=solver_in_words(training),
+        final=final,
+        ax=ax,
+    )
+
+
+def solver_in_words(training: Mapping) -> str:
+    """How a model was trained, in words: "2,000 iterations of gradient
+    descent, learning rate 0.005" or "38 iterations of L-BFGS (at most
+    100)"."""
+    solver = training.get("solver")
+    n_iter = training.get("n_iter")
+    planned = training.get("num_iterations")
+    alpha = training.get("alpha") or 0
+    if solver == "gd":
+        words = (
+            f"{int(n_iter if n_iter is not None else planned or 0):,} iterations "
+            f"of gradient descent, learning rate {training.get('learning_rate'):g}"
+        )
+    elif solver == "lbfgs":
+        words = f"{int(n_iter or 0):,} iterations of L-BFGS"
+        if planned:
+            words += f" (at most {int(planned):,})"
+    else:
+        words = str(solver)
+    if alpha:
+        words += f", L2 penalty alpha {float(alpha):g}"
+    return words
 
 
 def learning_rate_comparison(
@@ -361,10 +426,12 @@ def explanation(
 ) -> Figure:
     """Why the neuron decided as it did on one image.
 
-    Three panels: the image; a heat map of each pixel's contribution to
-    z (:func:`contributions`; red pushes towards ``classes[1]``, blue
-    towards ``classes[0]``, colour scale centred at 0), titled with z, the
-    predicted class and sigma(z); and the weights (:func:`weights_picture`).
+    Three panels: the image; a map of each pixel's contribution to z
+    (:func:`contributions`) laid over the picture in grey (red pushes
+    towards ``classes[1]``, blue towards ``classes[0]``, a diverging colour
+    scale centred at 0 with its colour bar), titled with z, the predicted
+    class and sigma(z); and the weights (:func:`weights_picture`); above
+    them, one sentence on how to read the map.
 
     Parameters
     ----------
@@ -401,12 +468,21 @@ def explanation(
     # The course's rule: sigma(z) > 0.5 is class 1.
     predicted = classes[1] if probability > 0.5 else classes[0]
 
-    fig = Figure(figsize=(12, 4.4), layout="constrained")
+    fig = Figure(figsize=(12, 5), layout="constrained")
     image_ax, heat_ax, weights_ax = fig.subplots(1, 3)
     _show(image_ax, image, "input image")
     limit = float(np.max(np.abs(heat))) or 1.0
+    # The map over the photo, faded to grey so that the colours are the
+    # map's: where in the picture the push came from.
+    grey = scale(image).mean(axis=2)
+    heat_ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     shown = heat_ax.imshow(
-        heat, cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest"
+        heat,
+        cmap=DIVERGING,
+        vmin=-limit,
+        vmax=limit,
+        alpha=0.65,
+        interpolation="nearest",
     )
     heat_ax.set_axis_off()
     # A Greek sigma in the title: it is read by people, as the lecture writes it.
@@ -421,6 +497,12 @@ def explanation(
         f"← {_literal(classes[0])}   w·x   {_literal(classes[1])} →", fontsize="small"
     )
     weights_picture(w, shape, ax=weights_ax)
+    fig.suptitle(
+        f"How to read it: red pixels pushed the decision towards "
+        f"{_literal(classes[1])}, blue ones towards {_literal(classes[0])}, the "
+        "stronger the colour the larger the push; all pushes plus b add up to z.",
+        fontsize="small",
+    )
     return fig
 
 
@@ -432,6 +514,7 @@ def gallery(
     true_labels: Sequence[str],
     predicted_labels: Sequence[str],
     *,
+    probabilities: Sequence[float] | None = None,
     columns: int = 6,
 ) -> Figure:
     """Images in a grid, each titled with its true and predicted label.
@@ -443,6 +526,9 @@ def gallery(
     images : ndarray of shape (k, height, width, channels), uint8
         k may be 0: the figure then says there is nothing to show.
     true_labels, predicted_labels : sequence of k str
+    probabilities : sequence of k float, optional
+        The model's probability of its predicted class for each image, shown
+        under the labels as "P(predicted) = 0.73".
     columns : int, default=6
         Images per row at most.
 
@@ -462,6 +548,17 @@ def gallery(
     true_labels = _check_labels(true_labels, "true_labels", k)
     predicted_labels = _check_labels(predicted_labels, "predicted_labels", k)
     columns = check_int(columns, "columns", minimum=1)
+    shares = [""] * k
+    if probabilities is not None:
+        p = _finite_vector(probabilities, "probabilities") if k else []
+        if len(p) != k:
+            raise ValueError(
+                f"probabilities must have one value per image ({k}); got {len(p)}"
+            )
+        shares = [
+            f"\nP({_literal(name)}) = {value:.2f}"
+            for name, value in zip(predicted_labels, p, strict=True)
+        ]
     if k == 0:
         fig = Figure(figsize=(6, 1.2), layout="constrained")
         ax = fig.add_subplot()
@@ -472,10 +569,14 @@ def gallery(
     nrows = math.ceil(k / ncols)
     fig = Figure(figsize=(2.1 * ncols, 2.4 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, image, true, predicted in zip(
-        axes, images, true_labels, predicted_labels, strict=False
+    for ax, image, true, predicted, share in zip(
+        axes, images, true_labels, predicted_labels, shares, strict=False
     ):
-        _show(ax, image, f"true: {_literal(true)}\npredicted: {_literal(predicted)}")
+        _show(
+            ax,
+            image,
+            f"true: {_literal(true)}\npredicted: {_literal(predicted)}{share}",
+        )
     for ax in axes[k:]:
         fig.delaxes(ax)  # the last row's empty slots
     return fig
