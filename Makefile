@@ -68,16 +68,22 @@ test: $(TEST_STAMP) browser
 BENCH_WORKDIR ?= .
 BENCH_SAMPLES ?= 2500000
 
-## bench: speed benchmarks, side by side; writes benchmarks/RESULTS.md and
-## benchmarks/RESULTS_DASK.md (the second writes a file larger than memory:
+## bench: speed benchmarks, side by side; writes benchmarks/RESULTS_STARTUP.md,
+## benchmarks/RESULTS.md and benchmarks/RESULTS_DASK.md (the second writes a file larger than memory:
 ## about an hour; BENCH_SAMPLES=20000 for a quick run)
 bench: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" || \
 		echo "PyTorch could not be installed: its benchmark rows will be skipped"
+	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python -m pip install --quiet "dask-ml==2025.1.0"
 	$(BIN)/python benchmarks/bench_dask.py --n-samples $(BENCH_SAMPLES) \
 		--workdir $(BENCH_WORKDIR)
+
+## bench-startup: the start-up benchmark only (a minute); writes
+## benchmarks/RESULTS_STARTUP.md
+bench-startup: $(RUN_STAMP)
+	$(BIN)/python benchmarks/bench_startup.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
