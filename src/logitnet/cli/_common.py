@@ -210,8 +210,11 @@ def add_data(
     )
 
 
-def add_data_file(parser: argparse.ArgumentParser, *, what: str) -> None:
-    """--data FILE: pictures in the course's layout, read lazily."""
+def add_data_file(
+    parser: argparse.ArgumentParser, *, what: str, file_split: bool = False
+) -> None:
+    """--data FILE: pictures in the course's layout, read lazily; with
+    ``file_split``, --split test|train chooses the file's set."""
     parser.add_argument(
         "--data",
         metavar="FILE",
@@ -219,6 +222,13 @@ def add_data_file(parser: argparse.ArgumentParser, *, what: str) -> None:
         "(convert's or synth's output, or the course's own files), read chunk "
         "by chunk: it may be larger than memory",
     )
+    if file_split:
+        parser.add_argument(
+            "--split",
+            choices=("test", "train"),
+            default="test",
+            help="with --data: which of the file's sets (default: %(default)s)",
+        )
 
 
 def add_model(parser: argparse.ArgumentParser) -> None:

@@ -20,27 +20,22 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "explain",
         help="show what in a picture drove the decision",
-        description="Draw the picture as the model sees it beside a heat map "
-        "of each pixel's contribution w*x to the decision z = w.x + b, and "
-        "the learned weights as a picture.",
+        description="Draw the picture as the model sees it, a map of each "
+        "pixel's contribution w*x to the decision z = w.x + b laid over it "
+        "(with its colour bar), and the learned weights as a picture; or one "
+        "picture of a data file (--data FILE --index I).",
     )
     add_model(parser)
     parser.add_argument(
         "image", nargs="?", metavar="IMAGE", help="the picture to explain"
     )
-    add_data_file(parser, what="explain picture --index")
+    add_data_file(parser, what="explain picture --index", file_split=True)
     parser.add_argument(
         "--index",
         type=int_at_least(0),
         default=0,
         metavar="I",
         help="with --data: the picture's row in the file (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--split",
-        choices=("test", "train"),
-        default="test",
-        help="with --data: the file's set the picture is in (default: %(default)s)",
     )
     parser.add_argument(
         "--out", required=True, metavar="PNG", help="the picture to write"
