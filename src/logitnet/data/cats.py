@@ -155,9 +155,14 @@ def _retrieve(pooch, requests, url, name, sha256, cache_dir, downloader) -> None
         raise
     except requests.RequestException as e:
         # The exception's own text runs to hundreds of characters of urllib3
-        # internals; its kind is enough, and the way out is what helps.
+        # internals; its kind (or the HTTP status) is enough, and the way
+        # out is what helps.
+        response = getattr(e, "response", None)
+        reason = (
+            f"HTTP {response.status_code}" if response is not None else type(e).__name__
+        )
         raise DataError(
-            f"{url}: download failed ({type(e).__name__}) and the course's data "
+            f"{url}: download failed ({reason}) and the course's data "
             f"is not on this machine: set {ENV_DATA_DIR}=DIR or give --data-dir "
             f"DIR (Python: load_dataset(DIR)), a directory holding "
             f"{FILES['train']} and {FILES['test']}"
