@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
             print_accuracies(model.metrics)
             print("-" * 55)
     if args.plot is not None:
-        from logitnet.viz import plots
+        from logitnet.viz import curves, plots
 
-        figure = plots.learning_rate_comparison(
+        figure = curves.learning_rate_comparison(
             {rate: model.training["costs"] for rate, model in runs},
             cost_every=runs[0][1].training["cost_every"],
         )

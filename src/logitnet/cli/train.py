@@ -96,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
     training = model.training
     figure = None
     if args.plot is not None:
-        from logitnet.viz import plots
+        from logitnet.viz import curves
 
-        figure = plots.training_curve(training)
+        figure = curves.training_curve(training)
     if args.out is not None:
         from logitnet.app.modelfile import save_model
 

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 from logitnet import __version__
 from logitnet.app.modelfile import SavedModel
 from logitnet.files import atomic_path
-from logitnet.viz import plots
+from logitnet.viz import curves, plots
 
 __all__ = ["render_report", "write_report"]
 
@@ -121,7 +121,7 @@ def _metric_rows(metrics: dict[str, float], classes: Sequence[str]) -> str:
 def _settings_in_words(model: SavedModel) -> list[str]:
     """How the model was trained, one phrase per line, in words."""
     training = model.training
-    lines = [plots.solver_in_words(training)]
+    lines = [curves.solver_in_words(training)]
     alpha = training.get("alpha")
     if not alpha:
         lines.append("no penalty on the weights")
@@ -215,6 +215,63 @@ def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     return {str(k): float(v) for k, v in metrics.items()}
 
 
+def _provenance(model: SavedModel, model_path, created) -> str:
+    """The model file's name, the date the page is written (default: now,
+    UTC) and logitnet's version, as one line."""
+    created = created or datetime.datetime.now(datetime.UTC)
+    made_by = f"logitnet {__version__}"
+    if model.logitnet_version and model.logitnet_version != __version__:
+        made_by += f" (the model was written by logitnet {model.logitnet_version})"
+    name = Path(model_path).name if model_path is not None else "(not a file)"
+    written = created.strftime("%Y-%m-%d %H:%M %Z").strip()
+    return (
+        f'<p class="note">Model file <strong>{_text(name)}</strong>\n'
+        f"&middot; report written {_text(written)}\n&middot; {_text(made_by)}</p>"
+    )
+
+
+def _explanation(model: SavedModel, misclassified_images: ArrayLike) -> str:
+    """The first misclassified picture explained pixel by pixel, with one
+    sentence on how to read it; a note when there is none."""
+    classes = list(model.classes)
+    explained = np.asarray(misclassified_images)
+    if len(explained):
+        with _about("model"):
+            explanation = _figure(
+                plots.explanation(
+                    explained[0],
+                    model.w,
+                    model.b,
+                    classes=classes,
+                    image_shape=model.image_shape,
+                ),
+                "the first misclassified picture with each pixel's contribution "
+                "laid over it",
+            )
+        explanation = (
+            '<p class="note">Why the model got the first misclassified picture '
+            f"wrong. Red pixels pushed towards {_text(classes[1])}, blue ones "
+            f"towards {_text(classes[0])}; the stronger the colour, the larger "
+            "the push, and all pushes plus the bias add up to the decision "
+            f"value z (above 0: {_text(classes[1])}).</p>\n{explanation}"
+        )
+    else:
+        explanation = '<p class="note">No misclassified picture to explain.</p>'
+    return explanation
+
+
+def _curve(training: Mapping) -> str:
+    """The learning curve as an image, or a note when no costs were kept."""
+    costs = training.get("costs")
+    if costs is not None and len(costs) > 0:
+        with _about("model.training"):
+            fig = curves.training_curve(training)
+        curve = _figure(fig, "learning curve: cost against iterations")
+    else:
+        curve = '<p class="note">No costs were recorded for this model.</p>'
+    return curve
+
+
 def render_report(
     model: SavedModel,
     *,
@@ -236,7 +293,7 @@ def render_report(
         Its ``training`` record is told in words (solver, learning rate,
         iterations, penalty, data), with what "converged" means for it; its
         ``costs`` (with ``cost_every``), ending at ``final_cost``, become the
-        learning curve (:func:`logitnet.viz.plots.training_curve`).
+        learning curve (:func:`logitnet.viz.curves.training_curve`).
     metrics : mapping of str to float
         Measured on ``data_source`` (accuracy, precision, recall, f1,
         roc_auc, log_loss), each shown once with what it means, in the
@@ -271,8 +328,6 @@ def render_report(
     metrics = _check_metrics(metrics)
     classes = list(model.classes)
     training = model.training
-    costs = training.get("costs")
-    created = created or datetime.datetime.now(datetime.UTC)
 
     # Figures first: they validate their inputs before any HTML is built.
     with _about("confusion"):
@@ -297,35 +352,8 @@ def render_report(
             plots.weights_picture(model.w, model.image_shape),
             "the learned weights drawn as a picture",
         )
-    explained = np.asarray(misclassified_images)
-    if len(explained):
-        with _about("model"):
-            explanation = _figure(
-                plots.explanation(
-                    explained[0],
-                    model.w,
-                    model.b,
-                    classes=classes,
-                    image_shape=model.image_shape,
-                ),
-                "the first misclassified picture with each pixel's contribution "
-                "laid over it",
-            )
-        explanation = (
-            '<p class="note">Why the model got the first misclassified picture '
-            f"wrong. Red pixels pushed towards {_text(classes[1])}, blue ones "
-            f"towards {_text(classes[0])}; the stronger the colour, the larger "
-            "the push, and all pushes plus the bias add up to the decision "
-            f"value z (above 0: {_text(classes[1])}).</p>\n{explanation}"
-        )
-    else:
-        explanation = '<p class="note">No misclassified picture to explain.</p>'
-    if costs is not None and len(costs) > 0:
-        with _about("model.training"):
-            fig = plots.training_curve(training)
-        curve = _figure(fig, "learning curve: cost against iterations")
-    else:
-        curve = '<p class="note">No costs were recorded for this model.</p>'
+    explanation = _explanation(model, misclassified_images)
+    curve = _curve(training)
 
     settings = "\n".join(
         f"<li>{_text(line)}</li>" for line in _settings_in_words(model)
@@ -337,10 +365,6 @@ def render_report(
         metrics_html = _metric_rows(metrics, classes)
     else:
         metrics_html = '<p class="note">No metrics were given.</p>'
-    made_by = f"logitnet {__version__}"
-    if model.logitnet_version and model.logitnet_version != __version__:
-        made_by += f" (the model was written by logitnet {model.logitnet_version})"
-    model_name = Path(model_path).name if model_path is not None else "(not a file)"
 
     k = len(misclassified_true)
     return f"""<!DOCTYPE html>
@@ -356,9 +380,7 @@ def render_report(
 <h1>logitnet report</h1>
 <p class="note">A logistic-regression neuron that tells {_text(classes[1])}
 from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
-<p class="note">Model file <strong>{_text(model_name)}</strong>
-&middot; report written {_text(created.strftime("%Y-%m-%d %H:%M %Z").strip())}
-&middot; {_text(made_by)}</p>
+{_provenance(model, model_path, created)}
 
 <h2>Settings</h2>
 <ul>
