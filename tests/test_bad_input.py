@@ -242,7 +242,11 @@ CASES = [
      "--learning-rates: expected a finite number > 0; got '0'"),
     (["sweep", "--iterations", "x"], USAGE, "--iterations: expected a whole number"),
     (["predict", IMG], USAGE, "the following arguments are required: --model"),
-    (["predict", "--model", M], USAGE, "the following arguments are required: IMAGE_OR_DIR"),
+    (["predict", "--model", M], USAGE, "give pictures to classify, or --data FILE (see 'logitnet predict --help')"),
+    (["train", "--bogus"], USAGE, "logitnet train: error: unrecognized arguments: --bogus (see 'logitnet train --help')"),
+    (["evaluate", "--model", M, "--dat", "x.h5"], USAGE, "unrecognized arguments: --dat x.h5 (see 'logitnet evaluate --help')"),
+    (["explain", "--model", M, "--out", "x.png"], USAGE, "give one picture to explain: IMAGE or --data FILE"),
+    (["evaluate", "--model", M, "--data", "x.h5", "--images", "d"], USAGE, "give one of --data, --data-dir and --images"),
     (["evaluate", "--model", M, "--split", "both"], USAGE, "--split: invalid choice"),
     (["explain", "--model", M, IMG], USAGE, "the following arguments are required: --out"),
     (["report", "--model", M], USAGE, "the following arguments are required: --out"),
@@ -508,10 +512,11 @@ def test_names_are_shown_safely(tmp_path):
         ["train", "--images", pictures, "--test-fraction", "0", "--iterations", "5",
          "--out", model],
         ["predict", "--model", model, pictures + "/caf\udce9"],
-        ["evaluate", "--model", model, "--images", pictures, "--gallery",
-         str(tmp_path / "g.png")],
-        ["report", "--model", model, "--images", pictures, "--out",
-         str(tmp_path / "r.html")],
+        # All pictures trained (no test split): scored on the training split.
+        ["evaluate", "--model", model, "--images", pictures, "--split", "train",
+         "--gallery", str(tmp_path / "g.png")],
+        ["report", "--model", model, "--images", pictures, "--split", "train",
+         "--out", str(tmp_path / "r.html")],
         ["convert", pictures, str(tmp_path / "c.h5")],
     ):  # fmt: skip
         result = subprocess.run(

@@ -61,7 +61,7 @@ def test_data_dir_from_environment(data_dir):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:2] == COURSE_REPORT[:2]
-    assert result.stderr == ""
+    assert result.stderr == "model not saved: give --out PATH\n"  # no --out
 
 
 def test_installed_command():
@@ -208,7 +208,7 @@ def test_a_closed_pipe_ends_quietly(data_dir, buffered):
         env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-m", "logitnet", "train", "--iterations", "150",
-         "--data-dir", str(data_dir)],
+         "--data-dir", str(data_dir), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
     proc.stdout.close()

@@ -159,12 +159,31 @@ def test_convert_then_train_and_evaluate_on_the_same_split(folder, tmp_path):
     evaluated = run("evaluate", "--model", str(model), *split, "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     assert json.loads(evaluated.stdout)["metrics"] == test_metrics
+    # Without --test-fraction and --seed: the split the model records.
+    recorded = run("evaluate", "--model", str(model), "--images", str(folder),
+                   "--json")  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert json.loads(recorded.stdout)["metrics"] == test_metrics
     saved = load_model(model)
     assert saved.classes == ["cat", "non-cat"]
     assert saved.training["data"]["kind"] == "image folder"
     assert saved.training["data"]["seed"] == 3
-    none = run("evaluate", "--model", str(model), "--images", str(folder),
-               "--test-fraction", "0")  # fmt: skip
+    # Another split of the same folder would test on training pictures.
+    for other in (["--test-fraction", "0.5"], ["--seed", "4"]):
+        refused = run("evaluate", "--model", str(model), "--images",
+                      str(folder), *other)  # fmt: skip
+        assert refused.returncode == FAILURE
+        assert refused.stdout == ""
+        assert refused.stderr.count("\n") == 1
+        assert refused.stderr.startswith(
+            f"logitnet: error: {folder}: the model was trained on this folder "
+            "split with --test-fraction 0.2 --seed 3;"
+        ), refused.stderr
+    none_model = tmp_path / "none.npz"
+    trained = run("train", "--images", str(folder), "--test-fraction", "0",
+                  "--solver", "lbfgs", "--out", str(none_model))  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    none = run("evaluate", "--model", str(none_model), "--images", str(folder))
     assert none.returncode == FAILURE
     assert none.stderr == (
         f"logitnet: error: {folder}: no test pictures (--test-fraction is 0?); "

@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import logitnet
 from logitnet import LogisticRegression
+from logitnet.core.estimator import DivergenceWarning
 from logitnet.course import neuron
 from logitnet.data import cats
 
@@ -423,3 +424,23 @@ def test_bad_class_weight(class_weight, message):
     X, y = _imbalanced()
     with pytest.raises(ValueError, match=message):
         LogisticRegression(class_weight=class_weight).fit(X, y)
+
+
+def test_a_rising_cost_warns_naming_the_learning_rate():
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 30))
+    y = rng.integers(0, 2, 200)  # not separable: the cost has a finite minimum
+    with pytest.warns(ConvergenceWarning, match=re.escape("learning rate 1e+06")) as w:
+        LogisticRegression(solver="gd", learning_rate=1e6, max_iter=400).fit(X, y)
+    assert any(issubclass(r.category, DivergenceWarning) for r in w)
+    assert "try a smaller one" in str(w[-1].message)
+
+
+def test_a_sane_rate_never_says_divergence():
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 30))
+    y = (X[:, 0] > 0.5).astype(int)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LogisticRegression(solver="gd", learning_rate=0.05, max_iter=400).fit(X, y)
+    assert not [w for w in caught if issubclass(w.category, DivergenceWarning)]

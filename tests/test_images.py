@@ -237,9 +237,13 @@ def test_expand_paths(tmp_path):
     for name in ("b.png", "a.JPG", ".hidden.png", "notes.txt", "sub/c.png"):
         (tmp_path / "d" / name).write_bytes(b"")
     named = tmp_path / "named.txt"
+    (tmp_path / "d" / ".hidden_dir").mkdir()
+    (tmp_path / "d" / ".hidden_dir" / "x.png").write_bytes(b"")
+    (tmp_path / "d" / "sub" / "loop").symlink_to(tmp_path / "d")  # back up the tree
     assert expand_paths([tmp_path / "d", named]) == [
         tmp_path / "d" / "a.JPG",
         tmp_path / "d" / "b.png",
+        tmp_path / "d" / "sub" / "c.png",  # sub-directories too, in name order
         named,  # named directly: kept, so that its error is reported
     ]
 

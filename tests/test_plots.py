@@ -12,7 +12,7 @@ from PIL import Image
 from scipy.special import expit
 
 from logitnet.exceptions import OutputPathError
-from logitnet.viz import plots
+from logitnet.viz import curves, plots
 
 SHAPE = (4, 5, 3)
 N_X = 4 * 5 * 3
@@ -99,7 +99,7 @@ def test_weights_to_rgb_stays_in_range(w):
 
 
 def test_learning_curve():
-    fig = plots.learning_curve([0.69, 0.58, 0.47], cost_every=50, learning_rate=0.005)
+    fig = curves.learning_curve([0.69, 0.58, 0.47], cost_every=50, learning_rate=0.005)
     (ax,) = fig.axes
     (line,) = ax.get_lines()
     np.testing.assert_array_equal(line.get_xdata(), [0, 50, 100])
@@ -110,20 +110,20 @@ def test_learning_curve():
 
 
 def test_learning_curve_without_rate_has_no_title():
-    assert titles(plots.learning_curve([0.7])) == [""]
+    assert titles(curves.learning_curve([0.7])) == [""]
 
 
 def test_learning_curve_draws_into_given_axes():
     fig = Figure()
     left, right = fig.subplots(1, 2)
-    assert plots.learning_curve([0.7, 0.6], ax=right) is fig
+    assert curves.learning_curve([0.7, 0.6], ax=right) is fig
     assert len(right.get_lines()) == 1
     assert not left.get_lines()
 
 
 def test_learning_rate_comparison():
-    curves = {0.01: [0.7, 0.4, 0.2], 0.001: [0.7, 0.6, 0.5], 0.0001: [0.7, 0.69]}
-    fig = plots.learning_rate_comparison(curves, cost_every=100)
+    rates = {0.01: [0.7, 0.4, 0.2], 0.001: [0.7, 0.6, 0.5], 0.0001: [0.7, 0.69]}
+    fig = curves.learning_rate_comparison(rates, cost_every=100)
     (ax,) = fig.axes
     lines = ax.get_lines()
     assert len(lines) == 3
@@ -146,8 +146,13 @@ def test_explanation(image, w):
     fig = plots.explanation(image, w, b, classes=["non-cat", "cat"], image_shape=SHAPE)
     image_ax, heat_ax, weights_ax, colorbar_ax = fig.axes
     np.testing.assert_array_equal(image_ax.get_images()[0].get_array(), image)
-    heat = heat_ax.get_images()[0]
+    photo, heat = heat_ax.get_images()  # the map laid over the photo in grey
+    np.testing.assert_allclose(photo.get_array(), image.mean(axis=2) / 255)
     np.testing.assert_allclose(heat.get_array(), plots.contributions(image, w))
+    assert 0 < heat.get_alpha() < 1
+    assert "How to read it: red pixels pushed the decision towards cat" in (
+        fig._suptitle.get_text()
+    )
     low, high = heat.get_clim()
     assert low == -high  # centred at 0: white means no contribution
     z = float(plots.contributions(image, w).sum() + b)
@@ -231,7 +236,7 @@ def test_class_names_are_drawn_literally(rng, name):
 
 
 def test_png_bytes_decode_and_are_not_blank():
-    pixels = decoded(plots.png_bytes(plots.learning_curve([0.7, 0.5, 0.4, 0.35])))
+    pixels = decoded(plots.png_bytes(curves.learning_curve([0.7, 0.5, 0.4, 0.35])))
     assert pixels.shape[0] > 100 and pixels.shape[1] > 100
     assert_not_blank(pixels)
 
@@ -246,7 +251,7 @@ def test_save_png(tmp_path, w):
 def test_save_png_failure_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "curve.png"
     path.write_bytes(b"old")
-    fig = plots.learning_curve([0.7, 0.6])
+    fig = curves.learning_curve([0.7, 0.6])
 
     def fail(*args, **kwargs):
         # Half a file first, as a real failure mid-write would leave.
@@ -263,7 +268,7 @@ def test_save_png_failure_keeps_the_old_file(tmp_path, monkeypatch):
 
 def test_save_png_to_a_directory_is_refused(tmp_path):
     with pytest.raises(OutputPathError, match="is a directory"):
-        plots.save_png(plots.learning_curve([0.7]), tmp_path)
+        plots.save_png(curves.learning_curve([0.7]), tmp_path)
 
 
 # --- bad input --------------------------------------------------------------------
@@ -274,16 +279,16 @@ NAN = float("nan")
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: plots.learning_curve([]), r"costs must be a non-empty 1-D .* shape \(0,\)"),
-        (lambda: plots.learning_curve([[0.7]]), r"costs must be a non-empty 1-D .* shape \(1, 1\)"),
-        (lambda: plots.learning_curve([0.7, NAN]), "costs must be finite; it contains NaN"),
-        (lambda: plots.learning_curve(["a"]), "costs must hold real numbers; got dtype <U1"),
-        (lambda: plots.learning_curve([0.7], cost_every=0), "cost_every must be >= 1; got 0"),
-        (lambda: plots.learning_curve([0.7], learning_rate=-1), "learning_rate must be a finite number > 0; got -1"),
-        (lambda: plots.learning_rate_comparison({}), "curves must be a non-empty mapping .* got {}"),
-        (lambda: plots.learning_rate_comparison([0.1]), r"curves must be a non-empty mapping .* got \[0.1\]"),
-        (lambda: plots.learning_rate_comparison({0.1: [0.7, float("inf")]}), "costs for 0.1 must be finite; it contains inf"),
-        (lambda: plots.learning_rate_comparison({NAN: [0.7]}), "learning_rate must be a finite number > 0; got nan"),
+        (lambda: curves.learning_curve([]), r"costs must be a non-empty 1-D .* shape \(0,\)"),
+        (lambda: curves.learning_curve([[0.7]]), r"costs must be a non-empty 1-D .* shape \(1, 1\)"),
+        (lambda: curves.learning_curve([0.7, NAN]), "costs must be finite; it contains NaN"),
+        (lambda: curves.learning_curve(["a"]), "costs must hold real numbers; got dtype <U1"),
+        (lambda: curves.learning_curve([0.7], cost_every=0), "cost_every must be >= 1; got 0"),
+        (lambda: curves.learning_curve([0.7], learning_rate=-1), "learning_rate must be a finite number > 0; got -1"),
+        (lambda: curves.learning_rate_comparison({}), "curves must be a non-empty mapping .* got {}"),
+        (lambda: curves.learning_rate_comparison([0.1]), r"curves must be a non-empty mapping .* got \[0.1\]"),
+        (lambda: curves.learning_rate_comparison({0.1: [0.7, float("inf")]}), "costs for 0.1 must be finite; it contains inf"),
+        (lambda: curves.learning_rate_comparison({NAN: [0.7]}), "learning_rate must be a finite number > 0; got nan"),
         (lambda: plots.weights_to_rgb(np.zeros(N_X + 1), SHAPE), r"w must have shape \(60,\) or \(60, 1\) for images of shape \(4, 5, 3\); got shape \(61,\)"),
         (lambda: plots.weights_to_rgb(np.full(N_X, NAN), SHAPE), "w must be finite; it contains NaN"),
         (lambda: plots.weights_to_rgb(np.zeros(N_X), (4, 15)), r"image_shape must be \(height, width, channels\), 3 positive integers; got \(4, 15\)"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import io
 import os
 import pathlib
@@ -27,6 +28,7 @@ SECTIONS = [
     "Confusion matrix",
     "Weights",
     "Misclassified images",
+    "Explanation",
 ]
 EVIL = '<b>cat&"'
 
@@ -144,63 +146,78 @@ def test_report_is_self_contained(synthetic):
     assert '<meta charset="utf-8">' in text
     assert "http://" not in text and "https://" not in text
     assert "<script" not in text.lower() and "script" not in page.tags
-    assert text.count("src=") == text.count('src="data:image/png;base64,') == 4
+    assert text.count("src=") == text.count('src="data:image/png;base64,') == 5
     assert not {"link", "iframe", "object", "embed"} & set(page.tags)
-    assert page.headings == [*SECTIONS[:-1], "Misclassified images (10)"]
+    assert page.headings == [*SECTIONS[:-2], "Misclassified images (10)", SECTIONS[-1]]
     for pixels in decoded_pngs(page):
         assert_not_blank(pixels)
 
 
-def test_report_shows_every_training_setting(synthetic):
+def test_report_tells_the_settings_in_words(synthetic):
     model, inputs = synthetic
-    model.training["losses"] = list(np.linspace(1, 0.5, 30))
-    text = " ".join(Page(render_report(model, **inputs)).text)
+    model.training.update(num_iterations=100, tol=1e-4, converged=True, n_train=20)
+    text = " ".join(" ".join(Page(render_report(model, **inputs)).text).split())
     for shown in [
-        "solver lbfgs",
-        "learning_rate 0.005",
-        "cost_every 10",
-        "seed 0",
-        "alpha 0.0001",
-        "max_iter 100",
-        "n_iter 42",
-        "losses 30 values, from 1 to 0.5",
-        "image shape 16 x 16 x 3",
-        "classes 0: non-cat, 1: cat",
-        "preprocessing: scale pixel / 255",
-        "logitnet version 0.1.0",
-        "train_accuracy 99.0431",
+        "42 iterations of L-BFGS (at most 100), L2 penalty alpha 0.0001",
+        "20 training pictures",
+        "classes: 0 = non-cat, 1 = cat",
+        "input: 16 x 16 x 3 pixels",
+        "Converged: yes. Training stopped after 42 iterations because the largest "
+        "component of the gradient fell below tol = 0.0001",
+        "scale pixel / 255",
+        "logitnet 0.1.0",
     ]:
-        assert shown in text
-    assert "0.69, 0.5" not in text  # the costs are the curve, not a setting
+        assert shown in text, shown
+    for raw in ["cost_every", "n_iter", "max_iter", "0.69, 0.5"]:
+        assert raw not in text  # keys are told in words; the costs are the curve
 
 
-def test_report_metrics_in_order(synthetic):
+def test_report_names_the_file_and_the_date(synthetic):
+    model, inputs = synthetic
+    when = datetime.datetime(2026, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    text = " ".join(
+        Page(render_report(model, **inputs, model_path="dir/m.npz", created=when)).text
+    )
+    assert "Model file  m.npz" in text
+    assert "report written 2026-03-04 05:06 UTC" in text
+
+
+def test_report_says_why_the_course_run_has_not_converged(synthetic):
+    model, inputs = synthetic
+    model.training.update(
+        solver="gd", tol=0.0, converged=False, n_iter=2000, final_cost=0.135608
+    )
+    text = " ".join(" ".join(Page(render_report(model, **inputs)).text).split())
+    assert "2,000 iterations of gradient descent, learning rate 0.005" in text
+    assert "Converged: no. Gradient descent ran the fixed 2,000 iterations" in text
+    assert "it has no stopping test (tol = 0)" in text
+    assert "final cost 0.135608 (the learning curve's last point)" in text
+
+
+def test_report_metrics_once_in_order(synthetic):
     model, inputs = synthetic
     inputs["metrics"] = {"accuracy": 0.7, "roc_auc": float("nan"), "log_loss": 0.75039}
     text = render_report(model, **inputs)
     assert (
-        '<th scope="row">accuracy</th><td class="number">0.7</td></tr>\n'
-        '<tr><th scope="row">roc_auc</th><td class="number">n/a</td></tr>\n'
-        '<tr><th scope="row">log_loss</th><td class="number">0.7504</td>'
+        '<th scope="row">accuracy</th><td class="number">70.0 %</td>'
+        "<td>share of the pictures classified right</td></tr>\n"
+        '<tr><th scope="row">ROC AUC</th><td class="number">n/a</td>'
     ) in text
+    assert '<th scope="row">log loss</th><td class="number">0.7504</td>' in text
+    assert text.count(">accuracy<") == 1
+    assert "99.04" not in text  # the metrics recorded at training: not repeated
 
 
-def test_report_confusion_table(synthetic):
+def test_report_one_confusion_matrix(synthetic):
     model, inputs = synthetic
-    inputs["confusion"] = np.array([[12, 5], [10, 23]])
     text = render_report(model, **inputs)
-    assert (
-        '<tr><th scope="row">true non-cat</th>'
-        '<td class="number">12</td><td class="number">5</td></tr>\n'
-        '<tr><th scope="row">true cat</th>'
-        '<td class="number">10</td><td class="number">23</td></tr>'
-    ) in text
-    assert '<th scope="col">predicted cat</th>' in text
+    assert "true non-cat" not in text  # the picture only, no table beside it
+    assert 'alt="confusion matrix with the count' in text
 
 
 def test_report_escapes_text_from_files(rng):
     model = synthetic_model(rng, classes=("non-cat", EVIL))
-    model.training["note"] = "<script>alert(1)</script>"
+    model.training["data"] = {"kind": "folder", "path": "<script>alert(1)</script>"}
     images = rng.integers(0, 256, size=(4, 16, 16, 3), dtype=np.uint8)
     inputs = report_inputs(model, images, np.array([0, 1, 0, 1]))
     inputs["data_source"] = "<i>file</i>.h5"
@@ -209,8 +226,8 @@ def test_report_escapes_text_from_files(rng):
     assert "&lt;b&gt;cat&amp;&quot;" in text
     page = Page(text)
     assert "b" not in page.tags and "i" not in page.tags
-    assert f"predicted {EVIL}" in page.text
-    assert "<script>alert(1)</script>" in page.text
+    assert any(f"1 = {EVIL}" in t for t in page.text)
+    assert any("<script>alert(1)</script>" in t for t in page.text)
     assert any("<i>file</i>.h5" in t for t in page.text)
 
 
@@ -219,7 +236,7 @@ def test_report_without_costs_says_so(synthetic):
     del model.training["costs"]
     text = render_report(model, **inputs)
     assert "No costs were recorded for this model." in text
-    assert text.count("data:image/png") == 3
+    assert text.count("data:image/png") == 4
 
 
 def test_report_without_mistakes(synthetic):
@@ -228,6 +245,7 @@ def test_report_without_mistakes(synthetic):
     inputs["misclassified_true"] = inputs["misclassified_predicted"] = []
     page = Page(render_report(model, **inputs))
     assert "Misclassified images (0)" in page.headings
+    assert "No misclassified picture to explain." in page.text
     assert len(decoded_pngs(page)) == 4
 
 
@@ -240,7 +258,7 @@ def test_report_of_the_cat_model(cat_parts):
     assert f"Misclassified images ({k})" in page.headings
     assert inputs["confusion"].sum() == 50
     assert inputs["confusion"].trace() == 50 - k
-    assert "num_iterations 200" in " ".join(page.text)
+    assert "200 iterations of gradient descent" in " ".join(page.text)
     for pixels in decoded_pngs(page):
         assert_not_blank(pixels)
 
@@ -319,7 +337,7 @@ def test_report_in_a_real_browser(browser, tmp_path, rng, request):
 
     assert browser.title == f"logitnet report: non-cat / {EVIL}"
     assert [entry for entry in console if entry["level"] == "SEVERE"] == []
-    assert len(images) == 4
+    assert len(images) == 5
     for image in images:
         assert image["error"] is None, image
         assert image["complete"] and image["width"] > 0 and image["height"] > 0

@@ -9,6 +9,7 @@ probabilities; nothing here re-derives them. The positive class is label 1,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,8 +26,11 @@ __all__ = [
     "Evaluation",
     "classification_metrics",
     "evaluate",
+    "evaluate_file",
+    "file_pictures",
     "from_decision_values",
     "labelled_pictures",
+    "recorded_split",
 ]
 
 #: The pictures :func:`labelled_pictures` can choose.
@@ -203,16 +207,7 @@ def labelled_pictures(
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     if where is None:
         where = str(data.source.get("path", "the data"))
-    shape = tuple(model.image_shape)
-    if data.classes != model.classes:
-        raise DataError(
-            f"{where}: classes {data.classes} are not the model's {model.classes}"
-        )
-    if data.image_shape != shape:
-        raise DataError(
-            f"{where}: pictures of shape {data.image_shape} do not fit the model's "
-            f"{shape}"
-        )
+    _check_fits(model, where, data.classes, data.image_shape)
     parts = {
         "train": [(data.train_images, data.train_labels)],
         "test": [(data.test_images, data.test_labels)],
@@ -226,3 +221,144 @@ def labelled_pictures(
             "use --split train or all"
         )
     return images, labels, {**data.source, "split": split, "n_images": int(labels.size)}
+
+
+def _check_fits(model: SavedModel, where, classes, image_shape) -> None:
+    """Refuse pictures whose class names or shape are not the model's."""
+    shape = tuple(model.image_shape)
+    if list(classes) != list(model.classes):
+        raise DataError(
+            f"{where}: classes {classes} are not the model's {model.classes}"
+        )
+    if tuple(image_shape) != shape:
+        raise DataError(
+            f"{where}: pictures of shape {tuple(image_shape)} do not fit the "
+            f"model's {shape}"
+        )
+
+
+def evaluate_file(
+    model: SavedModel, path, split: str = "test"
+) -> tuple[Evaluation, dict[str, Any]]:
+    """Score ``model`` on the pictures of a file in the course's layout.
+
+    The file (HDF5 or zarr: ``convert``'s, ``synth``'s, the course's) is
+    read lazily, one pass per split, chunk by chunk, so it may be larger
+    than memory (:func:`logitnet.data.reader.open_images`).
+
+    Parameters
+    ----------
+    model : SavedModel
+    path : path-like
+    split : {"test", "train", "all"}, default="test"
+        ``all``: the training pictures, then the test pictures.
+
+    Returns
+    -------
+    result : Evaluation
+    source : dict
+        ``kind``, ``path``, ``split``, ``n_images``, and ``rows``: for each
+        picture in ``result``'s order, its (split, row) in the file, to read
+        it back with :func:`logitnet.data.reader.read_pictures`.
+
+    Raises
+    ------
+    DataError
+        If the file is not in the course's layout, its classes or picture
+        shape are not the model's, or the split holds no pictures.
+    """
+    from logitnet.app.prediction import classify
+    from logitnet.backends.dask import compute
+    from logitnet.data.reader import describe_images, open_images
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    info = describe_images(path)
+    _check_fits(model, path, info["classes"], info["image_shape"])
+    parts = ["train", "test"] if split == "all" else [split]
+    parts = [part for part in parts if info[f"n_{part}"]]
+    if not parts:
+        raise DataError(f"{path}: no {split} pictures; use --split train or all")
+    z, labels, rows = [], [], []
+    for part in parts:
+        X, y = open_images(path, part)
+        z.append(classify(model, X).decision_values)
+        labels.append(np.asarray(compute(y)[0], np.int64))
+        rows.extend((part, i) for i in range(labels[-1].size))
+    result = from_decision_values(np.concatenate(labels), np.concatenate(z))
+    source = {
+        "kind": "file in the course's layout",
+        "path": str(Path(path).resolve()),
+        "split": split,
+        "n_images": int(result.labels.size),
+        "rows": rows,
+    }
+    return result, source
+
+
+def file_pictures(path, rows: list[tuple[str, int]], image_shape) -> NDArray[np.uint8]:
+    """The pictures at ``rows`` ((split, row) pairs, as
+    :func:`evaluate_file` gives them) of a file: (k, h, w, c) uint8, the
+    file's pictures being of ``image_shape``."""
+    from logitnet.data.reader import read_pictures
+
+    pictures = []
+    for part in ("train", "test"):
+        wanted = [i for i, (p, _) in enumerate(rows) if p == part]
+        if wanted:
+            read = read_pictures(path, part, [rows[i][1] for i in wanted])
+            pictures.extend(zip(wanted, read, strict=True))
+    pictures.sort(key=lambda pair: pair[0])
+    if not pictures:
+        return np.empty((0, *image_shape), np.uint8)
+    return np.stack([picture for _, picture in pictures])
+
+
+def recorded_split(
+    model: SavedModel,
+    images,
+    test_fraction: float | None = None,
+    seed: int | None = None,
+) -> tuple[float, int]:
+    """The split of an image folder to score ``model`` on: the one recorded
+    in the model when it was trained on that folder.
+
+    Parameters
+    ----------
+    model : SavedModel
+    images : path-like
+        The image folder to score on.
+    test_fraction, seed : optional
+        What was asked for; None takes the model's record (or 0.2 and 0 for
+        a folder the model was not trained on).
+
+    Returns
+    -------
+    (test_fraction, seed)
+
+    Raises
+    ------
+    DataError
+        When the model was trained on this folder and another split was
+        asked for: its test set would hold pictures the model was trained
+        on, and the scores would flatter it.
+    """
+    trained_on = model.training.get("data", {})
+    same = trained_on.get("kind") == "image folder" and str(
+        Path(images).resolve()
+    ) == trained_on.get("path")
+    if not same:
+        return (0.2 if test_fraction is None else test_fraction, seed or 0)
+    recorded = (float(trained_on["test_fraction"]), int(trained_on["seed"]))
+    asked = (
+        recorded[0] if test_fraction is None else float(test_fraction),
+        recorded[1] if seed is None else int(seed),
+    )
+    if asked != recorded:
+        raise DataError(
+            f"{images}: the model was trained on this folder split with "
+            f"--test-fraction {recorded[0]:g} --seed {recorded[1]}; the split "
+            f"--test-fraction {asked[0]:g} --seed {asked[1]} would test it on "
+            "pictures it was trained on (leave both out to use the model's split)"
+        )
+    return recorded

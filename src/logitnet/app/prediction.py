@@ -5,9 +5,12 @@ answers; :meth:`SavedModel.predict_proba <logitnet.app.modelfile.SavedModel>`,
 :meth:`SavedModel.predict`, :func:`logitnet.app.evaluation.evaluate` and the
 ``predict`` and ``explain`` commands all go through it. A picture becomes the
 model's input as in training (:func:`logitnet.core.pixels.flatten`, then
-:func:`~logitnet.core.pixels.scale`), and the answers are the fitted
-estimator's (:meth:`logitnet.LogisticRegression.decision_function`,
-``predict_proba``, ``predict``), so nothing here re-derives the math.
+:func:`~logitnet.core.pixels.scale`), and the answers come from the math the
+estimator's ``decision_function``, ``predict_proba`` and ``predict`` use
+(:func:`logitnet.core.loss.decision_function` and
+:func:`~logitnet.core.loss.probabilities`, label ``classes[1]`` where
+z > 0), so nothing here re-derives it. No estimator is built: a prediction
+imports NumPy, Pillow and the model file, not scikit-learn.
 
 :func:`predict_files` is ``logitnet predict`` as a function: picture files
 and directories in, one result per file out, a file that cannot be read
@@ -36,6 +39,7 @@ __all__ = [
     "classify",
     "model_input",
     "pictures_to_X",
+    "predict_file",
     "predict_files",
 ]
 
@@ -118,8 +122,10 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
     Parameters
     ----------
     model : SavedModel
-    pictures : array_like of shape (k, height, width, channels), uint8
-        k >= 1 pictures of ``model.image_shape`` (see :func:`model_input`).
+    pictures : array_like of shape (k, height, width, channels), uint8, or ScaledPixels
+        k >= 1 pictures of ``model.image_shape`` (see :func:`model_input`);
+        or a file's pictures as :func:`logitnet.data.reader.open_images`
+        gives them (lazy, any size), read chunk by chunk in one pass.
 
     Returns
     -------
@@ -130,12 +136,24 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
     ValueError
         If ``pictures`` is not k >= 1 pictures of the model's shape.
     """
-    X = model_input(model, pictures)
-    estimator = model.to_estimator()
+    from logitnet.core.loss import decision_function, probabilities
+    from logitnet.core.pixels import ScaledPixels
+
+    if isinstance(pictures, ScaledPixels):
+        from logitnet.backends.dask import compute
+
+        if pictures.shape[1] != model.w.size or pictures.shape[0] == 0:
+            raise ValueError(
+                f"expected k >= 1 pictures of {model.w.size} values; got "
+                f"{pictures.shape[0]} of {pictures.shape[1]}"
+            )
+        (z,) = compute(decision_function(model.w, model.b, pictures))
+    else:
+        z = decision_function(model.w, model.b, model_input(model, pictures))
     return Predictions(
-        decision_values=estimator.decision_function(X),
-        probabilities=estimator.predict_proba(X),
-        labels=[str(label) for label in estimator.predict(X)],
+        decision_values=z,
+        probabilities=probabilities(z),
+        labels=[model.classes[int(positive)] for positive in z > 0],
     )
 
 
@@ -221,6 +239,41 @@ def _predict_batch(model: SavedModel, paths: list[Path]) -> list[dict[str, Any]]
                 zip(model.classes, map(float, p), strict=True)
             )
     return entries
+
+
+def predict_file(
+    model: SavedModel, path: str | os.PathLike[str], split: str = "test"
+) -> list[dict[str, Any]]:
+    """Classify the pictures of a file in the course's layout (HDF5 or zarr,
+    ``convert``'s or ``synth``'s output), read lazily, chunk by chunk.
+
+    Parameters
+    ----------
+    model : SavedModel
+    path : path-like
+        See :func:`logitnet.data.reader.open_images`.
+    split : {"train", "test"}, default="test"
+
+    Returns
+    -------
+    list of dict
+        One entry per picture, in file order: ``{"path": "FILE[split i]",
+        "label", "probabilities": {class: p}}``.
+    """
+    from logitnet.data.reader import open_images
+
+    X, _ = open_images(path, split)
+    answers = classify(model, X)
+    return [
+        {
+            "path": f"{path}[{split} {i}]",
+            "label": label,
+            "probabilities": dict(zip(model.classes, map(float, p), strict=True)),
+        }
+        for i, (label, p) in enumerate(
+            zip(answers.labels, answers.probabilities, strict=True)
+        )
+    ]
 
 
 def _without_prefix(message: str, path: str) -> str:

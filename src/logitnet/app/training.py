@@ -443,7 +443,7 @@ def _fit(
     """The fitted estimator, and why it stopped before ``tol`` if that matters."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from logitnet.core.estimator import LogisticRegression
+    from logitnet.core.estimator import DivergenceWarning, LogisticRegression
 
     if tol is None:
         tol = 0.0 if solver == "gd" else 1e-4
@@ -460,8 +460,12 @@ def _fit(
         warnings.simplefilter("always", ConvergenceWarning)
         estimator.fit(X, y, callback=callback)
     warning = None
-    if caught and not (solver == "gd" and tol == 0):
-        warning = str(caught[-1].message)  # a fixed step count is not a failure
+    # A fixed step count is not a failure; a cost that rises always is.
+    diverging = [w for w in caught if issubclass(w.category, DivergenceWarning)]
+    if diverging:
+        warning = str(diverging[-1].message)
+    elif caught and not (solver == "gd" and tol == 0):
+        warning = str(caught[-1].message)
     return estimator, warning
 
 

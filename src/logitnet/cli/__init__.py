@@ -94,7 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Set ``LOGITNET_DEBUG=1`` to see the traceback of an unexpected error.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse leaves these to the top-level parser, whose message would
+        # point to 'logitnet --help': the command's own parser says it.
+        commands = parser._subparsers._group_actions[0].choices
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     previous = {}
     try:
         for signum in STOP_SIGNALS:

@@ -17,7 +17,12 @@ from logitnet.checks import MAX_SEED, check_int, check_learning_rate, check_real
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with usage errors on one line."""
+    """argparse, with usage errors on one line, and no abbreviated options:
+    ``--data`` is never taken for ``--data-dir``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -151,25 +156,41 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def add_test_fraction(
-    parser: argparse.ArgumentParser, *, default: float, help: str, seed_help: str
+    parser: argparse.ArgumentParser,
+    *,
+    default: float | None,
+    help: str,
+    seed_help: str,
 ) -> None:
-    """--test-fraction F and --seed S: a held-out split and its seed."""
+    """--test-fraction F and --seed S: a held-out split and its seed (both
+    None by default when ``default`` is None: the model's)."""
     parser.add_argument(
         "--test-fraction", type=fraction, default=default, metavar="F", help=help
     )
-    add_seed(parser, help=seed_help)
+    add_seed(parser, help=seed_help, default=None if default is None else 0)
 
 
 def add_seed(
-    parser: argparse.ArgumentParser, *, help: str, metavar: str | None = "S"
+    parser: argparse.ArgumentParser,
+    *,
+    help: str,
+    metavar: str | None = "S",
+    default: int | None = 0,
 ) -> None:
     parser.add_argument(
-        "--seed", type=int_at_least(0, MAX_SEED), default=0, metavar=metavar, help=help
+        "--seed",
+        type=int_at_least(0, MAX_SEED),
+        default=default,
+        metavar=metavar,
+        help=help,
     )
 
 
-def add_data(parser: argparse.ArgumentParser) -> None:
-    """The course's data (--data-dir) or your own pictures (--images)."""
+def add_data(
+    parser: argparse.ArgumentParser, *, split_from_model: bool = False
+) -> None:
+    """The course's data (--data-dir) or your own pictures (--images); with
+    ``split_from_model``, the --images split defaults to the model's."""
     add_data_dir(parser)
     parser.add_argument(
         "--images",
@@ -177,6 +198,17 @@ def add_data(parser: argparse.ArgumentParser) -> None:
         help="your own pictures instead of the course's: DIR/<class name>/<images>, "
         "exactly two class folders (label i = i-th name in sorted order)",
     )
+    if split_from_model:
+        add_test_fraction(
+            parser,
+            default=None,
+            help="share of the --images pictures held out as the test set "
+            "(default: the model's, when it was trained on this folder, else "
+            "0.2); a split other than the model's is refused, since its test "
+            "set would hold training pictures",
+            seed_help="seed of the --images split (default: the model's, else 0)",
+        )
+        return
     add_test_fraction(
         parser,
         default=0.2,
@@ -185,6 +217,27 @@ def add_data(parser: argparse.ArgumentParser) -> None:
         seed_help="seed of the train/test split: the same seed, the same split "
         "(default: %(default)s)",
     )
+
+
+def add_data_file(
+    parser: argparse.ArgumentParser, *, what: str, file_split: bool = False
+) -> None:
+    """--data FILE: pictures in the course's layout, read lazily; with
+    ``file_split``, --split test|train chooses the file's set."""
+    parser.add_argument(
+        "--data",
+        metavar="FILE",
+        help=f"{what} of an HDF5 file or zarr store in the course's layout "
+        "(convert's or synth's output, or the course's own files), read chunk "
+        "by chunk: it may be larger than memory",
+    )
+    if file_split:
+        parser.add_argument(
+            "--split",
+            choices=("test", "train"),
+            default="test",
+            help="with --data: which of the file's sets (default: %(default)s)",
+        )
 
 
 def add_model(parser: argparse.ArgumentParser) -> None:
@@ -259,23 +312,49 @@ def check_outputs(args: argparse.Namespace, outputs: dict[str, str | None]) -> N
             check_output_path(path)
 
 
-def load_data(args: argparse.Namespace, feedback: Feedback, image_shape=(64, 64, 3)):
-    """The pictures --data-dir or --images name (see :func:`add_data`)."""
+def load_data(
+    args: argparse.Namespace,
+    feedback: Feedback,
+    image_shape=(64, 64, 3),
+    *,
+    model=None,
+):
+    """The pictures --data-dir or --images name (see :func:`add_data`); for
+    ``model``, an --images folder split as the model recorded it."""
     from logitnet.app.training import load_data
 
-    if args.images is not None and args.data_dir is not None:
-        raise UsageError("give either --data-dir or --images, not both")
-    if args.images is None and args.test_fraction != 0.2:
-        raise UsageError("--test-fraction applies to --images only")
+    test_fraction, seed = data_options(args, model)
     return load_data(
         data_dir=args.data_dir,
         verify=args.verify,
         images=args.images,
-        test_fraction=args.test_fraction,
-        seed=args.seed,
+        test_fraction=test_fraction,
+        seed=seed,
         image_shape=image_shape,
         progress=feedback.files("reading images"),
     )
+
+
+def data_options(args: argparse.Namespace, model=None) -> tuple[float, int]:
+    """Check that the data options go together; the --images split
+    (``model``'s own when it was trained on that folder)."""
+    if args.images is not None and args.data_dir is not None:
+        raise UsageError("give either --data-dir or --images, not both")
+    if getattr(args, "data", None) is not None and (
+        args.images is not None or args.data_dir is not None
+    ):
+        raise UsageError("give one of --data, --data-dir and --images")
+    if args.images is None:
+        if model is None and args.test_fraction != 0.2:
+            raise UsageError("--test-fraction applies to --images only")
+        if model is not None and (args.test_fraction, args.seed) != (None, None):
+            raise UsageError("--test-fraction and --seed apply to --images only")
+    test_fraction, seed = args.test_fraction, args.seed
+    if model is not None and args.images is not None:
+        from logitnet.app.evaluation import recorded_split
+
+        return recorded_split(model, args.images, test_fraction, seed)
+    return test_fraction, seed
 
 
 def fit(

@@ -7,10 +7,12 @@ import argparse
 from logitnet.cli._common import (
     Feedback,
     add_data,
+    add_data_file,
     add_feedback,
     add_model,
     add_split,
     check_outputs,
+    data_options,
     load_data,
     print_json,
 )
@@ -40,10 +42,11 @@ def add_parser(commands) -> None:
 
 
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
-    """--model, the pictures (--data-dir or --images) and --split: what
-    :func:`scored` reads."""
+    """--model, the pictures (--data-dir, --images or --data) and --split:
+    what :func:`scored` reads."""
     add_model(parser)
-    add_data(parser)
+    add_data(parser, split_from_model=True)
+    add_data_file(parser, what="score the pictures")
     add_split(parser)
 
 
@@ -53,23 +56,38 @@ def scored(args: argparse.Namespace, feedback: Feedback):
     Returns
     -------
     model : SavedModel
-    images : ndarray of shape (k, height, width, 3), uint8
     source : dict
         Where the pictures came from, the split and their number.
     result : logitnet.app.evaluation.Evaluation
+    wrong : ndarray of shape (k, height, width, 3), uint8
+        The misclassified pictures, in the order of ``result.misclassified``.
     """
-    from logitnet.app.evaluation import evaluate, labelled_pictures
+    from logitnet.app.evaluation import (
+        evaluate,
+        evaluate_file,
+        file_pictures,
+        labelled_pictures,
+    )
     from logitnet.app.modelfile import load_model
 
     model = load_model(args.model)
-    data = load_data(args, feedback, image_shape=tuple(model.image_shape))
+    if args.data is not None:
+        data_options(args, model)
+        result, source = evaluate_file(model, args.data, args.split)
+        rows = source.pop("rows")
+        wrong = file_pictures(
+            args.data, [rows[i] for i in result.misclassified], model.image_shape
+        )
+        return model, source, result, wrong
+    data = load_data(args, feedback, image_shape=tuple(model.image_shape), model=model)
     images, labels, source = labelled_pictures(
         data,
         model,
         args.split,
         where=args.images or args.data_dir or "the course's data",
     )
-    return model, images, source, evaluate(model, images, labels)
+    result = evaluate(model, images, labels)
+    return model, source, result, images[result.misclassified]
 
 
 def misclassified_names(model, result) -> tuple[list[str], list[str]]:
@@ -81,15 +99,29 @@ def misclassified_names(model, result) -> tuple[list[str], list[str]]:
     )
 
 
+def wrong_probability(result) -> list[float]:
+    """The probability the model gave its (wrong) answer, per misclassified
+    picture."""
+    p = result.probability[result.misclassified]
+    return [
+        float(q if label else 1 - q)
+        for q, label in zip(p, result.predicted[result.misclassified], strict=True)
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     check_outputs(args, {"--gallery": args.gallery})
     feedback = Feedback(args)
-    model, images, source, result = scored(args, feedback)
+    model, source, result, wrong_images = scored(args, feedback)
     wrong = result.misclassified
     if args.gallery is not None:
         from logitnet.viz import plots
 
-        figure = plots.gallery(images[wrong], *misclassified_names(model, result))
+        figure = plots.gallery(
+            wrong_images,
+            *misclassified_names(model, result),
+            probabilities=wrong_probability(result),
+        )
         plots.save_png(figure, args.gallery)
         feedback.note(f"{wrong.size} misclassified pictures drawn in {args.gallery}")
     if args.json:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 
 from logitnet.cli._common import (
+    UsageError,
+    add_data_file,
     add_feedback,
     add_model,
     check_outputs,
+    int_at_least,
     print_json,
     probabilities_text,
 )
@@ -18,12 +21,23 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "explain",
         help="show what in a picture drove the decision",
-        description="Draw the picture as the model sees it beside a heat map "
-        "of each pixel's contribution w*x to the decision z = w.x + b, and "
-        "the learned weights as a picture.",
+        description="Draw the picture as the model sees it, a map of each "
+        "pixel's contribution w*x to the decision z = w.x + b laid over it "
+        "(with its colour bar), and the learned weights as a picture; or one "
+        "picture of a data file (--data FILE --index I).",
     )
     add_model(parser)
-    parser.add_argument("image", metavar="IMAGE", help="the picture to explain")
+    parser.add_argument(
+        "image", nargs="?", metavar="IMAGE", help="the picture to explain"
+    )
+    add_data_file(parser, what="explain picture --index", file_split=True)
+    parser.add_argument(
+        "--index",
+        type=int_at_least(0),
+        default=0,
+        metavar="I",
+        help="with --data: the picture's row in the file (default: %(default)s)",
+    )
     parser.add_argument(
         "--out", required=True, metavar="PNG", help="the picture to write"
     )
@@ -40,9 +54,17 @@ def run(args: argparse.Namespace) -> int:
     from logitnet.data.images import read_image
     from logitnet.viz import plots
 
+    if (args.image is None) == (args.data is None):
+        raise UsageError("give one picture to explain: IMAGE or --data FILE")
     check_outputs(args, {"--out": args.out})
     model = load_model(args.model)
-    image = read_image(args.image, model.image_shape)
+    if args.data is not None:
+        from logitnet.data.reader import read_pictures
+
+        image = read_pictures(args.data, args.split, [args.index])[0]
+        args.image = f"{args.data}[{args.split} {args.index}]"
+    else:
+        image = read_image(args.image, model.image_shape)
     answer = classify(model, image[None])
     z = float(answer.decision_values[0])
     label = answer.labels[0]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import textwrap
 
 from logitnet.cli._common import (
     Feedback,
+    UsageError,
+    add_data_file,
     add_feedback,
     add_model,
     json_text,
@@ -22,16 +25,25 @@ def add_parser(commands) -> None:
         "predict",
         help="classify your own pictures",
         description="Classify pictures (JPEG, PNG, ... of any size; "
-        "directories are expanded to the image files in them) with a saved "
-        "model. One bad file does not stop the others; the exit status is 1 "
-        "if any failed.",
+        "directories are expanded to the image files in them and in their "
+        "sub-directories) with a saved model, or the pictures of a data file "
+        "(--data). One bad file does not stop the others; the exit status is "
+        "1 if any failed.",
     )
     add_model(parser)
     parser.add_argument(
         "images",
-        nargs="+",
+        nargs="*",
         metavar="IMAGE_OR_DIR",
-        help="picture files, or directories whose image files are all classified",
+        help="picture files, or directories whose image files (sub-directories "
+        "included, in name order) are all classified",
+    )
+    add_data_file(parser, what="classify the pictures")
+    parser.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="with --data: which of the file's sets to classify (default: %(default)s)",
     )
     add_feedback(
         parser,
@@ -43,12 +55,17 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.modelfile import load_model
-    from logitnet.app.prediction import iter_predictions
+    from logitnet.app.prediction import iter_predictions, predict_file
 
+    if not args.images and args.data is None:
+        raise UsageError("give pictures to classify, or --data FILE")
     feedback = Feedback(args)
     model = load_model(args.model)
-    entries = iter_predictions(
-        model, args.images, progress=feedback.files("reading images")
+    entries = itertools.chain(
+        iter_predictions(model, args.images, progress=feedback.files("reading images"))
+        if args.images
+        else (),
+        predict_file(model, args.data, args.split) if args.data is not None else (),
     )
     total = failed = 0
     # Each answer is printed as soon as its batch is classified, so memory

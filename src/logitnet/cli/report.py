@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 
 from logitnet.cli._common import Feedback, add_feedback, check_outputs
-from logitnet.cli.evaluate import add_scoring_options, misclassified_names, scored
+from logitnet.cli.evaluate import (
+    add_scoring_options,
+    misclassified_names,
+    scored,
+    wrong_probability,
+)
 
 
 def add_parser(commands) -> None:
@@ -30,15 +35,17 @@ def run(args: argparse.Namespace) -> int:
 
     check_outputs(args, {"--out": args.out})
     feedback = Feedback(args)
-    model, images, source, result = scored(args, feedback)
+    model, source, result, wrong_images = scored(args, feedback)
     true_names, predicted_names = misclassified_names(model, result)
     html = render_report(
         model,
         metrics=result.metrics,
         confusion=result.confusion,
-        misclassified_images=images[result.misclassified],
+        misclassified_images=wrong_images,
         misclassified_true=true_names,
         misclassified_predicted=predicted_names,
+        misclassified_probability=wrong_probability(result),
+        model_path=args.model,
         data_source=(
             f"{source['split']} pictures of {source['kind']} at {source['path']}, "
             f"{source['n_images']} pictures"

@@ -8,8 +8,10 @@ from functools import partial
 from logitnet.cli._common import (
     Feedback,
     add_data,
+    add_data_file,
     add_feedback,
     check_outputs,
+    data_options,
     fit,
     int_at_least,
     learning_rate,
@@ -28,6 +30,9 @@ def add_parser(commands) -> None:
         "curves together.",
     )
     add_data(parser)
+    add_data_file(
+        parser, what="train on the training pictures (and score on the test pictures)"
+    )
     parser.add_argument(
         "--learning-rates",
         type=learning_rate,
@@ -53,23 +58,27 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logitnet.app.training import train
+    from logitnet.app.training import train, train_on_file
 
     check_outputs(args, {"--plot": args.plot})
     feedback = Feedback(args)
-    data = load_data(args, feedback)
+    if args.data is not None:
+        data_options(args)
+        trainer = partial(train_on_file, args.data)  # out of core, with Dask
+    else:
+        trainer = partial(train, load_data(args, feedback))
     runs = []
     for rate in args.learning_rates:
-        model = fit(args, feedback, partial(train, data), learning_rate=rate)
+        model = fit(args, feedback, trainer, learning_rate=rate)
         runs.append((rate, model))
         if not args.json:
             print(f"learning rate is: {rate}")
             print_accuracies(model.metrics)
             print("-" * 55)
     if args.plot is not None:
-        from logitnet.viz import plots
+        from logitnet.viz import curves, plots
 
-        figure = plots.learning_rate_comparison(
+        figure = curves.learning_rate_comparison(
             {rate: model.training["costs"] for rate, model in runs},
             cost_every=runs[0][1].training["cost_every"],
         )

@@ -102,13 +102,9 @@ def run(args: argparse.Namespace) -> int:
     training = model.training
     figure = None
     if args.plot is not None:
-        from logitnet.viz import plots
+        from logitnet.viz import curves
 
-        figure = plots.learning_curve(
-            training["costs"],
-            cost_every=training["cost_every"],
-            learning_rate=args.learning_rate if args.solver == "gd" else None,
-        )
+        figure = curves.training_curve(training)
     report = None
     if args.json:  # built before anything is saved, so it cannot fail after
         report = json_text(
@@ -127,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
         save_model(args.out, model)
         feedback.note(f"model saved to {args.out}")
+    else:
+        feedback.note("model not saved: give --out PATH")
     if figure is not None:
         from logitnet.viz import plots
 

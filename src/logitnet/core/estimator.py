@@ -44,13 +44,30 @@ from logitnet.backends import array_api as array_api_backend
 from logitnet.backends import dask as dask_backend
 from logitnet.backends import is_other_namespace, namespace, to_numpy
 from logitnet.checks import check_learning_rate, check_real
-from logitnet.core.loss import decision_function, loss_and_grad, sigmoid, softplus
+from logitnet.core.loss import (
+    decision_function,
+    loss_and_grad,
+    probabilities,
+    softplus,
+)
 from logitnet.core.pixels import ScaledPixels
-from logitnet.core.solvers import COST_EVERY, REPRESENTATIONS, gradient_descent, lbfgs
+from logitnet.core.solvers import (
+    COST_EVERY,
+    REPRESENTATIONS,
+    gradient_descent,
+    lbfgs,
+    require_finite_result,
+)
 from logitnet.core.weights import check_class_weight, check_sample_weight, weighted
-from logitnet.exceptions import DivergenceError
 
-__all__ = ["LogisticRegression"]
+__all__ = ["DivergenceWarning", "LogisticRegression"]
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """Gradient descent's cost rose instead of falling: the learning rate is
+    too large. A :class:`~sklearn.exceptions.ConvergenceWarning`, so that
+    whatever handles those handles this."""
+
 
 _SOLVERS = ("lbfgs", "gd")
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -276,7 +293,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         coef = result.w.astype(dtype, copy=False).reshape(1, -1)
         intercept = np.array([result.b], dtype=dtype)
-        _require_finite_result(coef, intercept, result.costs)
+        require_finite_result(coef, intercept, result.costs)
         self.coef_, self.intercept_ = coef, intercept
         self.n_iter_ = np.array([result.n_iter])
         if namespace is not None:
@@ -284,7 +301,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = result.costs
         self.converged_ = result.converged
         self.representation_ = result.representation
-        if not result.converged:
+        if result.diverging:
+            warnings.warn(
+                f"gradient descent is diverging: {result.message}",
+                DivergenceWarning,
+                stacklevel=2,
+            )
+        elif not result.converged:
             warnings.warn(
                 f"{self.solver} did not converge: {result.message}; the largest "
                 f"gradient component is still above tol={self.tol:g}. Raise "
@@ -479,9 +502,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Columns in the order of ``classes_``; rows sum to 1. The kind of
             array :meth:`decision_function` returns.
         """
-        z = self._z(X, "predict_proba")
-        # sigma(-z), not 1 - sigma(z): no rounding to 0 for large z.
-        return namespace(z).stack([sigmoid(-z), sigmoid(z)], axis=1)
+        return probabilities(self._z(X, "predict_proba"))
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log of :meth:`predict_proba`, computed without rounding to log(0).
@@ -527,21 +548,3 @@ def _is_lazy(X) -> bool:
 
 def _print_cost(iteration: int, cost: float) -> None:
     print(f"iteration {iteration}: cost {cost:.6f}", flush=True)
-
-
-def _require_finite_result(coef: np.ndarray, intercept: np.ndarray, costs) -> None:
-    """A fit that ends outside the float range is an error, never a model:
-    weights, bias and final cost must all be finite (in the fitted dtype)."""
-    with np.errstate(invalid="ignore"):
-        parts = {
-            "weights": bool(np.isfinite(coef).all()),
-            "bias": bool(np.isfinite(intercept).all()),
-            "final cost": not costs or bool(np.isfinite(costs[-1])),
-        }
-    bad = [name for name, finite in parts.items() if not finite]
-    if bad:
-        raise DivergenceError(
-            f"training ended with a non-finite {' and '.join(bad)} (inf or NaN): "
-            "the steps left the float range; use a smaller "
-            "learning rate or more regularization (alpha)"
-        )

@@ -58,6 +58,7 @@ __all__ = [
     "decision_function",
     "example_sums",
     "loss_and_grad",
+    "probabilities",
     "sigmoid",
     "softplus",
 ]
@@ -83,6 +84,22 @@ def sigmoid(z: Array) -> Array:
     # accuracy where the other would round 1 - a or a to 0.
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def probabilities(z: Array) -> Array:
+    """Both classes' probabilities from decision values z.
+
+    Parameters
+    ----------
+    z : array of shape (k,), real floating dtype
+
+    Returns
+    -------
+    array of shape (k, 2)
+        Column 0 is sigma(-z) (class 0), column 1 sigma(z) (class 1); rows
+        sum to 1. sigma(-z), not 1 - sigma(z): no rounding to 0 for large z.
+    """
+    return namespace(z).stack([sigmoid(-z), sigmoid(z)], axis=1)
 
 
 def softplus(t: Array) -> Array:

@@ -27,6 +27,7 @@ test), ``metric`` (inner products) and ``weights`` (w at the end).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ __all__ = [
     "SolverResult",
     "gradient_descent",
     "lbfgs",
+    "require_finite_result",
 ]
 
 #: ``representation``: chosen by the cost model, or forced.
@@ -58,6 +60,12 @@ LBFGS_EVALUATIONS = 50
 
 #: The course records (and prints) the cost every 100 iterations.
 COST_EVERY = 100
+
+#: Gradient descent is said to diverge when the cost, looked at every
+#: COST_EVERY iterations (as the course prints it), rises this many times in a
+#: row. Not every iteration: the course's own run wobbles from one step to the
+#: next while falling steadily over a hundred.
+RISES_TO_DIVERGE = 3
 
 #: L-BFGS keeps this many (step, gradient change) pairs.
 LBFGS_MEMORY = 10
@@ -85,6 +93,11 @@ class SolverResult:
         Iterations (steps) taken.
     converged : bool
         Whether the largest gradient component fell to ``tol``.
+    diverging : bool
+        Gradient descent only: the cost every COST_EVERY iterations stopped
+        being finite, rose above the starting cost, or rose
+        :data:`RISES_TO_DIVERGE` times in a row; the learning rate is too
+        large (said in ``message``).
     message : str
         Why the solver stopped, for warnings and logs.
     """
@@ -96,6 +109,7 @@ class SolverResult:
     costs: list[float] = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
+    diverging: bool = False
     message: str = ""
     representation: str = "primal"
 
@@ -221,7 +235,8 @@ def gradient_descent(
     ------
     DivergenceError
         When a step leaves w or b inf or NaN (the learning rate is far too
-        large for the data); nothing is warned about before that.
+        large for the data). Before that, a cost that rises is recorded in
+        ``diverging`` and ``message``.
     ValueError
         When the cost or gradient at the start is NaN or infinite (see
         :func:`_check_start`).
@@ -235,6 +250,7 @@ def gradient_descent(
     w, b = result.w, result.b
     dw: NDArray[np.floating] | None = None
     db: float | None = None
+    checkpoints: list[float] = []  # the cost every COST_EVERY iterations
     i = 0
     for i in range(num_iterations):
         record = i % record_every == 0
@@ -247,6 +263,8 @@ def gradient_descent(
             if math.isnan(cost):
                 raise _diverged(i, learning_rate)
             result.costs.append(cost)
+            if i % COST_EVERY == 0:
+                checkpoints.append(cost)
             if on_record is not None:
                 on_record(i, cost)
         if tol > 0 and space.within(dw, db, tol):
@@ -271,7 +289,29 @@ def gradient_descent(
         if result.converged
         else f"stopped after {i} iterations (the iteration limit)"
     )
+    # Judged at the end: a run that recovers from a bad start is not diverging.
+    result.diverging = bool(checkpoints) and _diverging(checkpoints)
+    if result.diverging:
+        result.message = (
+            f"the cost rose instead of falling (every {COST_EVERY} iterations: "
+            f"{', '.join(f'{c:.4g}' for c in checkpoints[-RISES_TO_DIVERGE - 1 :])}"
+            "): "
+            f"the learning rate {learning_rate:g} is too large; try a smaller one"
+        )
     return result
+
+
+def _diverging(costs: list[float]) -> bool:
+    """Whether gradient descent's costs every COST_EVERY iterations show a
+    step that is too large: the last is not finite or above the first, or
+    each of the last :data:`RISES_TO_DIVERGE` rose."""
+    last = costs[-1]
+    if not math.isfinite(last) or last > costs[0]:
+        return True
+    recent = costs[-RISES_TO_DIVERGE - 1 :]
+    return len(recent) > RISES_TO_DIVERGE and all(
+        a < b for a, b in itertools.pairwise(recent)
+    )
 
 
 def lbfgs(
@@ -459,3 +499,21 @@ def _diverged(iteration: int, learning_rate: float) -> DivergenceError:
         f"overflowed to inf or NaN; use a smaller learning rate "
         f"(got {learning_rate:g})"
     )
+
+
+def require_finite_result(coef: np.ndarray, intercept: np.ndarray, costs) -> None:
+    """A fit that ends outside the float range is an error, never a model:
+    weights, bias and final cost must all be finite (in the fitted dtype)."""
+    with np.errstate(invalid="ignore"):
+        parts = {
+            "weights": bool(np.isfinite(coef).all()),
+            "bias": bool(np.isfinite(intercept).all()),
+            "final cost": not costs or bool(np.isfinite(costs[-1])),
+        }
+    bad = [name for name, finite in parts.items() if not finite]
+    if bad:
+        raise DivergenceError(
+            f"training ended with a non-finite {' and '.join(bad)} (inf or NaN): "
+            "the steps left the float range; use a smaller "
+            "learning rate or more regularization (alpha)"
+        )

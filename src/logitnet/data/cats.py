@@ -158,7 +158,19 @@ def _retrieve(pooch, requests, url, name, sha256, cache_dir, downloader) -> None
     except DataError:
         raise
     except requests.RequestException as e:
-        raise DataError(f"{url}: download failed ({e})") from e
+        # The exception's own text runs to hundreds of characters of urllib3
+        # internals; its kind (or the HTTP status) is enough, and the way
+        # out is what helps.
+        response = getattr(e, "response", None)
+        reason = (
+            f"HTTP {response.status_code}" if response is not None else type(e).__name__
+        )
+        raise DataError(
+            f"{url}: download failed ({reason}) and the course's data "
+            f"is not on this machine: set {ENV_DATA_DIR}=DIR or give --data-dir "
+            f"DIR (Python: load_dataset(DIR)), a directory holding "
+            f"{FILES['train']} and {FILES['test']}"
+        ) from e
     except ValueError as e:
         raise DataError(
             f"{url}: the download does not match the SHA-256 checksum of "

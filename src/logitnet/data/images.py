@@ -16,8 +16,8 @@ How a photo is brought to the model's input (recorded in each model file as
    converted to RGB; 16-bit channels rounded to 8 bits (v / 257);
 3. the whole picture resized to the model's width x height with Lanczos
    filtering (its aspect ratio is not kept, as in the course's own
-   "try your own image"); a large JPEG is first decoded at a reduced scale
-   that keeps at least twice the model's size;
+   "try your own image"), from the fully decoded picture: a file, the same
+   file opened with Pillow, or its pixels as an array give the same input;
 4. flattened in C order (height, width, channel) and divided by 255.
 
 An image folder, ``DIR/<class name>/<image files>`` with exactly two class
@@ -62,6 +62,8 @@ MAX_PIXELS = 8192 * 8192
 
 #: How a picture becomes the model's input; saved in every model file.
 PREPROCESSING = {
+    "decode": "in full (no reduced-scale JPEG decoding): a path, a Pillow image "
+    "or an array of the same picture give the same input",
     "orientation": "EXIF orientation applied",
     "color": "RGB; alpha composited over white; 16-bit channels rounded to 8 (v / 257)",
     "resize": "whole image to the model's width x height, Lanczos; aspect not kept",
@@ -90,24 +92,47 @@ def is_image_file(path: Path) -> bool:
 
 
 def expand_paths(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files named, with each directory replaced by the images in it.
+    """Files named, with each directory replaced by the images under it.
 
-    A directory contributes its image files (by suffix, see
-    :func:`is_image_file`), sorted by name, not descending into
-    sub-directories and skipping hidden files. A file named directly is
-    always kept, whatever its suffix, so that an error can be reported for
-    it. The order of ``sources`` is kept.
+    A directory contributes the image files (by suffix, see
+    :func:`is_image_file`) in it and in its sub-directories, at any depth,
+    so that a folder of class folders (what ``--images`` trains on) is
+    classified whole. Each directory's entries are taken in sorted name
+    order (a sub-directory's pictures where its name falls), hidden files
+    and directories are skipped, and a directory reached a second time (a
+    symbolic link back up the tree, or two links to one place) is not walked
+    again: the list is the same on every run and always finite. A file
+    named directly is always kept, whatever its suffix, so that an error
+    can be reported for it. The order of ``sources`` is kept.
     """
     paths: list[Path] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            paths.extend(
-                p for p in sorted(path.iterdir()) if p.is_file() and is_image_file(p)
-            )
+            paths.extend(_images_under(path, seen=set()))
         else:
             paths.append(path)
     return paths
+
+
+def _images_under(directory: Path, seen: set[tuple[int, int]]) -> Iterable[Path]:
+    """The image files under ``directory``, depth first in name order; the
+    directories in ``seen`` (device, inode) are not walked again."""
+    try:
+        info = directory.stat()
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return  # unreadable: as if empty (a file named directly still errors)
+    if (info.st_dev, info.st_ino) in seen:
+        return
+    seen.add((info.st_dev, info.st_ino))
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _images_under(entry, seen)
+        elif entry.is_file() and is_image_file(entry):
+            yield entry
 
 
 def read_image(
@@ -160,13 +185,9 @@ def read_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 _check_pixels(im, str(path))
-                if im.format == "JPEG":
-                    # Decode a large JPEG at a reduced scale (1/2 to 1/8, done
-                    # in the DCT): 2.4x faster on 1024x768 photos, and still at
-                    # least twice the model's size, for Lanczos to smooth.
-                    # Side by side either way, so a rotated photo is covered.
-                    side = 2 * max(width, height)
-                    im.draft("RGB", (side, side))
+                # Decoded in full, never at a reduced JPEG scale (draft): that
+                # is faster on large photos, but a Pillow image or an array
+                # of the same photo would then get another probability.
                 return _to_input(im, (width, height), str(path))
     except DataError:
         raise

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import DTypeLike, NDArray
 
 from logitnet.core.pixels import ScaledPixels
 from logitnet.data.layout import (
@@ -36,7 +36,13 @@ from logitnet.data.layout import (
 )
 from logitnet.exceptions import DataError
 
-__all__ = ["CHUNK_BYTES", "DIRECT_IO_BYTES", "describe_images", "open_images"]
+__all__ = [
+    "CHUNK_BYTES",
+    "DIRECT_IO_BYTES",
+    "describe_images",
+    "open_images",
+    "read_pictures",
+]
 
 
 #: Default chunk of :func:`open_images`: about this many bytes of floats per
@@ -349,7 +355,8 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
     dict
         ``image_shape`` (height, width, channels), ``classes`` (the two names
         from ``list_classes``, or "0" and "1" without it), ``n_train``, and
-        ``n_test`` (0 when there is no ``test_set_x``).
+        ``n_test`` (0 when there is no ``test_set_x``; ``n_train`` is 0 for a
+        file of test pictures only, such as the course's test file).
 
     Raises
     ------
@@ -357,7 +364,18 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
         As :func:`open_images`.
     """
     path = Path(path)
-    is_zarr, (x_shape, *_), _ = _describe_store(path, "train_set_x", "train_set_y")
+    try:
+        is_zarr, (x_shape, *_), _ = _describe_store(path, "train_set_x", "train_set_y")
+        n_train = int(x_shape[0])
+    except DataError as no_train:
+        # A file of test pictures only, as the course's test file: n_train 0.
+        try:
+            is_zarr, (x_shape, *_), _ = _describe_store(
+                path, "test_set_x", "test_set_y"
+            )
+        except DataError:
+            raise no_train from None
+        n_train = 0
     if is_zarr:
         import zarr
 
@@ -382,9 +400,38 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
     return {
         "image_shape": tuple(int(n) for n in x_shape[1:]),
         "classes": names,
-        "n_train": int(x_shape[0]),
+        "n_train": n_train,
         "n_test": int(test_shape[0]) if test_shape else 0,
     }
+
+
+def read_pictures(path: str | os.PathLike[str], split: str, rows) -> NDArray[np.uint8]:
+    """Some pictures of a file in the course's layout, by row, as images.
+
+    Parameters
+    ----------
+    path : path-like
+        As :func:`open_images`.
+    split : {"train", "test"}
+    rows : array_like of int, shape (k,)
+        Row numbers in ``{split}_set_x``, 0 <= row < m.
+
+    Returns
+    -------
+    images : ndarray of shape (k, height, width, channels), uint8
+        Only the chunks holding those rows are read.
+    """
+    X, _ = open_images(path, split)
+    shape = describe_images(path)["image_shape"]
+    rows = np.asarray(rows, np.intp).reshape(-1)
+    if rows.size == 0:
+        return np.empty((0, *shape), np.uint8)
+    if rows.min() < 0 or rows.max() >= X.shape[0]:
+        raise DataError(
+            f"{path}: {split} pictures are numbered 0 to {X.shape[0] - 1}; "
+            f"got {int(rows.min() if rows.min() < 0 else rows.max())}"
+        )
+    return np.asarray(X.pixels[rows].compute()).reshape(-1, *shape)
 
 
 def _describe_store(path: Path, x_key: str, y_key: str):

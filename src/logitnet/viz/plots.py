@@ -1,4 +1,5 @@
-"""Pictures of a trained neuron: learning curves, weights, explanations, mistakes.
+"""Pictures of a trained neuron: weights, explanations, mistakes (the
+learning curves are in :mod:`logitnet.viz.curves`).
 
 Every function builds a :class:`matplotlib.figure.Figure` directly, never
 through ``pyplot``: no global "current figure", no GUI backend, so the
@@ -13,9 +14,9 @@ Text that may come from user files (class names) is drawn literally: a
 
 Examples
 --------
->>> from logitnet.viz.plots import learning_curve, save_png
->>> fig = learning_curve([0.69, 0.58, 0.47], cost_every=100, learning_rate=0.005)
->>> save_png(fig, "curve.png")  # doctest: +SKIP
+>>> from logitnet.viz.plots import save_png, weights_picture
+>>> fig = weights_picture(model.w, model.image_shape)  # doctest: +SKIP
+>>> save_png(fig, "weights.png")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,6 @@ from logitnet.checks import (
     check_b,
     check_image_shape,
     check_int,
-    check_learning_rate,
     float_array,
 )
 from logitnet.core.pixels import scale
@@ -47,8 +47,6 @@ __all__ = [
     "contributions",
     "explanation",
     "gallery",
-    "learning_curve",
-    "learning_rate_comparison",
     "png_bytes",
     "save_png",
     "weights_picture",
@@ -154,105 +152,6 @@ def _show(ax: Axes, image: NDArray, title: str) -> None:
         ax.imshow(image, interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(title, fontsize="small")
-
-
-# --- learning curves ------------------------------------------------------
-
-
-def learning_curve(
-    costs: ArrayLike,
-    *,
-    cost_every: int = 100,
-    learning_rate: float | None = None,
-    ax: Axes | None = None,
-) -> Figure:
-    """The cost against the iteration it was recorded at, as in the course.
-
-    Parameters
-    ----------
-    costs : array_like of shape (n_costs,), float
-        The costs recorded during training; ``costs[i]`` is the cost after
-        iteration ``i * cost_every``.
-    cost_every : int, default=100
-        Iterations between two recorded costs.
-    learning_rate : float, optional
-        Shown in the title when given.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is made when omitted.
-
-    Returns
-    -------
-    Figure
-        The figure holding the curve.
-
-    Raises
-    ------
-    ValueError
-        If ``costs`` is empty, not 1-D, or holds NaN or inf, or
-        ``cost_every`` or ``learning_rate`` is out of range.
-    """
-    costs = _finite_vector(costs, "costs")
-    cost_every = check_int(cost_every, "cost_every", minimum=1)
-    if learning_rate is not None:
-        learning_rate = check_learning_rate(learning_rate)
-    ax = _axes(ax, (6, 4))
-    ax.plot(np.arange(costs.size) * cost_every, costs, marker="o", markersize=3)
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("cost")
-    if learning_rate is not None:
-        ax.set_title(f"Learning rate = {learning_rate:g}")
-    ax.grid(alpha=0.3)
-    return ax.figure
-
-
-def learning_rate_comparison(
-    curves: Mapping[float, ArrayLike],
-    *,
-    cost_every: int = 100,
-    ax: Axes | None = None,
-) -> Figure:
-    """Learning curves for several learning rates on one plot, as in the course.
-
-    Parameters
-    ----------
-    curves : mapping of float to array_like of shape (n_costs,)
-        For each learning rate, the costs recorded with it (the course: 0.01,
-        0.001 and 0.0001 for 1500 iterations). Drawn in the mapping's order.
-    cost_every : int, default=100
-        Iterations between two recorded costs, the same for every curve.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is made when omitted.
-
-    Returns
-    -------
-    Figure
-        One line per learning rate, labelled with it in the legend.
-
-    Raises
-    ------
-    ValueError
-        If ``curves`` is empty, a learning rate is not a finite number > 0, or
-        a curve is empty or holds NaN or inf.
-    """
-    if not isinstance(curves, Mapping) or not curves:
-        raise ValueError(
-            f"curves must be a non-empty mapping of learning rate to costs; "
-            f"got {curves!r}"
-        )
-    cost_every = check_int(cost_every, "cost_every", minimum=1)
-    checked = [
-        (check_learning_rate(rate), _finite_vector(costs, f"costs for {rate!r}"))
-        for rate, costs in curves.items()
-    ]
-    ax = _axes(ax, (6, 4))
-    for rate, costs in checked:
-        ax.plot(np.arange(costs.size) * cost_every, costs, label=f"{rate:g}")
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("cost")
-    ax.set_title("Cost for each learning rate")
-    ax.legend(title="learning rate", loc="best")
-    ax.grid(alpha=0.3)
-    return ax.figure
 
 
 # --- what the neuron learned -----------------------------------------------
@@ -361,10 +260,12 @@ def explanation(
 ) -> Figure:
     """Why the neuron decided as it did on one image.
 
-    Three panels: the image; a heat map of each pixel's contribution to
-    z (:func:`contributions`; red pushes towards ``classes[1]``, blue
-    towards ``classes[0]``, colour scale centred at 0), titled with z, the
-    predicted class and sigma(z); and the weights (:func:`weights_picture`).
+    Three panels: the image; a map of each pixel's contribution to z
+    (:func:`contributions`) laid over the picture in grey (red pushes
+    towards ``classes[1]``, blue towards ``classes[0]``, a diverging colour
+    scale centred at 0 with its colour bar), titled with z, the predicted
+    class and sigma(z); and the weights (:func:`weights_picture`); above
+    them, one sentence on how to read the map.
 
     Parameters
     ----------
@@ -401,12 +302,21 @@ def explanation(
     # The course's rule: sigma(z) > 0.5 is class 1.
     predicted = classes[1] if probability > 0.5 else classes[0]
 
-    fig = Figure(figsize=(12, 4.4), layout="constrained")
+    fig = Figure(figsize=(12, 5), layout="constrained")
     image_ax, heat_ax, weights_ax = fig.subplots(1, 3)
     _show(image_ax, image, "input image")
     limit = float(np.max(np.abs(heat))) or 1.0
+    # The map over the photo, faded to grey so that the colours are the
+    # map's: where in the picture the push came from.
+    grey = scale(image).mean(axis=2)
+    heat_ax.imshow(grey, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     shown = heat_ax.imshow(
-        heat, cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest"
+        heat,
+        cmap=DIVERGING,
+        vmin=-limit,
+        vmax=limit,
+        alpha=0.65,
+        interpolation="nearest",
     )
     heat_ax.set_axis_off()
     # A Greek sigma in the title: it is read by people, as the lecture writes it.
@@ -421,6 +331,12 @@ def explanation(
         f"← {_literal(classes[0])}   w·x   {_literal(classes[1])} →", fontsize="small"
     )
     weights_picture(w, shape, ax=weights_ax)
+    fig.suptitle(
+        f"How to read it: red pixels pushed the decision towards "
+        f"{_literal(classes[1])}, blue ones towards {_literal(classes[0])}, the "
+        "stronger the colour the larger the push; all pushes plus b add up to z.",
+        fontsize="small",
+    )
     return fig
 
 
@@ -432,6 +348,7 @@ def gallery(
     true_labels: Sequence[str],
     predicted_labels: Sequence[str],
     *,
+    probabilities: Sequence[float] | None = None,
     columns: int = 6,
 ) -> Figure:
     """Images in a grid, each titled with its true and predicted label.
@@ -443,6 +360,9 @@ def gallery(
     images : ndarray of shape (k, height, width, channels), uint8
         k may be 0: the figure then says there is nothing to show.
     true_labels, predicted_labels : sequence of k str
+    probabilities : sequence of k float, optional
+        The model's probability of its predicted class for each image, shown
+        under the labels as "P(predicted) = 0.73".
     columns : int, default=6
         Images per row at most.
 
@@ -462,6 +382,17 @@ def gallery(
     true_labels = _check_labels(true_labels, "true_labels", k)
     predicted_labels = _check_labels(predicted_labels, "predicted_labels", k)
     columns = check_int(columns, "columns", minimum=1)
+    shares = [""] * k
+    if probabilities is not None:
+        p = _finite_vector(probabilities, "probabilities") if k else []
+        if len(p) != k:
+            raise ValueError(
+                f"probabilities must have one value per image ({k}); got {len(p)}"
+            )
+        shares = [
+            f"\nP({_literal(name)}) = {value:.2f}"
+            for name, value in zip(predicted_labels, p, strict=True)
+        ]
     if k == 0:
         fig = Figure(figsize=(6, 1.2), layout="constrained")
         ax = fig.add_subplot()
@@ -472,10 +403,14 @@ def gallery(
     nrows = math.ceil(k / ncols)
     fig = Figure(figsize=(2.1 * ncols, 2.4 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, image, true, predicted in zip(
-        axes, images, true_labels, predicted_labels, strict=False
+    for ax, image, true, predicted, share in zip(
+        axes, images, true_labels, predicted_labels, shares, strict=False
     ):
-        _show(ax, image, f"true: {_literal(true)}\npredicted: {_literal(predicted)}")
+        _show(
+            ax,
+            image,
+            f"true: {_literal(true)}\npredicted: {_literal(predicted)}{share}",
+        )
     for ax in axes[k:]:
         fig.delaxes(ax)  # the last row's empty slots
     return fig

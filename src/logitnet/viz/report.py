@@ -6,28 +6,34 @@ outside itself, and its Content-Security-Policy tells the browser so, so it
 can be mailed, archived or opened offline and looks the same. Every piece of
 text is HTML-escaped: class names and settings come from user files.
 
-Sections: settings, learning curve, metrics, confusion matrix, weights,
-misclassified images.
+Written for a person: the model file, the date and logitnet's version at
+the top; then the settings in words and what "converged" means for this
+model, the learning curve (titled with the solver and its settings, ending
+at the final cost), each metric once with what it means, the confusion
+matrix as a picture with counts, the weights, the misclassified pictures
+with the probability the model gave them, and an explanation of one of them
+laid over the picture.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import html
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from logitnet import __version__
 from logitnet.app.modelfile import SavedModel
 from logitnet.files import atomic_path
-from logitnet.viz import plots
+from logitnet.viz import curves, plots
 
 __all__ = ["render_report", "write_report"]
 
@@ -47,9 +53,6 @@ img { max-width: 100%; height: auto; }
 .note { color: #555; }
 """
 
-#: Longer lists (a cost curve) are summarised in the settings table.
-_LIST_SHOWN = 8
-
 
 def _text(value: object) -> str:
     return html.escape(str(value), quote=True)
@@ -61,34 +64,130 @@ def _number(value: float, digits: int) -> str:
     return f"{value:.{digits}g}"
 
 
-def _setting(value: Any) -> str:
-    """A setting as short plain text (not yet escaped)."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, Integral):
-        return str(int(value))
-    if isinstance(value, Real):
-        return _number(float(value), 6)
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}: {_setting(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        if len(value) > _LIST_SHOWN:
-            return (
-                f"{len(value)} values, from {_setting(value[0])} "
-                f"to {_setting(value[-1])}"
-            )
-        return "[" + ", ".join(_setting(v) for v in value) + "]"
-    return str(value)
-
-
-def _table(rows: Sequence[tuple[str, str]], *, numeric: bool = False) -> str:
-    """Two columns of already-formatted text, escaped here."""
-    cell = '<td class="number">' if numeric else "<td>"
+def _table(rows: Sequence[tuple[str, str]]) -> str:
+    """Two columns of plain text, escaped here."""
     body = "\n".join(
-        f'<tr><th scope="row">{_text(name)}</th>{cell}{_text(value)}</td></tr>'
+        f'<tr><th scope="row">{_text(name)}</th><td>{_text(value)}</td></tr>'
         for name, value in rows
     )
     return f"<table>\n{body}\n</table>"
+
+
+#: What each of scikit-learn's metrics says, in a few words; {pos} and {neg}
+#: are the class names. Fractions are shown in percent, the others as numbers.
+_METRICS = {
+    "accuracy": ("accuracy", True, "share of the pictures classified right"),
+    "precision": (
+        "precision",
+        True,
+        "of the pictures the model calls {pos}, the share that are",
+    ),
+    "recall": ("recall", True, "of the {pos} pictures, the share the model finds"),
+    "f1": ("F1 score", True, "the harmonic mean of precision and recall"),
+    "roc_auc": (
+        "ROC AUC",
+        False,
+        "the chance that a {pos} picture gets a higher P({pos}) than a {neg} "
+        "one (0.5 is guessing, 1 is perfect)",
+    ),
+    "log_loss": (
+        "log loss",
+        False,
+        "the cost the model was trained to lower, measured on these pictures "
+        "(lower is better; guessing 50/50 gives 0.693)",
+    ),
+}
+
+
+def _metric_rows(metrics: dict[str, float], classes: Sequence[str]) -> str:
+    """Each metric once: its name, its value, what it means."""
+    rows = []
+    for key, value in metrics.items():
+        name, percent, meaning = _METRICS.get(key, (key, False, ""))
+        if math.isnan(value):
+            shown = "n/a"
+        elif percent:
+            shown = f"{100 * value:.1f} %"
+        else:
+            shown = _number(value, 4)
+        meaning = meaning.format(pos=classes[1], neg=classes[0])
+        rows.append(
+            f'<tr><th scope="row">{_text(name)}</th>'
+            f'<td class="number">{_text(shown)}</td><td>{_text(meaning)}</td></tr>'
+        )
+    return "<table>\n" + "\n".join(rows) + "\n</table>"
+
+
+def _settings_in_words(model: SavedModel) -> list[str]:
+    """How the model was trained, one phrase per line, in words."""
+    training = model.training
+    lines = [curves.solver_in_words(training)]
+    alpha = training.get("alpha")
+    if not alpha:
+        lines.append("no penalty on the weights")
+    data = training.get("data")
+    if isinstance(data, Mapping):
+        kind = data.get("kind", "data")
+        where = f" at {data['path']}" if data.get("path") else ""
+        split = ""
+        if data.get("test_fraction") is not None:
+            split = (
+                f", {float(data['test_fraction']):.0%} held out for testing "
+                f"(seed {data.get('seed')})"
+            )
+        lines.append(f"trained on {kind}{where}{split}")
+    counts = [
+        f"{int(training[key]):,} {what} pictures"
+        for key, what in (("n_train", "training"), ("n_test", "test"))
+        if training.get(key) is not None
+    ]
+    if counts:
+        lines.append(" and ".join(counts))
+    lines.append(
+        "classes: " + ", ".join(f"{i} = {c}" for i, c in enumerate(model.classes))
+    )
+    lines.append("input: " + " x ".join(str(n) for n in model.image_shape) + " pixels")
+    if training.get("final_cost") is not None:
+        lines.append(
+            f"final cost {float(training['final_cost']):.6f} (the learning "
+            "curve's last point)"
+        )
+    return lines
+
+
+def _convergence(training: Mapping) -> str:
+    """What "converged" means for this model, and why it is or is not."""
+    solver = training.get("solver")
+    n_iter = training.get("n_iter")
+    tol = training.get("tol")
+    costs = training.get("costs") or []
+    if training.get("converged"):
+        return (
+            f"Converged: yes. Training stopped after {int(n_iter or 0):,} "
+            f"iterations because the largest component of the gradient fell "
+            f"below tol = {float(tol or 0):g}: the cost was at its minimum, as "
+            "closely as that tolerance asks."
+        )
+    if solver == "gd" and not tol:
+        falling = ""
+        if costs and training.get("final_cost") is not None:
+            falling = (
+                f" The cost was still falling (from {float(costs[0]):.4f} to "
+                f"{float(training['final_cost']):.4f}): more iterations would "
+                "fit the training pictures more closely, which is not the same "
+                "as doing better on new ones."
+            )
+        return (
+            f"Converged: no. Gradient descent ran the fixed {int(n_iter or 0):,} "
+            "iterations it was given, as in the course; it has no stopping test "
+            "(tol = 0), so it never reports convergence." + falling
+        )
+    return (
+        f"Converged: no. Training reached its limit of {int(n_iter or 0):,} "
+        f"iterations before the largest component of the gradient fell below "
+        f"tol = {float(tol or 0):g}: the weights are near, not at, the minimum "
+        "of the cost. More iterations (--iterations) would get closer."
+    )
 
 
 def _figure(fig, alt: str) -> str:
@@ -105,11 +204,6 @@ def _about(argument: str) -> Iterator[None]:
         raise ValueError(f"{argument}: {e}") from e
 
 
-def _positive_number(value: object) -> float | None:
-    number = isinstance(value, Real) and not isinstance(value, bool)
-    return float(value) if number and math.isfinite(value) and value > 0 else None
-
-
 def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     if not isinstance(metrics, Mapping):
         raise ValueError(
@@ -121,15 +215,61 @@ def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     return {str(k): float(v) for k, v in metrics.items()}
 
 
-def _confusion_table(cm: np.ndarray, classes: Sequence[str]) -> str:
-    head = "".join(f'<th scope="col">predicted {_text(c)}</th>' for c in classes)
-    rows = "\n".join(
-        f'<tr><th scope="row">true {_text(c)}</th>'
-        + "".join(f'<td class="number">{int(n)}</td>' for n in counts)
-        + "</tr>"
-        for c, counts in zip(classes, cm, strict=True)
+def _provenance(model: SavedModel, model_path, created) -> str:
+    """The model file's name, the date the page is written (default: now,
+    UTC) and logitnet's version, as one line."""
+    created = created or datetime.datetime.now(datetime.UTC)
+    made_by = f"logitnet {__version__}"
+    if model.logitnet_version and model.logitnet_version != __version__:
+        made_by += f" (the model was written by logitnet {model.logitnet_version})"
+    name = Path(model_path).name if model_path is not None else "(not a file)"
+    written = created.strftime("%Y-%m-%d %H:%M %Z").strip()
+    return (
+        f'<p class="note">Model file <strong>{_text(name)}</strong>\n'
+        f"&middot; report written {_text(written)}\n&middot; {_text(made_by)}</p>"
     )
-    return f"<table>\n<tr><td></td>{head}</tr>\n{rows}\n</table>"
+
+
+def _explanation(model: SavedModel, misclassified_images: ArrayLike) -> str:
+    """The first misclassified picture explained pixel by pixel, with one
+    sentence on how to read it; a note when there is none."""
+    classes = list(model.classes)
+    explained = np.asarray(misclassified_images)
+    if len(explained):
+        with _about("model"):
+            explanation = _figure(
+                plots.explanation(
+                    explained[0],
+                    model.w,
+                    model.b,
+                    classes=classes,
+                    image_shape=model.image_shape,
+                ),
+                "the first misclassified picture with each pixel's contribution "
+                "laid over it",
+            )
+        explanation = (
+            '<p class="note">Why the model got the first misclassified picture '
+            f"wrong. Red pixels pushed towards {_text(classes[1])}, blue ones "
+            f"towards {_text(classes[0])}; the stronger the colour, the larger "
+            "the push, and all pushes plus the bias add up to the decision "
+            f"value z (above 0: {_text(classes[1])}).</p>\n{explanation}"
+        )
+    else:
+        explanation = '<p class="note">No misclassified picture to explain.</p>'
+    return explanation
+
+
+def _curve(training: Mapping) -> str:
+    """The learning curve as an image, or a note when no costs were kept."""
+    costs = training.get("costs")
+    if costs is not None and len(costs) > 0:
+        with _about("model.training"):
+            fig = curves.training_curve(training)
+        curve = _figure(fig, "learning curve: cost against iterations")
+    else:
+        curve = '<p class="note">No costs were recorded for this model.</p>'
+    return curve
 
 
 def render_report(
@@ -141,28 +281,38 @@ def render_report(
     misclassified_true: Sequence[str],
     misclassified_predicted: Sequence[str],
     data_source: str,
+    misclassified_probability: Sequence[float] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+    created: datetime.datetime | None = None,
 ) -> str:
-    """One self-contained HTML page describing a trained model.
+    """One self-contained HTML page describing a trained model, for a person.
 
     Parameters
     ----------
     model : SavedModel
-        Its ``training`` dict is shown in full (every key, whatever the
-        solver recorded); its ``costs`` (with ``cost_every``, default 100)
-        become the learning curve. The model's own ``metrics`` are shown as
-        recorded at training.
+        Its ``training`` record is told in words (solver, learning rate,
+        iterations, penalty, data), with what "converged" means for it; its
+        ``costs`` (with ``cost_every``), ending at ``final_cost``, become the
+        learning curve (:func:`logitnet.viz.curves.training_curve`).
     metrics : mapping of str to float
-        Measured on ``data_source`` (e.g. accuracy, precision, recall, f1,
-        roc_auc, log_loss), shown in the given order; NaN shows as "n/a".
+        Measured on ``data_source`` (accuracy, precision, recall, f1,
+        roc_auc, log_loss), each shown once with what it means, in the
+        given order; NaN shows as "n/a".
     confusion : array_like of shape (2, 2), int
         ``confusion[i, j]``: examples of true class i predicted as class j.
     misclassified_images : ndarray of shape (k, height, width, channels), uint8
-        k may be 0.
+        k may be 0. The first is also explained pixel by pixel.
     misclassified_true, misclassified_predicted : sequence of k str
         Class names of each misclassified image.
     data_source : str
         What the metrics were measured on, in words (a file, "the course's
         test set").
+    misclassified_probability : sequence of k float, optional
+        The model's probability of the (wrongly) predicted class of each.
+    model_path : path-like, optional
+        The model file, named at the top of the page.
+    created : datetime, optional
+        When the page is written (default: now, UTC).
 
     Returns
     -------
@@ -177,59 +327,44 @@ def render_report(
     """
     metrics = _check_metrics(metrics)
     classes = list(model.classes)
-    training = dict(model.training)
-    costs = training.pop("costs", None)
+    training = model.training
 
     # Figures first: they validate their inputs before any HTML is built.
     with _about("confusion"):
         confusion_png = _figure(
-            plots.confusion_matrix(confusion, classes), "confusion matrix"
+            plots.confusion_matrix(confusion, classes),
+            "confusion matrix with the count of each pair of true and predicted class",
         )
     with _about("misclassified images"):
         gallery = plots.gallery(
-            misclassified_images, misclassified_true, misclassified_predicted
+            misclassified_images,
+            misclassified_true,
+            misclassified_predicted,
+            probabilities=misclassified_probability,
         )
     gallery_png = _figure(
-        gallery, "misclassified images with their true and predicted classes"
+        gallery,
+        "misclassified images with their true and predicted classes and the "
+        "probability the model gave its answer",
     )
     with _about("model"):
         weights_png = _figure(
             plots.weights_picture(model.w, model.image_shape),
             "the learned weights drawn as a picture",
         )
-    if costs is not None and len(costs) > 0:
-        with _about("model.training"):
-            fig = plots.learning_curve(
-                costs,
-                cost_every=training.get("cost_every", 100),
-                # A title only: a solver whose rate is not one number has none.
-                learning_rate=_positive_number(training.get("learning_rate")),
-            )
-        curve = _figure(fig, "learning curve: cost against iterations")
-    else:
-        curve = '<p class="note">No costs were recorded for this model.</p>'
+    explanation = _explanation(model, misclassified_images)
+    curve = _curve(training)
 
-    settings = [(name, _setting(value)) for name, value in training.items()]
-    settings += [
-        ("classes", ", ".join(f"{i}: {c}" for i, c in enumerate(classes))),
-        ("image shape", " x ".join(str(n) for n in model.image_shape)),
-    ]
-    settings += [
-        (f"preprocessing: {name}", _setting(step))
-        for name, step in model.preprocessing.items()
-    ]
-    settings.append(("logitnet version", model.logitnet_version))
-
-    measured = [(name, _number(value, 4)) for name, value in metrics.items()]
-    if measured:
-        metrics_html = _table(measured, numeric=True)
+    settings = "\n".join(
+        f"<li>{_text(line)}</li>" for line in _settings_in_words(model)
+    )
+    preprocessing = _table(
+        [(name, str(step)) for name, step in model.preprocessing.items()]
+    )
+    if metrics:
+        metrics_html = _metric_rows(metrics, classes)
     else:
         metrics_html = '<p class="note">No metrics were given.</p>'
-    if model.metrics:
-        recorded = [(name, _setting(value)) for name, value in model.metrics.items()]
-        metrics_html += "\n<h3>Recorded at training</h3>\n" + _table(
-            recorded, numeric=True
-        )
 
     k = len(misclassified_true)
     return f"""<!DOCTYPE html>
@@ -245,9 +380,16 @@ def render_report(
 <h1>logitnet report</h1>
 <p class="note">A logistic-regression neuron that tells {_text(classes[1])}
 from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
+{_provenance(model, model_path, created)}
 
 <h2>Settings</h2>
-{_table(settings)}
+<ul>
+{settings}
+</ul>
+<p>{_text(_convergence(training))}</p>
+<details><summary>How a picture becomes the model's input</summary>
+{preprocessing}
+</details>
 
 <h2>Learning curve</h2>
 {curve}
@@ -257,7 +399,7 @@ from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
 {metrics_html}
 
 <h2>Confusion matrix</h2>
-{_confusion_table(np.asarray(confusion), classes)}
+<p class="note">Rows: the true class; columns: the class the model chose.</p>
 {confusion_png}
 
 <h2>Weights</h2>
@@ -268,7 +410,12 @@ a channel brighter than grey is a positive weight (light there pushes towards
 {weights_png}
 
 <h2>Misclassified images ({k})</h2>
+<p class="note">Each with its true class, the class the model chose, and the
+probability the model gave that choice.</p>
 {gallery_png}
+
+<h2>Explanation</h2>
+{explanation}
 </body>
 </html>
 """
