@@ -24,7 +24,6 @@ import numpy as np
 __all__ = [
     "BLOCK_BYTES",
     "SINGLE_PASS_BYTES",
-    "add",
     "check_X",
     "row_blocks",
     "row_map",
@@ -77,11 +76,23 @@ def row_blocks(
         yield start, stop, Xb
 
 
-def add(total: tuple | None, part: tuple) -> tuple:
-    """Two tuples of partial sums, added elementwise (None stays None)."""
+def _add_into(total: tuple | None, part: tuple) -> tuple:
+    """``total + part`` elementwise (None stays None), arrays added in place.
+
+    ``total`` holds the running sums of one pass, all made by its blocks, so
+    they are this function's to change: a block's n_features sums are added
+    in place, with no new array per block.
+    """
     if total is None:
         return part
-    return tuple(None if t is None else t + p for t, p in zip(total, part, strict=True))
+    summed = []
+    for t, p in zip(total, part, strict=True):
+        if isinstance(t, np.ndarray) and t.ndim:
+            t += p
+        elif t is not None:
+            t = t + p
+        summed.append(t)
+    return tuple(summed)
 
 
 def row_sums(
@@ -98,7 +109,7 @@ def row_sums(
     total = None
     for start, stop, Xb in row_blocks(X, convert, dtype):
         part_rows = [None if r is None else r[start:stop] for r in rows]
-        total = add(total, block(Xb, *part_rows, *shared))
+        total = _add_into(total, block(Xb, *part_rows, *shared))
     return total
 
 
