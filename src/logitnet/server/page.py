@@ -218,7 +218,7 @@ DOCS_PAGE = f"""<!DOCTYPE html>
 <h1>logitnet API</h1>
 <p class="note">From this server's <a href="openapi.json">openapi.json</a>;
 no outside scripts. Example:
-<code>curl -F file=@cat.jpg http://127.0.0.1:8000/api/predict</code></p>
+<code>curl -F file=@cat.jpg 127.0.0.1:8000/api/predict</code></p>
 <ul id="endpoints"></ul>
 <script>{DOCS_SCRIPT}</script>
 </body>
