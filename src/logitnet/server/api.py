@@ -17,8 +17,9 @@ The API:
   name the client gave (``upload`` for a raw body); it is only echoed,
   never used to open anything.
 - ``POST /api/explain``: one picture (raw body, or a multipart with one
-  file): the label, the probabilities, z and the explanation as a base64
-  PNG.
+  file): predict's object for it with z (``decision_value``) and the
+  explanation as a base64 PNG (``png``); ``{"path", "error"}`` for a file
+  that is not a picture.
 - ``GET /api/model``: the model file's metadata, without the weights.
 - ``GET /healthz``, ``GET /openapi.json``, ``GET /docs`` (a page of this
   server's own, no CDN), ``GET /`` (the page).
@@ -305,7 +306,10 @@ def create_app(
         except TooManyPixelsError as e:
             return error(422, str(e))
         except DataError as e:
-            return error(422, _without_name(str(e), files[0][0]))
+            # A file that is not a picture: its own error object, as in
+            # predict's answer (a bomb, above, refuses the request).
+            name = files[0][0]
+            return JSONResponse({"path": name, "error": _without_name(str(e), name)})
         return JSONResponse(answer)
 
     @app.get("/api/model", summary="The model's metadata, without the weights")

@@ -35,6 +35,9 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2rem; }
        border: 1px solid #ddd; border-radius: 0.5rem; padding: 0.6rem;
        margin: 0.8rem 0; }
 .row img.thumb { width: 6rem; height: 6rem; object-fit: cover; border-radius: 0.3rem; }
+.row .thumb.none { width: 6rem; height: 6rem; display: flex; align-items: center;
+       justify-content: center; background: #f6d8da; color: #a51d2d;
+       font-size: 2.5rem; border-radius: 0.3rem; }
 .row.error { border-color: #c01c28; background: #fdf0f0; }
 .row .label { font-weight: 600; font-size: 1.2rem; }
 .row .message { color: #a51d2d; }
@@ -95,7 +98,10 @@ async function explain(file) {
   if (failed || answer.error) {
     row.classList.add("error");
     body.append(element("div", "message", "Error: " + (answer.error || "unknown")));
-    thumb.alt = "(not a picture)";
+    URL.revokeObjectURL(url);
+    const none = element("div", "thumb none", "✕");
+    none.setAttribute("aria-hidden", "true");
+    thumb.replaceWith(none);
     return;
   }
   const classes = Object.keys(answer.probabilities);
