@@ -367,6 +367,16 @@ def test_a_bad_model_is_one_line_and_status_1_before_binding(tmp_path):
     assert "serving" not in done.stderr and done.stdout == ""
 
 
+def test_a_port_in_use_is_one_line_and_status_1(server, model_path):
+    done = run("serve", "--model", str(model_path), "--port", str(server.port))
+    assert done.returncode == FAILURE
+    assert done.stderr == (
+        f"logitnet: error: cannot listen on 127.0.0.1:{server.port}: "
+        "Address already in use\n"
+    )
+    assert server.answers()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_lets_the_request_in_flight_finish(model_path, photos, signum):
     server = Server(model_path, "--body-timeout=20")

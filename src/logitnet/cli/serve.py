@@ -79,7 +79,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.modelfile import load_model
-    from logitnet.server.api import serve
+    from logitnet.server.api import check_address, serve
     from logitnet.server.uploads import MB, Limits
 
     model = load_model(args.model)  # a bad model stops here, before binding
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         max_files=args.max_files,
         body_timeout=args.body_timeout,
     )
+    check_address(args.host, args.port)
     print(
         f"logitnet: serving {args.model} on http://{args.host}:{args.port}/ "
         "(Ctrl-C stops)",

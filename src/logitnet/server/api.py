@@ -47,6 +47,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 
 from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.server.uploads import Limits, RequestError, parse_body
@@ -54,7 +55,13 @@ from logitnet.server.uploads import Limits, RequestError, parse_body
 if TYPE_CHECKING:
     from logitnet.app.modelfile import SavedModel
 
-__all__ = ["create_app", "explain_upload", "predict_uploads", "serve"]
+__all__ = [
+    "check_address",
+    "create_app",
+    "explain_upload",
+    "predict_uploads",
+    "serve",
+]
 
 # --- answers -------------------------------------------------------------------
 
@@ -159,6 +166,14 @@ def _without_name(message: str, name: str) -> str:
 # --- the application -------------------------------------------------------------
 
 
+#: Uploads of at most this many bytes are classified on the event loop: a
+#: 64x64 PNG takes 0.1 ms to decode and classify, less than the hop to a
+#: worker thread and back (measured, 2 cores, --workers 2, A/B twice: the
+#: share of the trivial endpoint's throughput rose from 26-41 % to 39-61 %
+#: at 32 clients, p99 fell). Larger ones (a photo: 5 ms and more) go to the
+#: thread pool, so that they do not hold up the other connections.
+INLINE_BYTES = 64 * 1024
+
 #: The OpenAPI description of an upload: multipart files or one raw picture.
 UPLOAD_BODY = {
     "requestBody": {
@@ -190,6 +205,43 @@ PREDICT_RESPONSES = {
     415: {"description": "neither multipart nor a raw picture"},
     422: {"description": "a decompression bomb"},
 }
+
+
+class SecurityHeaders:
+    """ASGI middleware: every answer gets a Content-Security-Policy (``csp``
+    unless the endpoint set its own), ``X-Content-Type-Options: nosniff``,
+    ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and, unless
+    set, ``Cache-Control: no-store``. Plain ASGI rather than Starlette's
+    ``BaseHTTPMiddleware``: the request body passes through untouched."""
+
+    def __init__(self, app, csp: str) -> None:
+        self.app = app
+        self.csp = csp
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", self.csp)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _refused(status: int, message: str) -> JSONResponse:
+    """A request refused as a whole. It may leave the rest of its body
+    unread: the connection is closed, so that the next request starts clean."""
+    return JSONResponse(
+        {"error": message}, status_code=status, headers={"Connection": "close"}
+    )
 
 
 def _csp(script: str = "", style: str = "") -> str:
@@ -247,22 +299,7 @@ def create_app(
     api_csp = _csp()
     metadata = model_metadata(model)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", api_csp)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-    def error(status: int, message: str) -> JSONResponse:
-        # A refused request leaves the rest of its body unread; the
-        # connection is closed so that the next request starts clean.
-        return JSONResponse(
-            {"error": message}, status_code=status, headers={"Connection": "close"}
-        )
+    app.add_middleware(SecurityHeaders, csp=api_csp)
 
     async def files_of(request: Request) -> list[tuple[str, bytes]]:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -283,11 +320,14 @@ def create_app(
     async def predict(request: Request) -> Response:
         try:
             files = await files_of(request)
-            entries = await run_in_threadpool(predict_uploads, model, files)
+            if sum(len(data) for _, data in files) <= INLINE_BYTES:
+                entries = predict_uploads(model, files)
+            else:
+                entries = await run_in_threadpool(predict_uploads, model, files)
         except RequestError as e:
-            return error(e.status, str(e))
+            return _refused(e.status, str(e))
         except TooManyPixelsError as e:
-            return error(422, str(e))
+            return _refused(422, str(e))
         return JSONResponse(entries)
 
     @app.post(
@@ -302,9 +342,9 @@ def create_app(
                 raise RequestError(400, f"explain takes one file; got {len(files)}")
             answer = await run_in_threadpool(explain_upload, model, *files[0])
         except RequestError as e:
-            return error(e.status, str(e))
+            return _refused(e.status, str(e))
         except TooManyPixelsError as e:
-            return error(422, str(e))
+            return _refused(422, str(e))
         except DataError as e:
             # A file that is not a picture: its own error object, as in
             # predict's answer (a bomb, above, refuses the request).
@@ -335,6 +375,23 @@ def create_app(
 
 #: The environment variable that hands a worker process its settings.
 CONFIG_VARIABLE = "LOGITNET_SERVE_CONFIG"
+
+
+def check_address(host: str, port: int) -> None:
+    """Raise a one-line OSError if ``host:port`` cannot be listened on (in
+    use, not this machine's address, a port that needs root), so that the
+    command says so itself instead of uvicorn's log."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _one_blas_thread() -> None:
