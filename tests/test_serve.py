@@ -233,6 +233,18 @@ def test_bad_requests_are_4xx(server, body, headers, status, message):
     assert server.answers()
 
 
+def test_a_part_s_header_is_bounded(server):
+    body = (
+        b"--x\r\nContent-Disposition: form-data; name=file; filename="
+        + b"a" * 20_000
+        + b"\r\n\r\n1\r\n--x--\r\n"
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=x"}
+    status, answer = server.json("POST", "/api/predict", body, headers)
+    assert status == 400 and "Maximum header size exceeded" in answer["error"]
+    assert server.answers()
+
+
 def test_explain_takes_one_picture(server, photos):
     png = (photos / "cat.png").read_bytes()
     body, headers = multipart([("a.png", png), ("b.png", png)])

@@ -103,7 +103,7 @@ async def parse_body(
     )
 
 
-def _too_large(size: int, limits: Limits) -> RequestError:
+def _too_large(limits: Limits) -> RequestError:
     return RequestError(
         413,
         f"a file has more than {limits.max_file_bytes:,} bytes (the per-file limit)",
@@ -115,7 +115,7 @@ async def _raw(chunks, limits: Limits) -> bytes:
     async for chunk in chunks:
         body += chunk
         if len(body) > limits.max_file_bytes:
-            raise _too_large(len(body), limits)
+            raise _too_large(limits)
     if not body:
         raise RequestError(400, "the request has no body: send a picture")
     return bytes(body)
@@ -138,6 +138,8 @@ async def _multipart(content_type: str, chunks, limits: Limits):
         part.clear()
         part.update(name=None, data=bytearray(), headers={})
 
+    # A part's header lines are bounded by python-multipart itself (400,
+    # "Maximum header size exceeded"): tests/test_serve.py checks it.
     def on_header_field(data: bytes, start: int, end: int) -> None:
         header["field"] = header.get("field", b"") + data[start:end]
 
@@ -169,7 +171,7 @@ async def _multipart(content_type: str, chunks, limits: Limits):
             return
         part["data"] += data[start:end]
         if len(part["data"]) > limits.max_file_bytes:
-            failure.append(_too_large(len(part["data"]), limits))
+            failure.append(_too_large(limits))
 
     def on_part_end() -> None:
         if part.get("name") is not None:
@@ -202,6 +204,8 @@ async def _multipart(content_type: str, chunks, limits: Limits):
     except RequestError:
         raise
     except Exception as e:  # python-multipart's MultipartParseError and kin
+        if failure:  # a limit passed first, then the parser gave up
+            raise failure[0] from None
         raise RequestError(400, f"malformed multipart body ({e})") from None
     if failure:
         raise failure[0]
