@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # where there is none, logitnet downloads it to the user cache on first use.
 export LOGITNET_DATA_DIR ?= $(wildcard $(abspath ../shared/data/catvnoncat))
 
-.PHONY: run test lock browser bench bench-startup lint format clean
+.PHONY: run test lock browser bench bench-startup bench-serve lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,12 +69,14 @@ BENCH_WORKDIR ?= .
 BENCH_SAMPLES ?= 2500000
 
 ## bench: speed benchmarks, side by side; writes benchmarks/RESULTS_STARTUP.md,
-## benchmarks/RESULTS.md and benchmarks/RESULTS_DASK.md (the second writes a file larger than memory:
-## about an hour; BENCH_SAMPLES=20000 for a quick run)
+## benchmarks/RESULTS_SERVE.md, benchmarks/RESULTS.md and benchmarks/RESULTS_DASK.md
+## (the last writes a file larger than memory: about an hour; BENCH_SAMPLES=20000
+## for a quick run)
 bench: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" || \
 		echo "PyTorch could not be installed: its benchmark rows will be skipped"
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python -m pip install --quiet "dask-ml==2025.1.0"
 	$(BIN)/python benchmarks/bench_dask.py --n-samples $(BENCH_SAMPLES) \
@@ -84,6 +86,11 @@ bench: $(TEST_STAMP)
 ## benchmarks/RESULTS_STARTUP.md
 bench-startup: $(RUN_STAMP)
 	$(BIN)/python benchmarks/bench_startup.py
+
+## bench-serve: `logitnet serve --workers 2` under load (a few minutes); writes
+## benchmarks/RESULTS_SERVE.md
+bench-serve: $(RUN_STAMP)
+	$(BIN)/python benchmarks/bench_serve.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks

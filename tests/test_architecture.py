@@ -27,6 +27,7 @@ LAYERS = [
     ("course", ("logitnet.course",)),
     ("app", ("logitnet.app",)),
     ("viz", ("logitnet.viz",)),
+    ("server", ("logitnet.server",)),
     ("cli", ("logitnet.cli", "logitnet.__main__")),
 ]
 

@@ -325,3 +325,29 @@ def test_large_jpeg_decoded_at_reduced_scale_matches_a_full_decode(tmp_path, rng
         full = np.asarray(im.convert("RGB").resize((64, 64), Image.LANCZOS), int)
     out = read_image(path).astype(int)
     assert np.abs(out - full).mean() < 1.5 and np.abs(out - full).max() <= 12
+
+
+# -- bytes: an upload, decoded in memory ------------------------------------------
+
+
+def test_bytes_give_what_the_file_gives(tmp_path, picture):
+    path = tmp_path / "x.png"
+    Image.fromarray(picture).resize((97, 61)).save(path)
+    assert np.array_equal(read_image(path.read_bytes()), read_image(path))
+    assert np.array_equal(read_image(bytearray(path.read_bytes())), read_image(path))
+
+
+def test_bytes_errors_are_named_and_bombs_are_their_own_kind(tmp_path, monkeypatch):
+    from logitnet.exceptions import TooManyPixelsError
+
+    with pytest.raises(DataError, match=r"^up\.txt: not an image file") as info:
+        read_image(b"hello, not a picture", name="up.txt")
+    assert not isinstance(info.value, TooManyPixelsError)
+    path = tmp_path / "bomb.png"
+    Image.new("1", (1000, 1000)).save(path)
+    monkeypatch.setattr(images_module, "MAX_PIXELS", 500_000)
+    decoded = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(1))
+    with pytest.raises(TooManyPixelsError, match=r"^image: refused, 1000x1000"):
+        read_image(path.read_bytes())
+    assert not decoded

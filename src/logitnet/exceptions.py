@@ -13,6 +13,7 @@ __all__ = [
     "ModelFileError",
     "OutputPathError",
     "PathClashError",
+    "TooManyPixelsError",
 ]
 
 
@@ -22,6 +23,11 @@ class LogitnetError(Exception):
 
 class DataError(LogitnetError, ValueError):
     """A data file is missing, unreadable, or not in the expected layout."""
+
+
+class TooManyPixelsError(DataError):
+    """A picture has more pixels than logitnet decodes: refused before
+    decoding (a decompression bomb?)."""
 
 
 class ModelFileError(LogitnetError, ValueError):

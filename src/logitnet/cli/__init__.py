@@ -27,6 +27,7 @@ from logitnet.cli import (
     explain,
     predict,
     report,
+    serve,
     sweep,
     synth,
     train,
@@ -46,6 +47,7 @@ COMMANDS = (
     sweep,
     explain,
     report,
+    serve,
     synth,
     vectorization,
 )

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.checks import check_image_shape
-from logitnet.exceptions import DataError
+from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.files import file_kind, shown
 
 __all__ = [
@@ -71,8 +71,9 @@ PREPROCESSING = {
     "scale": "pixel / 255",
 }
 
-#: What :func:`read_image` accepts: a file path, a Pillow image, or an array.
-ImageSource = str | os.PathLike[str] | Any
+#: What :func:`read_image` accepts: a file path, the bytes of an image file,
+#: a Pillow image, or an array.
+ImageSource = str | os.PathLike[str] | bytes | Any
 
 _WHITE = (255, 255, 255)
 
@@ -136,18 +137,25 @@ def _images_under(directory: Path, seen: set[tuple[int, int]]) -> Iterable[Path]
 
 
 def read_image(
-    source: ImageSource, image_shape: Sequence[int] = DEFAULT_IMAGE_SHAPE
+    source: ImageSource,
+    image_shape: Sequence[int] = DEFAULT_IMAGE_SHAPE,
+    *,
+    name: str = "image",
 ) -> NDArray[np.uint8]:
     """One picture as the model's input image.
 
     Parameters
     ----------
-    source : path-like, PIL.Image.Image or ndarray
-        An image file; an image opened with Pillow; or pixels as an ndarray
-        of shape (h, w), (h, w, 1), (h, w, 3) or (h, w, 4), either uint8
-        (0..255) or float (0..1), of any size.
+    source : path-like, bytes, PIL.Image.Image or ndarray
+        An image file; the bytes of an image file (an upload: decoded in
+        memory, with the same checks as a file, nothing written to disk);
+        an image opened with Pillow; or pixels as an ndarray of shape
+        (h, w), (h, w, 1), (h, w, 3) or (h, w, 4), either uint8 (0..255) or
+        float (0..1), of any size.
     image_shape : (height, width, 3), default=(64, 64, 3)
         The model's input shape (``SavedModel.image_shape``).
+    name : str, default="image"
+        What error messages call a picture given as bytes.
 
     Returns
     -------
@@ -157,8 +165,11 @@ def read_image(
     ------
     DataError
         Naming the file and the problem: missing, a directory, not an image,
-        truncated or damaged, too many pixels, or an array of the wrong
-        shape, dtype or range.
+        truncated or damaged, or an array of the wrong shape, dtype or
+        range.
+    TooManyPixelsError
+        A :class:`DataError` for a picture of more than :data:`MAX_PIXELS`
+        pixels, raised from its header, before it is decoded.
     """
     height, width, _ = check_image_shape(image_shape, channels=(3,))
     Image, _ = _image_module()
@@ -166,6 +177,10 @@ def read_image(
         return _to_input(source, (width, height), "image")
     if isinstance(source, np.ndarray):
         return _to_input(_array_to_image(source), (width, height), "array")
+    if isinstance(source, bytes | bytearray | memoryview):
+        import io
+
+        return _decode(io.BytesIO(source), (width, height), name)
     if not isinstance(source, str | os.PathLike):
         raise DataError(
             "expected an image file path, a PIL image or an ndarray; "
@@ -179,31 +194,38 @@ def read_image(
         raise DataError(f"{path}: is a directory, not an image file")
     if kind != "file":  # a FIFO or a device would block or never end
         raise DataError(f"{path}: is a {kind}, not an image file")
+    return _decode(path, (width, height), str(path))
+
+
+def _decode(file, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
+    """An image file (a path or a binary file object) opened, its size
+    checked from the header, then decoded in full and brought to ``size``."""
+    Image, _ = _image_module()
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its own limit; ours is firmer.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                _check_pixels(im, str(path))
+            with Image.open(file) as im:
+                _check_pixels(im, name)
                 # Decoded in full, never at a reduced JPEG scale (draft): that
                 # is faster on large photos, but a Pillow image or an array
                 # of the same photo would then get another probability.
-                return _to_input(im, (width, height), str(path))
+                return _to_input(im, size, name)
     except DataError:
         raise
     except Image.DecompressionBombError as e:
-        raise DataError(f"{path}: refused, too many pixels ({e})") from e
+        raise TooManyPixelsError(f"{name}: refused, too many pixels ({e})") from e
     except Image.UnidentifiedImageError:
-        raise DataError(f"{path}: not an image file Pillow can read") from None
+        raise DataError(f"{name}: not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated or damaged data as any of these.
-        raise DataError(f"{path}: damaged or truncated image ({e})") from e
+        raise DataError(f"{name}: damaged or truncated image ({e})") from e
 
 
 def _check_pixels(im, name: str) -> None:
     width, height = im.size
     if width * height > MAX_PIXELS:
-        raise DataError(
+        raise TooManyPixelsError(
             f"{name}: refused, {width}x{height} = {width * height:,} pixels is "
             f"more than the limit of {MAX_PIXELS:,} (a decompression bomb?)"
         )

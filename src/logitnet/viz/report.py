@@ -35,7 +35,7 @@ from logitnet.app.modelfile import SavedModel
 from logitnet.files import atomic_path
 from logitnet.viz import curves, plots
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["model_card", "render_report", "write_report"]
 
 #: Nothing may be fetched: only inline styles and images inside the page.
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -270,6 +270,61 @@ def _curve(training: Mapping) -> str:
     else:
         curve = '<p class="note">No costs were recorded for this model.</p>'
     return curve
+
+
+def model_card(model: SavedModel) -> str:
+    """What the report says about the model itself, as an HTML fragment.
+
+    The settings in words and what "converged" means for the model, the
+    accuracies recorded in the model file when it was trained, the learning
+    curve and the weights picture: the parts of :func:`render_report` that
+    need no test data. ``logitnet serve``'s page shows it. Text is escaped;
+    pictures are ``data:`` URIs.
+
+    Parameters
+    ----------
+    model : SavedModel
+
+    Returns
+    -------
+    str
+        A ``<section>`` element.
+    """
+    classes = list(model.classes)
+    with _about("model"):
+        weights_png = _figure(
+            plots.weights_picture(model.w, model.image_shape),
+            "the learned weights drawn as a picture",
+        )
+    settings = "\n".join(
+        f"<li>{_text(line)}</li>" for line in _settings_in_words(model)
+    )
+    recorded = [
+        (str(name).replace("_", " "), f"{float(value):.1f} %")
+        for name, value in model.metrics.items()
+        if isinstance(value, Real) and not isinstance(value, bool)
+    ]
+    metrics_html = (
+        _table(recorded)
+        if recorded
+        else '<p class="note">No metrics were recorded in the model file.</p>'
+    )
+    return f"""<section class="card" aria-labelledby="card-title">
+<h2 id="card-title">The model</h2>
+<p class="note">A logistic-regression neuron that tells {_text(classes[1])}
+from {_text(classes[0])}.</p>
+<ul>
+{settings}
+</ul>
+<p>{_text(_convergence(model.training))}</p>
+<h3>Metrics recorded when it was trained</h3>
+{metrics_html}
+<h3>Learning curve</h3>
+{_curve(model.training)}
+<h3>Weights</h3>
+<p class="note">Each weight is one colour channel of one pixel; grey is 0.</p>
+{weights_png}
+</section>"""
 
 
 def render_report(
