@@ -118,7 +118,9 @@ def test_predictions_stream_a_batch_at_a_time(tiny_model, tiny_folder, monkeypat
 
     reads = []
     real = images.read_image
-    monkeypatch.setattr(images, "read_image", lambda *a: reads.append(1) or real(*a))
+    monkeypatch.setattr(
+        images, "read_image", lambda *a, **k: reads.append(1) or real(*a, **k)
+    )
     sources = [tiny_folder / "cat"] * 4  # 20 pictures
     entries = prediction.iter_predictions(tiny_model, sources, batch=3)
     first = next(entries)

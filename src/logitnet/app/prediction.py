@@ -41,6 +41,8 @@ __all__ = [
     "pictures_to_X",
     "predict_file",
     "predict_files",
+    "predict_pictures",
+    "without_name",
 ]
 
 #: The error recorded for a directory named on the command line that holds
@@ -213,22 +215,49 @@ def iter_predictions(
         paths.extend(found)
     files = iter(paths if progress is None else progress(paths))
     while chunk := list(itertools.islice(files, batch)):
-        yield from _predict_batch(model, chunk)
+        yield from predict_pictures(model, [(str(path), path) for path in chunk])
 
 
-def _predict_batch(model: SavedModel, paths: list[Path]) -> list[dict[str, Any]]:
-    """Entries for a few files: each read, then all classified at once."""
+def predict_pictures(
+    model: SavedModel,
+    pictures: Iterable[tuple[str, Any]],
+    *,
+    fatal: tuple[type[BaseException], ...] = (),
+) -> list[dict[str, Any]]:
+    """``predict --json``'s entries for named pictures, in their order: each
+    read, then all readable ones classified in one :func:`classify` call.
+
+    Parameters
+    ----------
+    model : SavedModel
+    pictures : iterable of (name, source)
+        ``source`` is anything :func:`logitnet.data.images.read_image` takes
+        (a path, the bytes of an uploaded file, ...); ``name`` is the entry's
+        ``"path"`` and what error messages call it.
+    fatal : tuple of exception classes, optional
+        Errors that refuse the whole batch instead of becoming one entry's
+        ``"error"`` (the server refuses a request holding a decompression
+        bomb).
+
+    Returns
+    -------
+    list of dict
+        ``{"path", "label", "probabilities": {class: p}}``, or
+        ``{"path", "error"}`` (the reason, without the name in front).
+    """
     from logitnet.data.images import read_image
 
     entries: list[dict[str, Any]] = []
     read: list[tuple[dict[str, Any], NDArray[np.uint8]]] = []
-    for path in paths:
-        entry: dict[str, Any] = {"path": str(path)}
+    for name, source in pictures:
+        entry: dict[str, Any] = {"path": name}
         entries.append(entry)
         try:
-            read.append((entry, read_image(path, model.image_shape)))
+            read.append((entry, read_image(source, model.image_shape, name=name)))
+        except fatal:
+            raise
         except LogitnetError as e:
-            entry["error"] = _without_prefix(str(e), str(path))
+            entry["error"] = without_name(str(e), name)
     if read:
         answers = classify(model, np.stack([pixels for _, pixels in read]))
         for (entry, _), label, p in zip(
@@ -276,7 +305,7 @@ def predict_file(
     ]
 
 
-def _without_prefix(message: str, path: str) -> str:
+def without_name(message: str, name: str) -> str:
     """An error message without the file name it starts with."""
-    prefix = f"{path}: "
+    prefix = f"{name}: "
     return message[len(prefix) :] if message.startswith(prefix) else message

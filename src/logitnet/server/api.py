@@ -49,6 +49,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 
+from logitnet.app.prediction import without_name
 from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.server.uploads import Limits, RequestError, parse_body
 
@@ -69,40 +70,17 @@ __all__ = [
 def predict_uploads(
     model: SavedModel, files: list[tuple[str, bytes]]
 ) -> list[dict[str, Any]]:
-    """``predict --json``'s objects for uploaded files, in their order.
-
-    Each file's bytes go through :func:`logitnet.data.images.read_image`,
-    then all readable pictures through one :func:`classify` call.
+    """``predict --json``'s objects for uploaded files, in their order
+    (:func:`logitnet.app.prediction.predict_pictures` on their bytes).
 
     Raises
     ------
     TooManyPixelsError
         If any file is a decompression bomb: the request is refused (422).
     """
-    from logitnet.app.prediction import classify
-    from logitnet.data.images import read_image
+    from logitnet.app.prediction import predict_pictures
 
-    entries: list[dict[str, Any]] = []
-    read: list[tuple[dict[str, Any], np.ndarray]] = []
-    for name, data in files:
-        entry: dict[str, Any] = {"path": name}
-        entries.append(entry)
-        try:
-            read.append((entry, read_image(data, model.image_shape, name=name)))
-        except TooManyPixelsError:
-            raise
-        except DataError as e:
-            entry["error"] = _without_name(str(e), name)
-    if read:
-        answers = classify(model, np.stack([pixels for _, pixels in read]))
-        for (entry, _), label, p in zip(
-            read, answers.labels, answers.probabilities, strict=True
-        ):
-            entry["label"] = label
-            entry["probabilities"] = dict(
-                zip(model.classes, map(float, p), strict=True)
-            )
-    return entries
+    return predict_pictures(model, files, fatal=(TooManyPixelsError,))
 
 
 def explain_upload(model: SavedModel, name: str, data: bytes) -> dict[str, Any]:
@@ -156,11 +134,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _without_name(message: str, name: str) -> str:
-    prefix = f"{name}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 # --- the application -------------------------------------------------------------
@@ -349,7 +322,7 @@ def create_app(
             # A file that is not a picture: its own error object, as in
             # predict's answer (a bomb, above, refuses the request).
             name = files[0][0]
-            return JSONResponse({"path": name, "error": _without_name(str(e), name)})
+            return JSONResponse({"path": name, "error": without_name(str(e), name)})
         return JSONResponse(answer)
 
     @app.get("/api/model", summary="The model's metadata, without the weights")
