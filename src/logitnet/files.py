@@ -28,6 +28,7 @@ from logitnet.exceptions import OutputPathError, PathClashError
 __all__ = [
     "atomic_path",
     "check_apart",
+    "check_input_file",
     "check_output_path",
     "file_kind",
     "remove_temporary_files",
@@ -63,6 +64,27 @@ def file_kind(path: str | os.PathLike[str]) -> str | None:
         if test(mode):
             return name
     return "file" if stat.S_ISREG(mode) else "special file"
+
+
+def check_input_file(
+    path: str | os.PathLike[str],
+    what: str,
+    error: type[Exception],
+    *,
+    missing: str = "no such file",
+) -> Path:
+    """``path`` as a Path when it is a regular file to read, else ``error``
+    naming it: ``missing`` when it does not exist, or what it is instead
+    (``"is a directory, not {what}"``; a FIFO or a device would block or
+    never end, so they are named too, without being opened).
+    """
+    path = Path(path)
+    kind = file_kind(path)
+    if kind is None:
+        raise error(f"{path}: {missing}")
+    if kind != "file":
+        raise error(f"{path}: is a {kind}, not {what}")
+    return path
 
 
 def shown(text: object) -> str:

@@ -38,7 +38,7 @@ from logitnet.app.prediction import classify, model_input
 from logitnet.checks import check_class_names, check_image_shape
 from logitnet.data.images import PREPROCESSING
 from logitnet.exceptions import ModelFileError
-from logitnet.files import atomic_path, check_output_path, file_kind
+from logitnet.files import atomic_path, check_input_file, check_output_path
 
 __all__ = [
     "FORMAT",
@@ -244,14 +244,9 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
         file (truncated, foreign, tampered), an unknown format version, or
         weights that do not fit the image shape.
     """
-    path = Path(path)
-    kind = file_kind(path)
-    if kind is None:
-        raise ModelFileError(f"{path}: no such model file")
-    if kind == "directory":
-        raise ModelFileError(f"{path}: is a directory, not a model file")
-    if kind != "file":
-        raise ModelFileError(f"{path}: is a {kind}, not a model file")
+    path = check_input_file(
+        path, "a model file", ModelFileError, missing="no such model file"
+    )
     try:
         # The file is opened here, not by np.load, so that it is closed even
         # when np.load fails part-way through a damaged archive.

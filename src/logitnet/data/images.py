@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from logitnet.checks import check_image_shape
 from logitnet.exceptions import DataError, TooManyPixelsError
-from logitnet.files import file_kind, shown
+from logitnet.files import check_input_file, shown
 
 __all__ = [
     "DEFAULT_IMAGE_SHAPE",
@@ -186,14 +186,7 @@ def read_image(
             "expected an image file path, a PIL image or an ndarray; "
             f"got {type(source).__name__}"
         )
-    path = Path(source)
-    kind = file_kind(path)
-    if kind is None:
-        raise DataError(f"{path}: no such file")
-    if kind == "directory":
-        raise DataError(f"{path}: is a directory, not an image file")
-    if kind != "file":  # a FIFO or a device would block or never end
-        raise DataError(f"{path}: is a {kind}, not an image file")
+    path = check_input_file(source, "an image file", DataError)
     return _decode(path, (width, height), str(path))
 
 

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from logitnet.checks import check_binary_labels, check_class_names
 from logitnet.exceptions import DataError
+from logitnet.files import check_input_file
 
 __all__ = [
     "check_labels",
@@ -103,11 +104,7 @@ def read_split(
         truncated, a missing key, a wrong shape or dtype, or labels other
         than 0/1.
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not an HDF5 file")
+    path = check_input_file(path, "an HDF5 file", DataError)
     reason = not_hdf5_reason(path)
     if reason:
         raise DataError(f"{path}: {reason}")
