@@ -153,12 +153,13 @@ def from_decision_values(
     -------
     Evaluation
     """
-    from scipy.special import expit
     from sklearn.metrics import confusion_matrix
+
+    from logitnet.core.loss import sigmoid
 
     labels = np.asarray(labels, np.int64).reshape(-1)
     z = np.asarray(z, np.float64).reshape(-1)
-    probability = expit(z)  # as the estimator's predict_proba
+    probability = sigmoid(z)  # as the estimator's predict_proba
     # From z > 0, as the estimator predicts: sigma(z) rounds to 0.5 for tiny z.
     predicted = (z > 0).astype(np.int64)
     return Evaluation(

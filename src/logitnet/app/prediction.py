@@ -63,11 +63,24 @@ class Predictions:
     labels : list of str
         The more probable class name of each picture (``classes[1]`` where
         z > 0).
+    classes : list of str
+        The model's two class names, the columns of ``probabilities``.
     """
 
     decision_values: NDArray[np.float64]
     probabilities: NDArray[np.float64]
     labels: list[str]
+    classes: list[str]
+
+    def answer(self, i: int) -> dict[str, Any]:
+        """Picture i's ``{"label", "probabilities": {class: p}}``, as
+        ``predict --json`` gives it."""
+        return {
+            "label": self.labels[i],
+            "probabilities": dict(
+                zip(self.classes, map(float, self.probabilities[i]), strict=True)
+            ),
+        }
 
 
 def model_input(model: SavedModel, pictures: ArrayLike) -> NDArray[np.float64]:
@@ -156,6 +169,7 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
         decision_values=z,
         probabilities=probabilities(z),
         labels=[model.classes[int(positive)] for positive in z > 0],
+        classes=list(model.classes),
     )
 
 
@@ -260,13 +274,8 @@ def predict_pictures(
             entry["error"] = without_name(str(e), name)
     if read:
         answers = classify(model, np.stack([pixels for _, pixels in read]))
-        for (entry, _), label, p in zip(
-            read, answers.labels, answers.probabilities, strict=True
-        ):
-            entry["label"] = label
-            entry["probabilities"] = dict(
-                zip(model.classes, map(float, p), strict=True)
-            )
+        for i, (entry, _) in enumerate(read):
+            entry.update(answers.answer(i))
     return entries
 
 
@@ -294,14 +303,8 @@ def predict_file(
     X, _ = open_images(path, split)
     answers = classify(model, X)
     return [
-        {
-            "path": f"{path}[{split} {i}]",
-            "label": label,
-            "probabilities": dict(zip(model.classes, map(float, p), strict=True)),
-        }
-        for i, (label, p) in enumerate(
-            zip(answers.labels, answers.probabilities, strict=True)
-        )
+        {"path": f"{path}[{split} {i}]", **answers.answer(i)}
+        for i in range(len(answers.labels))
     ]
 
 

@@ -67,14 +67,12 @@ def run(args: argparse.Namespace) -> int:
         image = read_image(args.image, model.image_shape)
     answer = classify(model, image[None])
     z = float(answer.decision_values[0])
-    label = answer.labels[0]
+    first = answer.answer(0)
+    label, probabilities = first["label"], first["probabilities"]
     figure = plots.explanation(
         image, model.w, model.b, classes=model.classes, image_shape=model.image_shape
     )
     plots.save_png(figure, args.out)
-    probabilities = dict(
-        zip(model.classes, map(float, answer.probabilities[0]), strict=True)
-    )
     if args.json:
         print_json(
             {

@@ -15,9 +15,9 @@ from numbers import Real
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit
 
 from logitnet.checks import float_array
+from logitnet.core.loss import sigmoid as core_sigmoid
 
 __all__ = [
     "basic_sigmoid",
@@ -92,9 +92,10 @@ def sigmoid(x: ArrayLike) -> NDArray[np.floating]:
     >>> sigmoid(np.array([1, 2, 3]))
     array([0.73105858, 0.88079708, 0.95257413])
     """
-    # scipy's expit evaluates the stable branch for each sign of x, so it
-    # never overflows in exp; the naive formula warns for x < -709.
-    return expit(float_array(x, "x"))
+    # The neuron's own sigma (SciPy's expit for NumPy): it evaluates the
+    # stable branch for each sign of x, so it never overflows in exp; the
+    # naive formula warns for x < -709.
+    return core_sigmoid(float_array(x, "x"))
 
 
 def sigmoid_grad(x: ArrayLike) -> NDArray[np.floating]:

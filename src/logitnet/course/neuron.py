@@ -31,11 +31,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit
 from tqdm.auto import tqdm
 
 from logitnet import checks as check
-from logitnet.core.loss import decision_function, loss_and_grad
+from logitnet.core.loss import decision_function, loss_and_grad, sigmoid
 from logitnet.core.solvers import gradient_descent
 
 __all__ = [
@@ -251,7 +250,7 @@ def _predict(w: np.ndarray, b: float, X: np.ndarray) -> np.ndarray:
     z = decision_function(w.ravel(), b, X.T)
     if np.isnan(z).any():
         raise _overflow()
-    return (expit(z) > 0.5).astype(X.dtype).reshape(1, -1)
+    return (sigmoid(z) > 0.5).astype(X.dtype).reshape(1, -1)
 
 
 def accuracy(Y_prediction: ArrayLike, Y: ArrayLike) -> float:

@@ -103,10 +103,7 @@ def explain_upload(model: SavedModel, name: str, data: bytes) -> dict[str, Any]:
     )
     return {
         "path": name,
-        "label": answer.labels[0],
-        "probabilities": dict(
-            zip(model.classes, map(float, answer.probabilities[0]), strict=True)
-        ),
+        **answer.answer(0),
         "decision_value": float(answer.decision_values[0]),
         "png": base64.b64encode(plots.png_bytes(figure)).decode("ascii"),
     }

@@ -31,7 +31,6 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit
 
 from logitnet.checks import (
     check_b,
@@ -39,6 +38,7 @@ from logitnet.checks import (
     check_int,
     float_array,
 )
+from logitnet.core.loss import sigmoid
 from logitnet.core.pixels import scale
 from logitnet.files import atomic_path
 
@@ -298,7 +298,7 @@ def explanation(
     b = check_b(b)
     heat = contributions(image, w)
     z = float(heat.sum() + b)
-    probability = float(expit(z))
+    probability = float(sigmoid(np.asarray(z)))
     # The course's rule: sigma(z) > 0.5 is class 1.
     predicted = classes[1] if probability > 0.5 else classes[0]
 
