@@ -293,9 +293,11 @@ def test_decision_values_of_pixels_need_no_float_chunks(synth_file, in_memory):
     floats = X.to_floats()
     assert floats.name not in z.__dask_graph__().layers  # the pixels', not X's
     assert X.pixels.name in z.__dask_graph__().layers
-    assert z.dtype == np.float32 and z.chunks == (X.chunks[0],)
-    expected = decision_function(w, 0.3, floats)
-    np.testing.assert_allclose(z.compute(), expected.compute(), rtol=1e-6)
+    # Decisions are made on float64 pixels whatever the training dtype:
+    # a picture's z is the same as from its photo.
+    assert z.dtype == np.float64 and z.chunks == (X.chunks[0],)
+    as_float64 = ScaledPixels(X.pixels, np.float64).to_floats()
+    assert np.array_equal(z.compute(), decision_function(w, 0.3, as_float64).compute())
     np.testing.assert_allclose(
         z.compute(), in_memory[0] @ w + 0.3, rtol=1e-5, atol=1e-5
     )

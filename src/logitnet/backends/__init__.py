@@ -23,7 +23,9 @@ Each backend module has the same small interface:
     are read as they are used, does something with it).
 ``row_map(block, X, shared=(), *, convert=None, dtype=None)``
     ``block(Xb, *shared)`` of every row block, concatenated: one value
-    per row.
+    per row, in the dtype ``block`` returns. Each row's value must depend
+    on that row alone (:func:`logitnet.core.loss.row_dot`), so the
+    backend may block the rows as it likes.
 ``check_X(X, dtype)``
     X as this backend takes it, checked at the door.
 

@@ -252,12 +252,14 @@ def row_map(
     dtype=None,
 ):
     """``block(Xb, *shared)`` of every row chunk: a lazy Dask array of one
-    value per row, chunked as X's rows, in X's dtype (``dtype`` when
-    converted)."""
+    value per row, chunked as X's rows, in the dtype ``block`` returns."""
     import dask
 
     X = _whole_rows(X)
-    out = np.dtype(dtype if convert is not None else X.dtype)
+    # The dtype of the values: what the block gives for no rows.
+    out = _chunk_map(
+        block, np.empty((0, X.shape[1]), X.dtype), *shared, convert=convert, dtype=dtype
+    ).dtype
     shared = [dask.delayed(v, pure=True) for v in shared]
     return X.map_blocks(
         functools.partial(_chunk_map, block, convert=convert, dtype=dtype),

@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "BLOCK_BYTES",
+    "MAP_BLOCK_BYTES",
     "SINGLE_PASS_BYTES",
     "check_X",
     "row_blocks",
@@ -33,6 +34,13 @@ __all__ = [
 
 SINGLE_PASS_BYTES = 64 * 2**20
 BLOCK_BYTES = 4 * 2**20
+#: Rows per block of :func:`row_map`, in bytes of floats. Its blocks compute
+#: one value per row with no BLAS call to feed, and each is turned into a
+#: float64 product before it is added up: blocks that stay in the core's
+#: own cache are fastest (measured, 4,000 rows of 12,288 uint8 pixels
+#: converted, multiplied and summed: 50 ms in 786 KiB blocks, 65 ms in
+#: 3 MiB ones).
+MAP_BLOCK_BYTES = 2**19
 
 
 def check_X(X: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -41,31 +49,42 @@ def check_X(X: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return X.astype(dtype, copy=False)
 
 
-def rows_per_block(X: np.ndarray, dtype=None) -> int:
-    """Rows of X per block (all of them when X is small and not converted).
+def rows_per_block(X: np.ndarray, dtype=None, block_bytes: int | None = None) -> int:
+    """Rows of X per block.
 
     ``dtype``: X is stored in another form, used as floats of this dtype;
     it is always converted in blocks of about :data:`BLOCK_BYTES` of floats.
+    Otherwise all rows make one block when X is small (at most
+    :data:`SINGLE_PASS_BYTES`). ``block_bytes``: blocks of about this many
+    bytes of float64 whatever X's size (:func:`row_map`).
     """
     m = X.shape[0]
-    if dtype is None and X.nbytes <= SINGLE_PASS_BYTES:
+    if block_bytes is None and dtype is None and X.nbytes <= SINGLE_PASS_BYTES:
         return max(m, 1)
-    itemsize = X.dtype.itemsize if dtype is None else np.dtype(dtype).itemsize
+    if block_bytes is not None:
+        itemsize = 8
+    else:
+        block_bytes = BLOCK_BYTES
+        itemsize = X.dtype.itemsize if dtype is None else np.dtype(dtype).itemsize
     row_bytes = max(int(np.prod(X.shape[1:])) * itemsize, 1)
-    return max(BLOCK_BYTES // row_bytes, 1)
+    return max(block_bytes // row_bytes, 1)
 
 
 def row_blocks(
-    X: np.ndarray, convert: Callable | None = None, dtype=None
+    X: np.ndarray,
+    convert: Callable | None = None,
+    dtype=None,
+    block_bytes: int | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """(start, stop, the floats of X[start:stop]) for the row blocks of X.
 
     With ``convert``, each block is ``convert(X[start:stop], dtype, out=...)``
     in one buffer reused for every block: a block is used before the next
     one overwrites it. At least one block is given, empty when X has no rows.
+    ``block_bytes``: as for :func:`rows_per_block`.
     """
     m = X.shape[0]
-    rows = rows_per_block(X, None if convert is None else dtype)
+    rows = rows_per_block(X, None if convert is None else dtype, block_bytes)
     if convert is not None:
         buffer = np.empty((min(rows, m), *X.shape[1:]), dtype)
     for start in range(0, max(m, 1), rows):
@@ -121,10 +140,12 @@ def row_map(
     convert: Callable | None = None,
     dtype=None,
 ) -> np.ndarray:
-    """``block(Xb, *shared)`` of each row block, one value per row."""
-    if convert is None:  # nothing to convert: one product over all of X
-        return block(X, *shared)
-    out = np.empty(X.shape[0], dtype)
-    for start, stop, Xb in row_blocks(X, convert, dtype):
-        out[start:stop] = block(Xb, *shared)
+    """``block(Xb, *shared)`` of each row block, one value per row, in the
+    dtype ``block`` returns; blocks of about :data:`MAP_BLOCK_BYTES`."""
+    out = None
+    for start, stop, Xb in row_blocks(X, convert, dtype, MAP_BLOCK_BYTES):
+        values = block(Xb, *shared)
+        if out is None:
+            out = np.empty(X.shape[0], values.dtype)
+        out[start:stop] = values
     return out
