@@ -14,6 +14,8 @@ from logitnet.app.evaluation import (
     evaluate,
     from_decision_values,
     labelled_pictures,
+    undefined_as_none,
+    undefined_in_words,
 )
 from logitnet.app.training import ImageData
 from logitnet.exceptions import DataError
@@ -47,11 +49,55 @@ def test_roc_auc_is_undefined_for_one_class():
     assert m["roc_auc"] is None
     assert m["accuracy"] == pytest.approx(2 / 3)
     assert m["precision"] == 1.0 and m["recall"] == pytest.approx(2 / 3)
+    assert m["log_loss"] == pytest.approx(-math.log(0.6))
 
 
-def test_precision_without_positive_predictions_is_zero_not_an_error():
-    m = classification_metrics(LABELS, np.zeros(6, int), np.full(6, 0.2))
-    assert m["precision"] == 0.0 and m["recall"] == 0.0 and m["f1"] == 0.0
+@pytest.mark.parametrize(
+    ("labels", "predicted", "undefined", "zero"),
+    [
+        # No picture called positive: precision divides by zero; recall and
+        # F1 are 0 (there were positives to find).
+        (LABELS, np.zeros(6, int), {"precision"}, {"recall", "f1"}),
+        # No positive picture: recall and ROC AUC divide by zero; precision
+        # and F1 are 0 (the model called some positive, wrongly).
+        (np.zeros(6, int), PREDICTED, {"recall", "roc_auc"}, {"precision", "f1"}),
+        # Neither: precision, recall, F1 and ROC AUC all undefined.
+        (np.zeros(6, int), np.zeros(6, int), {"precision", "recall", "f1", "roc_auc"}, set()),
+    ],
+    ids=["none called positive", "none positive", "neither"],
+)  # fmt: skip
+def test_undefined_metrics_are_none_not_zero_or_nan(labels, predicted, undefined, zero):
+    m = classification_metrics(labels, predicted, np.full(6, 0.4))
+    assert {k for k, v in m.items() if v is None} == undefined
+    assert {k for k, v in m.items() if v == 0.0} == zero
+    assert not any(isinstance(v, float) and math.isnan(v) for v in m.values())
+
+
+@pytest.mark.parametrize(
+    ("metric", "split", "words"),
+    [
+        ("roc_auc", "test", "undefined: the test pictures hold one class"),
+        ("roc_auc", "train", "undefined: the training pictures hold one class"),
+        ("roc_auc", "all", "undefined: the pictures hold one class"),
+        ("precision", "test", "undefined: the model calls none of the test pictures cat"),
+        ("recall", "test", "undefined: the test pictures hold one class, non-cat"),
+        ("f1", "test", "undefined: the test pictures hold one class, non-cat, "
+         "and the model calls none of them cat"),
+        ("accuracy", "test", "undefined"),
+    ],
+)  # fmt: skip
+def test_undefined_in_words(metric, split, words):
+    assert undefined_in_words(metric, ["non-cat", "cat"], split) == words
+
+
+def test_undefined_as_none_turns_every_nan_into_none():
+    nan = float("nan")
+    recorded = {"test_accuracy": 50.0, "test": {"roc_auc": nan, "f1": None, "x": 1}}
+    assert undefined_as_none(recorded) == {
+        "test_accuracy": 50.0,
+        "test": {"roc_auc": None, "f1": None, "x": 1},
+    }
+    assert undefined_as_none({"a": np.float32(nan)}) == {"a": None}
 
 
 # from_decision_values -------------------------------------------------------------

@@ -8,6 +8,7 @@ import datetime
 import io
 import os
 import pathlib
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -196,16 +197,27 @@ def test_report_says_why_the_course_run_has_not_converged(synthetic):
 
 def test_report_metrics_once_in_order(synthetic):
     model, inputs = synthetic
-    inputs["metrics"] = {"accuracy": 0.7, "roc_auc": float("nan"), "log_loss": 0.75039}
+    inputs["metrics"] = {"accuracy": 0.7, "roc_auc": None, "log_loss": 0.75039}
     text = render_report(model, **inputs)
     assert (
         '<th scope="row">accuracy</th><td class="number">70.0 %</td>'
         "<td>share of the pictures classified right</td></tr>\n"
-        '<tr><th scope="row">ROC AUC</th><td class="number">n/a</td>'
+        '<tr><th scope="row">ROC AUC</th>'
+        "<td>undefined: the test pictures hold one class</td>"
     ) in text
     assert '<th scope="row">log loss</th><td class="number">0.7504</td>' in text
     assert text.count(">accuracy<") == 1
     assert "99.04" not in text  # the metrics recorded at training: not repeated
+
+
+@pytest.mark.parametrize("undefined", [None, float("nan"), np.float32("nan")])
+def test_report_says_why_a_metric_is_undefined(synthetic, undefined):
+    model, inputs = synthetic
+    inputs["metrics"] = {"precision": undefined, "recall": undefined, "f1": 0.5}
+    text = " ".join(Page(render_report(model, split="train", **inputs)).text)
+    assert "undefined: the model calls none of the training pictures cat" in text
+    assert "undefined: the training pictures hold one class, non-cat" in text
+    assert not re.search(r"\b(nan|NaN|None|n/a)\b", text)
 
 
 def test_report_one_confusion_matrix(synthetic):
@@ -266,7 +278,8 @@ def test_report_of_the_cat_model(cat_parts):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"metrics": {"accuracy": "high"}}, "metric 'accuracy' must be a number; got 'high'"),
+        ({"metrics": {"accuracy": "high"}}, "metric 'accuracy' must be a number, or None where undefined; got 'high'"),
+        ({"split": "validation"}, r"split must be one of \('test', 'train', 'all'\); got 'validation'"),
         ({"metrics": [0.7]}, r"metrics must be a mapping of name to number; got \[0.7\]"),
         ({"confusion": np.eye(3, dtype=int)}, r"confusion: cm must be a 2 x 2 array of counts .* shape \(3, 3\)"),
         ({"misclassified_true": ["cat"]}, r"misclassified images: true_labels must have one label per image \(10\); got 1"),

@@ -4,11 +4,20 @@ Accuracy, precision, recall, F1, ROC AUC, log loss and the confusion matrix
 are scikit-learn's (``sklearn.metrics``), computed from the model's
 probabilities; nothing here re-derives them. The positive class is label 1,
 ``classes[1]`` ("cat" in the course's data).
+
+A metric that is undefined on the pictures (ROC AUC when they hold one
+class, precision when the model calls none of them positive, ...) is None:
+``null`` in JSON, and :func:`undefined_in_words` says why in words. None is
+logitnet's only way of saying it; a NaN from elsewhere (an older model
+file) becomes None where it comes in (:func:`undefined_as_none`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +40,25 @@ __all__ = [
     "from_decision_values",
     "labelled_pictures",
     "recorded_split",
+    "undefined_as_none",
+    "undefined_in_words",
 ]
 
 #: The pictures :func:`labelled_pictures` can choose.
 SPLITS = ("test", "train", "all")
+
+#: Each split's pictures in words.
+_PICTURES = {"test": "the test pictures", "train": "the training pictures"}
+
+#: Why a metric is None, in words: when it is undefined, there is one
+#: reason only (see :func:`classification_metrics`). {pictures} names the
+#: pictures, {pos} and {neg} the classes.
+_WHY_UNDEFINED = {
+    "precision": "the model calls none of {pictures} {pos}",
+    "recall": "{pictures} hold one class, {neg}",
+    "f1": "{pictures} hold one class, {neg}, and the model calls none of them {pos}",
+    "roc_auc": "{pictures} hold one class",
+}
 
 
 @dataclass
@@ -45,8 +69,8 @@ class Evaluation:
     ----------
     metrics : dict of str to float or None
         ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` and
-        ``log_loss`` (fractions, not percent). ``roc_auc`` is None when the
-        labels hold one class only (it is undefined then).
+        ``log_loss`` (fractions, not percent); None where undefined (see
+        :func:`classification_metrics`).
     confusion : ndarray of shape (2, 2), int64
         Row i, column j: pictures of class i predicted as class j.
     labels : ndarray of shape (k,), int64
@@ -74,7 +98,7 @@ def classification_metrics(
     predicted: NDArray[np.int64],
     probability: NDArray[np.float64],
 ) -> dict[str, float | None]:
-    """scikit-learn's binary classification metrics.
+    """scikit-learn's binary classification metrics; None where undefined.
 
     Parameters
     ----------
@@ -88,20 +112,68 @@ def classification_metrics(
     Returns
     -------
     dict
-        ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` (None
-        with a single class in ``labels``) and ``log_loss``.
+        ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` and
+        ``log_loss``. Each is None when it divides by zero on these
+        pictures: precision = TP / (TP + FP) when the model calls none of
+        them positive; recall = TP / (TP + FN) when none is positive;
+        F1 = 2 TP / (2 TP + FP + FN) when both; ROC AUC when the labels
+        hold one class. Accuracy and log loss are always defined (k >= 1).
     """
     from sklearn import metrics
 
-    both = np.unique(labels).size == 2
+    labels = np.asarray(labels)
+    predicted = np.asarray(predicted)
+    positives = int(np.count_nonzero(labels == 1))
+    called = int(np.count_nonzero(predicted == 1))
+    # scikit-learn would warn and give 0 (or NaN) for an undefined metric:
+    # it is not asked, and says None instead.
     return {
         "accuracy": float(metrics.accuracy_score(labels, predicted)),
-        "precision": float(metrics.precision_score(labels, predicted, zero_division=0)),
-        "recall": float(metrics.recall_score(labels, predicted, zero_division=0)),
-        "f1": float(metrics.f1_score(labels, predicted, zero_division=0)),
-        "roc_auc": float(metrics.roc_auc_score(labels, probability)) if both else None,
+        "precision": (
+            float(metrics.precision_score(labels, predicted)) if called else None
+        ),
+        "recall": float(metrics.recall_score(labels, predicted)) if positives else None,
+        "f1": (
+            float(metrics.f1_score(labels, predicted)) if positives or called else None
+        ),
+        "roc_auc": (
+            float(metrics.roc_auc_score(labels, probability))
+            if 0 < positives < labels.size
+            else None
+        ),
         "log_loss": float(metrics.log_loss(labels, probability, labels=[0, 1])),
     }
+
+
+def undefined_in_words(metric: str, classes: Sequence[str], split: str = "test") -> str:
+    """What an undefined (None) metric says: "undefined: the test pictures
+    hold one class".
+
+    Parameters
+    ----------
+    metric : str
+        A key of :func:`classification_metrics`' dict (another name is
+        simply "undefined").
+    classes : sequence of 2 str
+        The class names; label 1, ``classes[1]``, is the positive class.
+    split : {"test", "train", "all"}, default="test"
+        The pictures the metric was measured on.
+    """
+    why = _WHY_UNDEFINED.get(metric)
+    if why is None:
+        return "undefined"
+    pictures = _PICTURES.get(split, "the pictures")
+    return "undefined: " + why.format(pictures=pictures, neg=classes[0], pos=classes[1])
+
+
+def undefined_as_none(metrics: Any) -> Any:
+    """``metrics`` (a dict, possibly nested, of numbers) with each NaN, how
+    other tools and older model files say "undefined", made None."""
+    if isinstance(metrics, dict):
+        return {key: undefined_as_none(value) for key, value in metrics.items()}
+    if isinstance(metrics, Real) and math.isnan(metrics):
+        return None
+    return metrics
 
 
 def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Evaluation:

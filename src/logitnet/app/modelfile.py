@@ -9,7 +9,9 @@ Format (version 2): a NumPy ``.npz`` archive holding exactly
   ``classes`` (the two class names, index = label), ``image_shape``
   ([height, width, channels]), ``preprocessing`` (how a photo becomes the
   input, see :mod:`logitnet.data.images`), ``training`` (data, solver settings,
-  the cost curve), ``metrics`` (on the training and test sets) and
+  the cost curve), ``metrics`` (on the training and test sets; an
+  undefined metric is ``null``, and a NaN an older file holds is read as
+  None) and
   ``sha256``, the checksum of everything else: weights, bias and metadata.
 
 It is read with ``allow_pickle=False``: loading a file can never run code.
@@ -34,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet import __version__
+from logitnet.app.evaluation import undefined_as_none
 from logitnet.app.prediction import classify, model_input
 from logitnet.checks import check_class_names, check_image_shape
 from logitnet.data.images import PREPROCESSING
@@ -87,7 +90,9 @@ class SavedModel:
     training : dict
         Solver settings and the recorded costs.
     metrics : dict
-        Accuracy on the training and test sets, in percent.
+        Accuracy on the training and test sets, in percent, and the full
+        metrics of each (:mod:`logitnet.app.evaluation`); None where a
+        metric is undefined.
     preprocessing : dict
     logitnet_version : str
     """
@@ -217,7 +222,7 @@ def save_model(path: str | os.PathLike[str], model: SavedModel) -> Path:
         "image_shape": [int(n) for n in shape],
         "preprocessing": model.preprocessing,
         "training": model.training,
-        "metrics": model.metrics,
+        "metrics": undefined_as_none(model.metrics),  # NaN is written as null
     }
     try:
         text = json.dumps(metadata, sort_keys=True, allow_nan=False)
@@ -409,7 +414,7 @@ def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedMod
         classes=classes,
         image_shape=tuple(shape),
         training=meta.get("training", {}),
-        metrics=meta.get("metrics", {}),
+        metrics=undefined_as_none(meta.get("metrics", {})),
         preprocessing=meta.get(
             "preprocessing", dict(PREPROCESSING if version >= 2 else _V1_PREPROCESSING)
         ),

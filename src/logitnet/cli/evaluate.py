@@ -150,11 +150,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_table(classes: list[str], source: dict, result) -> None:
     """The metrics and the confusion matrix as text."""
+    from logitnet.app.evaluation import undefined_in_words
+
+    classes = [shown(c) for c in classes]  # names from a file: safe to print
     print(f"{source['split']} pictures: {source['n_images']} ({source['kind']})")
     for name, value in result.metrics.items():
-        text = "undefined (one class only)" if value is None else f"{value:.4f}"
+        if value is None:
+            text = undefined_in_words(name, classes, source["split"])
+        else:
+            text = f"{value:.4f}"
         print(f"{name:<10} {text}")
-    classes = [shown(c) for c in classes]  # names from a file: safe to print
     width = max(len(c) for c in classes)
     print("confusion matrix (rows: true, columns: predicted)")
     print(" " * width + "".join(f"  {c:>{width}}" for c in classes))

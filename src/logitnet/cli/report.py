@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         misclassified_predicted=predicted_names,
         misclassified_probability=wrong_probability(result),
         model_path=args.model,
+        split=source["split"],
         data_source=(
             f"{source['split']} pictures of {source['kind']} at {source['path']}, "
             f"{source['n_images']} pictures"

@@ -21,7 +21,6 @@ import base64
 import contextlib
 import datetime
 import html
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from numbers import Real
@@ -31,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from logitnet import __version__
+from logitnet.app.evaluation import SPLITS, undefined_as_none, undefined_in_words
 from logitnet.app.modelfile import SavedModel
 from logitnet.files import atomic_path
 from logitnet.viz import curves, plots
@@ -56,12 +56,6 @@ img { max-width: 100%; height: auto; }
 
 def _text(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _number(value: float, digits: int) -> str:
-    if math.isnan(value):
-        return "n/a"
-    return f"{value:.{digits}g}"
 
 
 def _table(rows: Sequence[tuple[str, str]]) -> str:
@@ -99,21 +93,23 @@ _METRICS = {
 }
 
 
-def _metric_rows(metrics: dict[str, float], classes: Sequence[str]) -> str:
-    """Each metric once: its name, its value, what it means."""
+def _metric_rows(
+    metrics: dict[str, float | None], classes: Sequence[str], split: str
+) -> str:
+    """Each metric once: its name, its value (or why it is undefined), what
+    it means."""
     rows = []
     for key, value in metrics.items():
         name, percent, meaning = _METRICS.get(key, (key, False, ""))
-        if math.isnan(value):
-            shown = "n/a"
-        elif percent:
-            shown = f"{100 * value:.1f} %"
+        if value is None:
+            shown = f"<td>{_text(undefined_in_words(key, classes, split))}</td>"
         else:
-            shown = _number(value, 4)
+            number = f"{100 * value:.1f} %" if percent else f"{value:.4g}"
+            shown = f'<td class="number">{_text(number)}</td>'
         meaning = meaning.format(pos=classes[1], neg=classes[0])
         rows.append(
-            f'<tr><th scope="row">{_text(name)}</th>'
-            f'<td class="number">{_text(shown)}</td><td>{_text(meaning)}</td></tr>'
+            f'<tr><th scope="row">{_text(name)}</th>{shown}'
+            f"<td>{_text(meaning)}</td></tr>"
         )
     return "<table>\n" + "\n".join(rows) + "\n</table>"
 
@@ -204,15 +200,24 @@ def _about(argument: str) -> Iterator[None]:
         raise ValueError(f"{argument}: {e}") from e
 
 
-def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+def _check_metrics(metrics: Mapping[str, float | None]) -> dict[str, float | None]:
+    """The metrics as floats, None where undefined (NaN too)."""
     if not isinstance(metrics, Mapping):
         raise ValueError(
             f"metrics must be a mapping of name to number; got {metrics!r}"
         )
     for name, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise ValueError(f"metric {name!r} must be a number; got {value!r}")
-    return {str(k): float(v) for k, v in metrics.items()}
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, Real)
+        ):
+            raise ValueError(
+                f"metric {name!r} must be a number, or None where undefined; "
+                f"got {value!r}"
+            )
+    return {
+        str(k): None if v is None else float(v)
+        for k, v in undefined_as_none(dict(metrics)).items()
+    }
 
 
 def _provenance(model: SavedModel, model_path, created) -> str:
@@ -300,9 +305,12 @@ def model_card(model: SavedModel) -> str:
         f"<li>{_text(line)}</li>" for line in _settings_in_words(model)
     )
     recorded = [
-        (str(name).replace("_", " "), f"{float(value):.1f} %")
-        for name, value in model.metrics.items()
-        if isinstance(value, Real) and not isinstance(value, bool)
+        (
+            str(name).replace("_", " "),
+            "undefined" if value is None else f"{float(value):.1f} %",
+        )
+        for name, value in undefined_as_none(model.metrics).items()
+        if value is None or (isinstance(value, Real) and not isinstance(value, bool))
     ]
     metrics_html = (
         _table(recorded)
@@ -330,7 +338,7 @@ from {_text(classes[0])}.</p>
 def render_report(
     model: SavedModel,
     *,
-    metrics: Mapping[str, float],
+    metrics: Mapping[str, float | None],
     confusion: ArrayLike,
     misclassified_images: ArrayLike,
     misclassified_true: Sequence[str],
@@ -339,6 +347,7 @@ def render_report(
     misclassified_probability: Sequence[float] | None = None,
     model_path: str | os.PathLike[str] | None = None,
     created: datetime.datetime | None = None,
+    split: str = "test",
 ) -> str:
     """One self-contained HTML page describing a trained model, for a person.
 
@@ -349,10 +358,11 @@ def render_report(
         iterations, penalty, data), with what "converged" means for it; its
         ``costs`` (with ``cost_every``), ending at ``final_cost``, become the
         learning curve (:func:`logitnet.viz.curves.training_curve`).
-    metrics : mapping of str to float
+    metrics : mapping of str to float or None
         Measured on ``data_source`` (accuracy, precision, recall, f1,
         roc_auc, log_loss), each shown once with what it means, in the
-        given order; NaN shows as "n/a".
+        given order. None (or NaN) is undefined, and shows why in words
+        (:func:`logitnet.app.evaluation.undefined_in_words`).
     confusion : array_like of shape (2, 2), int
         ``confusion[i, j]``: examples of true class i predicted as class j.
     misclassified_images : ndarray of shape (k, height, width, channels), uint8
@@ -368,6 +378,10 @@ def render_report(
         The model file, named at the top of the page.
     created : datetime, optional
         When the page is written (default: now, UTC).
+    split : {"test", "train", "all"}, default="test"
+        Which pictures of ``data_source`` the metrics were measured on: an
+        undefined metric's reason names them ("the test pictures hold one
+        class").
 
     Returns
     -------
@@ -377,10 +391,13 @@ def render_report(
     Raises
     ------
     ValueError
-        If a metric is not a number, the confusion matrix is not 2 x 2 counts,
+        If a metric is not a number or None, ``split`` is not one of
+        ``SPLITS``, the confusion matrix is not 2 x 2 counts,
         or the misclassified images and their labels do not match.
     """
     metrics = _check_metrics(metrics)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     classes = list(model.classes)
     training = model.training
 
@@ -417,7 +434,7 @@ def render_report(
         [(name, str(step)) for name, step in model.preprocessing.items()]
     )
     if metrics:
-        metrics_html = _metric_rows(metrics, classes)
+        metrics_html = _metric_rows(metrics, classes, split)
     else:
         metrics_html = '<p class="note">No metrics were given.</p>'
 
