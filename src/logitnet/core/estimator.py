@@ -457,10 +457,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         z : array of shape (n_samples,), float64
             A NumPy array for NumPy-like X; a lazy Dask array for a Dask X
             (``.compute()`` it, or store it chunk by chunk); else an array
-            of X's library on X's device (float64 where it has it). Each
-            row's z depends on that row alone, bit for bit, whatever else is
-            in X and whatever the dtype of the fit
-            (:func:`logitnet.core.loss.row_dot`).
+            of X's library on X's device. Each row's z is that row's alone,
+            bit for bit (:func:`logitnet.core.loss.row_dot`).
         """
         return self._z(X, "decision_function")
 
