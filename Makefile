@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # where there is none, logitnet downloads it to the user cache on first use.
 export LOGITNET_DATA_DIR ?= $(wildcard $(abspath ../shared/data/catvnoncat))
 
-.PHONY: run test lock browser bench bench-startup bench-serve lint format clean
+.PHONY: run test lock tools bench bench-startup bench-serve lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,18 +48,21 @@ lock: $(UV)
 run: $(RUN_STAMP)
 	$(BIN)/logitnet train --out model.npz
 
-## browser: Debian's headless Chromium and its WebDriver, for the report's browser test
-# Needs root and apt; elsewhere the test is skipped (failed where
-# LOGITNET_REQUIRE_BROWSER is set, as in CI).
-browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+## tools: the programs the tests run besides Python, from Debian: headless
+## Chromium and its WebDriver (the report's browser test) and prlimit from
+## util-linux (bad input's memory-bounded runs)
+# Needs root and apt; elsewhere the tests that need them are skipped (and
+# fail in CI, where only a GPU's checks may skip: tests/skips_in_ci.py).
+tools:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+		command -v prlimit >/dev/null || \
 		(apt-get update && apt-get install -y --no-install-recommends \
-			chromium chromium-driver) || \
-		echo "chromium could not be installed (needs root and apt):" \
-			"the report's browser test will be skipped"
+			chromium chromium-driver util-linux) || \
+		echo "chromium or prlimit could not be installed (needs root and apt):" \
+			"the tests that need them will be skipped"
 
 ## test: lint, then the whole test suite
-test: $(TEST_STAMP) browser
+test: $(TEST_STAMP) tools
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest

@@ -22,6 +22,10 @@ from hypothesis import settings
 settings.register_profile("logitnet", deadline=None, max_examples=200, derandomize=True)
 settings.load_profile("logitnet")
 
+# skips_in_ci: in CI, a skip fails unless it needs hardware CI lacks;
+# pytester runs that plugin on small test files (test_skips_in_ci.py).
+pytest_plugins = ["skips_in_ci", "pytester"]
+
 #: The course's printed costs for 2000 iterations at learning rate 0.005.
 COURSE_COSTS = [
     "0.693147", "0.584508", "0.466949", "0.376007", "0.331463",

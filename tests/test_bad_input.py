@@ -430,7 +430,10 @@ MEMORY_CASES = [
 ADDRESS_SPACE = 2 * 1024**3
 
 
-@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit")
+@pytest.mark.skipif(
+    shutil.which("prlimit") is None,
+    reason="prlimit not found on PATH (util-linux; `make test` installs it)",
+)
 @pytest.mark.parametrize(("args", "message"), MEMORY_CASES)
 def test_crafted_files_cost_little(world, args, message):
     root = Path(world["root"])

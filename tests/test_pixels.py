@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -51,8 +52,7 @@ def test_scaled_pixels_stand_for_their_floats():
     assert X.shape == (4, 6) and X.ndim == 2 and X.dtype == np.float32
     assert not X.from_file
     np.testing.assert_array_equal(X.to_floats(), scale(pixels, np.float32))
-    dask_array = pytest.importorskip("dask.array")
-    lazy = ScaledPixels(dask_array.from_array(pixels, chunks=(3, 6)), "float64")
+    lazy = ScaledPixels(da.from_array(pixels, chunks=(3, 6)), "float64")
     assert lazy.chunks == ((3, 1), (6,))
     np.testing.assert_array_equal(lazy.to_floats().compute(), pixels / 255)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import pytest
+import torch
 
 from logitnet import LogisticRegression
 from logitnet.core import span
@@ -136,7 +138,6 @@ def test_estimator_records_and_forces_the_representation():
 
 
 def test_dask_stays_primal():
-    da = pytest.importorskip("dask.array")
     X, y = wide(6)
     Xd = da.from_array(X, chunks=(20, 300))
     clf = LogisticRegression(alpha=0.01).fit(Xd, y)
@@ -146,7 +147,6 @@ def test_dask_stays_primal():
 
 
 def test_other_array_api_libraries_in_the_span():
-    torch = pytest.importorskip("torch")
     X, y = wide(7)
     ours = LogisticRegression(alpha=0.01, representation="span").fit(X, y)
     theirs = LogisticRegression(alpha=0.01, representation="span").fit(

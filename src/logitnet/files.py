@@ -243,8 +243,22 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     Examples
     --------
-    >>> with atomic_path("model.npz") as tmp:  # doctest: +SKIP
-    ...     np.savez(tmp, w=w)
+    Write to the yielded path by its name; a library that adds a suffix
+    of its own (``np.savez`` adds ".npz" to the temporary name) should be
+    given an open file instead.
+
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from logitnet.files import atomic_path
+    >>> with atomic_path("notes.txt") as tmp:
+    ...     _ = tmp.write_text("all of it, or nothing")
+    >>> Path("notes.txt").read_text()
+    'all of it, or nothing'
+    >>> with atomic_path("weights.npz") as tmp, open(tmp, "wb") as f:
+    ...     np.savez(f, w=np.zeros(3))
+    >>> with np.load("weights.npz") as saved:
+    ...     saved["w"].tolist()
+    [0.0, 0.0, 0.0]
     """
     path = check_output_path(path)
     tmp = _temporary(path)

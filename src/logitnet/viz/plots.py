@@ -14,9 +14,16 @@ Text that may come from user files (class names) is drawn literally: a
 
 Examples
 --------
+The weights of a model of 8 x 8 RGB pictures, drawn and saved:
+
+>>> import numpy as np
 >>> from logitnet.viz.plots import save_png, weights_picture
->>> fig = weights_picture(model.w, model.image_shape)  # doctest: +SKIP
->>> save_png(fig, "weights.png")  # doctest: +SKIP
+>>> w = np.linspace(-1.0, 1.0, 8 * 8 * 3)
+>>> fig = weights_picture(w, (8, 8, 3))
+>>> fig.axes[0].get_title()
+'weights (grey = 0)'
+>>> save_png(fig, "weights.png").read_bytes()[1:4]
+b'PNG'
 """
 
 from __future__ import annotations
