@@ -455,10 +455,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Returns
         -------
         z : array of shape (n_samples,), float64
-            A NumPy array for NumPy-like X; a lazy Dask array for a Dask X
-            (``.compute()`` it, or store it chunk by chunk); else an array
-            of X's library on X's device. Each row's z is that row's alone,
-            bit for bit (:func:`logitnet.core.loss.row_dot`).
+            NumPy for NumPy-like X; lazy Dask for Dask X; else X's library
+            on X's device. Each row's z is that row's alone, bit for bit
+            (:func:`logitnet.core.loss.row_dot`).
         """
         return self._z(X, "decision_function")
 
