@@ -155,7 +155,7 @@ trace = []
 start = time.perf_counter()
 with dask.config.set(scheduler="threads"):
     lbfgs(np.zeros(X.shape[1]), 0.0, X, y, max_iter=ARGS["iterations"], tol=0,
-          on_record=lambda k, cost: trace.append((time.perf_counter() - start, cost)))
+          on_record=lambda step: trace.append((time.perf_counter() - start, step.cost)))
 RESULT = {"trace": trace}
 """
 

@@ -95,6 +95,36 @@ def run(*args: str, env: dict | None = None, timeout: float = 120):
     )
 
 
+def run_on_a_terminal(*args: str, timeout: float = 120) -> tuple[int, str]:
+    """``python -m logitnet ARGS`` with stdout and stderr on one pseudo-terminal
+    (where progress is shown): the exit status, and all it wrote, as text."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    # A new pty is 0 columns wide, where a bar has no room: size it like a
+    # real terminal.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logitnet", *args],
+        stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    return proc.wait(timeout=timeout), b"".join(chunks).decode()
+
+
 # Small pictures, files and models, made on the spot ---------------------------
 
 

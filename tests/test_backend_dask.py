@@ -230,8 +230,8 @@ def test_a_worker_killed_mid_fit_does_not_lose_the_fit(
     X = ScaledPixels(X.pixels.map_blocks(read_or_die, dtype=np.uint8), X.dtype)
     pids = set(client.run(os.getpid).values())
 
-    def arm(iteration, cost):
-        if iteration == 3:
+    def arm(step):
+        if step.iteration == 3:
             armed.touch()
 
     y01 = y.astype(np.float64)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
+import re
 import shutil
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import COURSE_REPORT, FAILURE, USAGE, run, write_h5
+from conftest import COURSE_REPORT, FAILURE, USAGE, run, run_on_a_terminal, write_h5
 from logitnet.app.modelfile import load_model
 from logitnet.cli import build_parser
 from logitnet.course.neuron import predict
@@ -279,34 +276,51 @@ def test_top_level_help_lists_commands():
         assert command in result.stdout
 
 
-# Progress bar: on a terminal, not in a pipe ---------------------------------
+# Progress: on a terminal, not in a pipe -----------------------------------------
 
 
-def test_progress_bar_on_a_terminal(data_dir):
-    controller, terminal = pty.openpty()
-    # A new pty is 0 columns wide, where a bar has no room: size it like a
-    # real terminal.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logitnet", "train", "--iterations", "300",
-         "--data-dir", str(data_dir)],
-        stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
-    )  # fmt: skip
-    os.close(terminal)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # the terminal closed: the process has exited
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(controller)
-    assert proc.wait(timeout=60) == 0
-    screen = b"".join(chunks).decode()
-    assert "training: " in screen and "/300 [" in screen
+def test_gradient_descent_counts_to_its_total_on_a_terminal(data_dir):
+    status, screen = run_on_a_terminal(
+        "train", "--iterations", "300", "--data-dir", str(data_dir)
+    )
+    assert status == 0
+    assert "gradient descent: " in screen and "/300 [" in screen
     assert "Cost after iteration 200: " in screen
+
+
+def test_lbfgs_shows_its_cost_and_gradient_with_no_total_and_why_it_stopped(
+    data_dir, tmp_path
+):
+    out = tmp_path / "model.npz"
+    status, screen = run_on_a_terminal(
+        "train", "--solver", "lbfgs", "--iterations", "2000",
+        "--data-dir", str(data_dir), "--out", str(out),
+    )  # fmt: skip
+    assert status == 0
+    n_iter = load_model(out).training["n_iter"]
+    assert 0 < n_iter < 2000
+    # No count against --iterations, and no estimate of the time left.
+    assert "/2000" not in screen and "it/s" not in screen
+    assert re.search(r"<\d\d:\d\d|<\?", screen) is None
+    # What L-BFGS knows: the iteration, the cost, the gradient against tol.
+    assert re.search(
+        r"L-BFGS: iteration 0, cost 0\.693147, max \|grad\| \d\.\de-\d\d "
+        r"\(stops at 1\.0e-04\)",
+        screen,
+    )
+    # It ends with why it stopped, at the real iteration, after the last status.
+    stop = screen.index(f"L-BFGS converged at iteration {n_iter}: max |grad| ")
+    assert stop > screen.rindex("L-BFGS: iteration ")
+    assert "<= tol 1.0e-04" in screen[stop:].splitlines()[0]
+
+
+def test_no_progress_with_quiet_even_on_a_terminal(data_dir):
+    status, screen = run_on_a_terminal(
+        "train", "--solver", "lbfgs", "--quiet", "--data-dir", str(data_dir)
+    )
+    assert status == 0
+    assert "L-BFGS" not in screen and "model not saved" not in screen
+    assert "Cost after iteration 0: 0.693147" in screen
 
 
 # The vectorization demo -----------------------------------------------------

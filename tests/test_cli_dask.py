@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from unittest import mock
 
@@ -13,7 +14,7 @@ import pytest
 from distributed import LocalCluster
 from sklearn.exceptions import ConvergenceWarning
 
-from conftest import FAILURE, USAGE, run
+from conftest import FAILURE, USAGE, run, run_on_a_terminal
 from logitnet import LogisticRegression
 from logitnet.app.modelfile import load_model
 from logitnet.core.pixels import scale
@@ -57,6 +58,7 @@ def test_train_data_equals_the_in_memory_fit(synth_file, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["solver"] == "lbfgs"  # the default out of core
+    assert "L-BFGS" not in result.stderr  # no progress in a pipe
     assert set(summary["metrics"]) == {
         "train",
         "train_accuracy",
@@ -69,6 +71,31 @@ def test_train_data_equals_the_in_memory_fit(synth_file, tmp_path):
     eager = _in_memory_fit(synth_file, max_iter=15)
     assert saved.training["n_iter"] == eager.n_iter_[0]
     np.testing.assert_allclose(saved.w, eager.coef_[0], rtol=0, atol=1e-5)
+
+
+def test_train_data_shows_passes_over_the_file_on_a_terminal(synth_file, tmp_path):
+    out = tmp_path / "m.npz"
+    status, screen = run_on_a_terminal(
+        "train", "--data", str(synth_file), "--iterations", "4", "--out", str(out)
+    )
+    assert status == 0
+    training = load_model(out).training
+    assert (training["n_iter"], training["converged"]) == (4, False)
+    assert "L-BFGS: first pass over the data" in screen
+    assert re.search(
+        r"L-BFGS: iteration 0, cost 0\.693147, max \|grad\| \S+ "
+        r"\(stops at 1\.0e-04\), 1 pass, \S+ s/pass",
+        screen,
+    )
+    assert "/4" not in screen and "it/s" not in screen
+    # Each evaluation is a pass: at least one per iteration, the start's too.
+    stop = re.search(
+        r"L-BFGS reached the iteration limit \(4\) before converging: max \|grad\| "
+        r"\S+ > tol 1\.0e-04, cost \S+; (\d+) passes over the data, \S+ s each",
+        screen,
+    )
+    assert stop and int(stop[1]) >= 5
+    assert stop.start() > screen.rindex("L-BFGS: iteration ")
 
 
 def test_train_data_on_a_cluster(synth_file, tmp_path):

@@ -171,3 +171,88 @@ def test_estimator_gd_curve_and_stopping_mean_the_same():
     assert spanned.n_iter_[0] == primal.n_iter_[0] < 3000
     np.testing.assert_allclose(spanned.loss_curve_, primal.loss_curve_, rtol=1e-12)
     np.testing.assert_allclose(spanned.coef_, primal.coef_, atol=1e-12)
+
+
+# What the solvers report at each iterate (a progress display's Step) --------
+
+
+@pytest.mark.parametrize("case", ["plain", "all"])
+def test_lbfgs_reports_the_same_steps_in_both_representations(case):
+    X, y = wide(3)
+    kw = options(case, X.shape[0])
+    steps = {"primal": [], "span": []}
+    results = {
+        r: lbfgs(
+            np.zeros(X.shape[1]), 0.0, X, y, max_iter=200, tol=1e-6,
+            representation=r, on_record=steps[r].append, **kw,
+        )
+        for r in steps
+    }  # fmt: skip
+    for name, result in results.items():
+        reported = steps[name]
+        assert result.converged
+        assert [s.iteration for s in reported] == list(range(result.n_iter + 1))
+        assert [s.cost for s in reported] == result.costs
+        assert all(s.tol == 1e-6 for s in reported)
+        # One evaluation at the start, then at least one per iteration.
+        evaluations = [s.evaluations for s in reported]
+        assert evaluations[0] == 1
+        assert (np.diff(evaluations) > 0).all()
+        # The last gradient is the stopping test's: at most tol, and the
+        # largest component of the gradient at the weights returned.
+        _, dw, db = loss_and_grad(
+            result.w, result.b, X, y, sample_weight=kw.get("sample_weight"),
+            alpha=kw.get("alpha", 0.0),
+        )  # fmt: skip
+        if not kw.get("fit_intercept", True):
+            db = 0.0
+        assert reported[-1].gradient <= 1e-6
+        assert reported[-1].gradient == pytest.approx(
+            max(np.abs(dw).max(), abs(db)), rel=1e-6
+        )
+        assert reported[0].gradient > 1e-3
+    np.testing.assert_allclose(
+        [s.gradient for s in steps["span"]],
+        [s.gradient for s in steps["primal"]],
+        rtol=1e-6,
+    )
+
+
+def test_the_span_computes_a_reported_gradient_only_when_asked(monkeypatch):
+    X, y = wide(4)
+    products = []
+    original = span.Span.weights
+
+    def counted(self, *vectors):
+        products.append(len(vectors))
+        return original(self, *vectors)
+
+    monkeypatch.setattr(span.Span, "weights", counted)
+    w0 = np.zeros(X.shape[1])
+    fit = {"max_iter": 30, "tol": 0.0, "representation": "span"}
+    lbfgs(w0, 0.0, X, y, on_record=lambda step: None, **fit)
+    unread = len(products)
+    products.clear()
+    read = []
+    lbfgs(w0, 0.0, X, y, on_record=lambda step: read.append(step.gradient), **fit)
+    assert len(products) == unread + len(read) == unread + 31
+    # Read twice, computed once.
+    steps = []
+    lbfgs(w0, 0.0, X, y, on_record=steps.append, **fit)
+    products.clear()
+    assert steps[-1].gradient == steps[-1].gradient and len(products) == 1
+
+
+def test_gradient_descent_reports_a_step_per_recorded_iteration():
+    X, y = wide(5)
+    steps = []
+    result = gradient_descent(
+        np.zeros(X.shape[1]), 0.0, X, y, learning_rate=0.5, num_iterations=30,
+        record_every=10, on_record=steps.append, representation="span",
+    )  # fmt: skip
+    assert [s.iteration for s in steps] == [0, 10, 20]
+    assert [s.evaluations for s in steps] == [1, 11, 21]
+    assert [s.cost for s in steps] == result.costs
+    assert all(s.tol == 0.0 for s in steps)
+    _, dw, db = loss_and_grad(np.zeros(X.shape[1]), 0.0, X, y)
+    assert steps[0].gradient == pytest.approx(max(np.abs(dw).max(), abs(db)))

@@ -22,6 +22,7 @@ from logitnet.app.training import (
     train_on_file,
 )
 from logitnet.core.pixels import flatten, scale
+from logitnet.core.solvers import Step
 from logitnet.course.neuron import accuracy, optimize, propagate
 from logitnet.data.layout import read_split
 from logitnet.data.synth import make_images
@@ -228,7 +229,7 @@ def test_cost_printer_writes_every_hundredth_cost_for_gd():
     lines: list[str] = []
     print_cost = cost_printer("gd", lines.append)
     for i in range(250):
-        print_cost(i, 1.0 / (i + 1))
+        print_cost(Step(i, 1.0 / (i + 1), i + 1, 0.0, lambda: 1.0))
     assert lines == [
         "Cost after iteration 0: 1.000000",
         "Cost after iteration 100: 0.009901",
@@ -240,7 +241,7 @@ def test_cost_printer_writes_every_cost_for_lbfgs():
     lines: list[str] = []
     print_cost = cost_printer("lbfgs", lines.append)
     for i in range(3):
-        print_cost(i, 0.5)
+        print_cost(Step(i, 0.5, i + 1, 1e-4, lambda: 1.0))
     assert len(lines) == 3 and lines[2] == "Cost after iteration 2: 0.500000"
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.app.modelfile import SavedModel
-from logitnet.core.solvers import COST_EVERY
+from logitnet.core.solvers import COST_EVERY, Step
 
 __all__ = [
     "ImageData",
@@ -147,7 +147,7 @@ def train(
     alpha: float = 0.0,
     tol: float | None = None,
     class_weight: str | dict | None = None,
-    callback: Callable[[int, float], object] | None = None,
+    callback: Callable[[Step], object] | None = None,
 ) -> tuple[SavedModel, str | None]:
     """Fit one neuron to ``data``'s training pictures; score both sets.
 
@@ -172,7 +172,9 @@ def train(
         Weights of the two classes (labels 0 and 1, see
         :class:`logitnet.LogisticRegression`).
     callback : callable, optional
-        ``callback(iteration, cost)`` once per iteration (a progress bar).
+        ``callback(step)`` once per iteration with a
+        :class:`~logitnet.core.solvers.Step` (iteration, cost, the
+        gradient's size against ``tol``): a progress display.
 
     Returns
     -------
@@ -309,8 +311,8 @@ def cost_every(solver: str) -> int:
 
 def cost_printer(
     solver: str, write: Callable[[str], object] = print
-) -> Callable[[int, float], None]:
-    """A ``callback(iteration, cost)`` for :func:`train` that writes the
+) -> Callable[[Step], None]:
+    """A ``callback(step)`` for :func:`train` that writes the
     course's line ``Cost after iteration i: c`` every :func:`cost_every`
     iterations.
 
@@ -324,9 +326,9 @@ def cost_printer(
 
     every = cost_every(solver)
 
-    def print_cost(iteration: int, cost: float) -> None:
-        if iteration % every == 0:
-            write(cost_line(iteration, cost))
+    def print_cost(step: Step) -> None:
+        if step.iteration % every == 0:
+            write(cost_line(step.iteration, step.cost))
 
     return print_cost
 
@@ -379,7 +381,7 @@ def train_on_file(
     tol: float | None = None,
     class_weight: str | dict | None = None,
     scheduler: str | None = None,
-    callback: Callable[[int, float], object] | None = None,
+    callback: Callable[[Step], object] | None = None,
 ) -> tuple[SavedModel, str | None]:
     """Train out of core on a file too large for memory, with Dask.
 

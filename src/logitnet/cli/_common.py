@@ -1,5 +1,5 @@
 """What the commands share: the parser, option types and groups, feedback on
-stderr, output checks, loading the pictures, training with a progress bar.
+stderr, output checks, loading the pictures, training with its progress shown.
 
 Nothing heavy (NumPy, scikit-learn, Matplotlib) is imported here at module
 level, so that ``logitnet --help`` answers at once.
@@ -365,29 +365,34 @@ def fit(
     print_costs: bool = False,
     **settings,
 ):
-    """Run ``trainer`` (``training.train`` or ``train_on_file``) with a
-    progress bar; with ``print_costs``, the course's cost lines."""
-    from tqdm import tqdm
-
+    """Run ``trainer`` (``training.train`` or ``train_on_file``) showing its
+    progress (:class:`~logitnet.cli._progress.TrainingProgress`); with
+    ``print_costs``, the course's cost lines."""
     from logitnet.app.training import cost_printer
+    from logitnet.cli._progress import TrainingProgress
 
     solver = getattr(args, "solver", "gd")
-    with feedback.bar(total=args.iterations, desc="training") as bar:
-        # Through tqdm, so that a cost line does not tear the bar.
-        print_cost = cost_printer(solver, lambda line: tqdm.write(line, sys.stdout))
+    with TrainingProgress(
+        solver,
+        args.iterations,
+        enabled=feedback.bars,
+        out_of_core=getattr(args, "data", None) is not None,
+    ) as progress:
+        print_cost = cost_printer(solver, progress.write)
 
-        def progress(iteration: int, cost: float) -> None:
-            bar.update(1)
+        def report(step) -> None:
+            progress.update(step)
             if print_costs:
-                print_cost(iteration, cost)
+                print_cost(step)
 
         model, warning = trainer(
             solver=solver,
             max_iter=args.iterations,
             alpha=getattr(args, "alpha", 0.0),
-            callback=progress,
+            callback=report,
             **settings,
         )
+        progress.finish(model.training)
     if warning:
         print(f"logitnet: warning: {one_line(warning)}", file=sys.stderr)
     return model

@@ -54,6 +54,7 @@ from logitnet.core.pixels import ScaledPixels
 from logitnet.core.solvers import (
     COST_EVERY,
     REPRESENTATIONS,
+    Step,
     gradient_descent,
     lbfgs,
     require_finite_result,
@@ -196,7 +197,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y: ArrayLike,
         sample_weight: ArrayLike | None = None,
         *,
-        callback: Callable[[int, float], object] | None = None,
+        callback: Callable[[Step], object] | None = None,
     ) -> LogisticRegression:
         """Fit the neuron to labelled examples.
 
@@ -216,8 +217,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             Non-negative weights with a positive sum; a weight of 2 counts
             an example twice.
         callback : callable, optional
-            Called as ``callback(iteration, cost)`` once per iteration, with
-            the cost before that iteration's step: a progress bar, a log.
+            Called as ``callback(step)`` once per iteration, before its step,
+            with a :class:`~logitnet.core.solvers.Step`: a progress display.
 
         Returns
         -------
@@ -250,12 +251,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             namespace = None
         weights = weighted(y01, weights, self.class_weight, self.classes_)
         w0 = np.zeros(X.shape[1], dtype)
+        every = COST_EVERY if self.solver == "gd" else 1  # for verbose
 
-        def report(iteration: int, cost: float) -> None:
-            if self.verbose and (self.solver == "lbfgs" or iteration % COST_EVERY == 0):
-                _print_cost(iteration, cost)
+        def report(step: Step) -> None:
+            if self.verbose and step.iteration % every == 0:
+                print(f"iteration {step.iteration}: cost {step.cost:.6f}", flush=True)
             if callback is not None:
-                callback(iteration, cost)
+                callback(step)
 
         # The cost's terms, as loss_and_grad takes them.
         problem = {"sample_weight": weights, "alpha": float(self.alpha)}
@@ -544,7 +546,3 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 def _is_lazy(X) -> bool:
     """Whether X is a Dask array, or pixels stored in one."""
     return is_dask_array(X.pixels if isinstance(X, ScaledPixels) else X)
-
-
-def _print_cost(iteration: int, cost: float) -> None:
-    print(f"iteration {iteration}: cost {cost:.6f}", flush=True)

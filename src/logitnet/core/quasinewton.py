@@ -1,4 +1,5 @@
-"""L-BFGS's parts: its memory in compact form and its strong-Wolfe line search.
+"""L-BFGS's parts: its memory in compact form, its strong-Wolfe line search,
+and one iteration made of the two (:func:`iterate`).
 
 :func:`logitnet.core.solvers.lbfgs` drives them; they see only vectors of
 the optimizer's parameters, and an inner product given as a metric (the
@@ -14,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Memory", "interpolate", "wolfe_line_search"]
+__all__ = ["Memory", "interpolate", "iterate", "wolfe_line_search"]
 
 
 class Memory:
@@ -79,6 +80,50 @@ class Memory:
         hg = self.SY.T @ coef
         hg += gamma * grad
         return -hg
+
+
+def iterate(
+    memory: Memory,
+    evaluate: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]],
+    theta: NDArray[np.float64],
+    cost: float,
+    grad: NDArray[np.float64],
+    *,
+    noise: float,
+) -> tuple[NDArray[np.float64], float, NDArray[np.float64]] | None:
+    """One L-BFGS iteration from ``theta``: the direction -H grad, a
+    strong-Wolfe step along it, and the new pair kept in ``memory``.
+
+    ``evaluate(theta)`` returns the cost and gradient there; ``cost`` and
+    ``grad`` are theta's. Returns the step s and the cost and gradient at
+    theta + s, or None when the line search found no acceptable step
+    (``noise`` as :func:`wolfe_line_search` takes it).
+    """
+    direction = memory.direction(grad)
+    m_direction = memory.metric(direction)
+    slope = float(grad @ m_direction)
+    if not slope < 0:  # the memory has gone stale: restart from -grad
+        memory.clear()
+        direction = -grad
+        m_direction = memory.metric(direction)
+        slope = float(grad @ m_direction)
+    # The first step is unscaled: keep it to about unit length.
+    first = min(1.0, 1.0 / math.sqrt(-slope)) if not memory else 1.0
+
+    def along(t: float) -> tuple[float, NDArray[np.float64], float]:
+        f, g = evaluate(theta + t * direction)
+        return f, g, float(g @ m_direction)
+
+    found = wolfe_line_search(along, cost, slope, first, noise=noise)
+    if found is None:
+        return None
+    t, new_cost, new_grad = found
+    s = t * direction
+    dgrad = new_grad - grad
+    m_dgrad = memory.metric(dgrad)
+    if float(s @ m_dgrad) > 1e-10 * float(dgrad @ m_dgrad):
+        memory.push(s, dgrad)
+    return s, new_cost, new_grad
 
 
 def wolfe_line_search(

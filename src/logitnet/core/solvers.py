@@ -27,6 +27,7 @@ test), ``metric`` (inner products) and ``weights`` (w at the end).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from numpy.typing import NDArray
 from logitnet.backends import numpy_dtype, to_numpy
 from logitnet.core import span
 from logitnet.core.loss import loss_and_grad
-from logitnet.core.quasinewton import Memory, wolfe_line_search
+from logitnet.core.quasinewton import Memory, iterate
 from logitnet.exceptions import DivergenceError
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "LBFGS_EVALUATIONS",
     "REPRESENTATIONS",
     "SolverResult",
+    "Step",
     "gradient_descent",
     "lbfgs",
     "require_finite_result",
@@ -112,6 +114,38 @@ class SolverResult:
     diverging: bool = False
     message: str = ""
     representation: str = "primal"
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a solver reports (``on_record``) at an iterate: for a progress
+    display or a log, never needed by the fit itself.
+
+    Attributes
+    ----------
+    iteration : int
+        Steps taken so far (0: the start).
+    cost : float
+        The cost J there.
+    evaluations : int
+        Cost-and-gradient evaluations so far, this iterate's included; in
+        the primal each is a pass over X (an L-BFGS line search may make
+        several in one iteration).
+    tol : float
+        The solver stops once :attr:`gradient` is at most this (0: never).
+    """
+
+    iteration: int
+    cost: float
+    evaluations: int
+    tol: float
+    largest: Callable[[], float] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def gradient(self) -> float:
+        """max(|dw|, |db|) there, what the stopping test compares with ``tol``;
+        in the span computed when first asked (a product with X)."""
+        return self.largest()
 
 
 class _Primal:
@@ -184,7 +218,7 @@ def gradient_descent(
     fit_intercept: bool = True,
     tol: float = 0.0,
     record_every: int = COST_EVERY,
-    on_record: Callable[[int, float], None] | None = None,
+    on_record: Callable[[Step], None] | None = None,
     on_iteration: Callable[[int], None] | None = None,
     representation: str = "auto",
 ) -> SolverResult:
@@ -219,8 +253,8 @@ def gradient_descent(
     record_every : int, default=100
         The cost is computed (and recorded) only at iterations that are
         multiples of this, before that iteration's step.
-    on_record : callable (iteration, cost) -> None, optional
-        Called with each recorded cost, as it is recorded.
+    on_record : callable (Step) -> None, optional
+        Called at each recorded iteration, before its step.
     on_iteration : callable (iteration) -> None, optional
         Called after every step, for progress reporting.
     representation : {"auto", "primal", "span"}, default="auto"
@@ -266,7 +300,7 @@ def gradient_descent(
             if i % COST_EVERY == 0:
                 checkpoints.append(cost)
             if on_record is not None:
-                on_record(i, cost)
+                on_record(_step(space, i, cost, i + 1, tol, dw, db))
         if tol > 0 and space.within(dw, db, tol):
             result.converged = True
             break
@@ -326,7 +360,7 @@ def lbfgs(
     alpha: float = 0.0,
     fit_intercept: bool = True,
     memory: int = LBFGS_MEMORY,
-    on_record: Callable[[int, float], None] | None = None,
+    on_record: Callable[[Step], None] | None = None,
     representation: str = "auto",
 ) -> SolverResult:
     """Limited-memory BFGS on the neuron's cost.
@@ -357,8 +391,9 @@ def lbfgs(
         As for :func:`gradient_descent`.
     memory : int, default=10
         Number of correction pairs kept.
-    on_record : callable (iteration, cost) -> None, optional
-        Called with the cost at every iterate, the start included.
+    on_record : callable (Step) -> None, optional
+        Called at every iterate, the start included, before the stopping
+        test.
     representation : {"auto", "primal", "span"}, default="auto"
         As for :func:`gradient_descent`. In the span the optimizer's
         vectors are (c, b) and its inner products those of (X^T c, b).
@@ -410,12 +445,12 @@ def lbfgs(
     cost, grad = evaluate(theta)
     _check_start(cost, grad[:n], grad[n])
     result = SolverResult(w=w, b=float(b), costs=[cost], representation=space.name)
-    if on_record is not None:
-        on_record(0, cost)
     steps = Memory(n + 1, memory, metric)
     message = f"stopped after {max_iter} iterations (the iteration limit)"
     k = 0
     while True:
+        if on_record is not None:
+            on_record(_step(space, k, cost, evaluations, tol, grad[:n], grad[n]))
         if space.within(grad[:n], grad[n], tol):
             result.converged = True
             message = (
@@ -425,48 +460,37 @@ def lbfgs(
             break
         if k >= max_iter:
             break
-        direction = steps.direction(grad)
-        m_direction = metric(direction)
-        slope = float(grad @ m_direction)
-        if not slope < 0:  # the memory has gone stale: restart from -grad
-            steps.clear()
-            direction = -grad
-            m_direction = metric(direction)
-            slope = float(grad @ m_direction)
-        # The first step is unscaled: keep it to about unit length.
-        first = min(1.0, 1.0 / math.sqrt(-slope)) if not steps else 1.0
-
-        def along(t: float, start=theta, direction=direction, md=m_direction):
-            f, g = evaluate(start + t * direction)
-            return f, g, float(g @ md)
-
         noise = 10 * float(np.finfo(dtype).eps) * abs(cost)
-        found = wolfe_line_search(along, cost, slope, first, noise=noise)
+        found = iterate(steps, evaluate, theta, cost, grad, noise=noise)
         if found is None:
             message = (
                 f"the line search could not lower the cost further after {k} "
                 f"iterations (the cost is flat to machine precision)"
             )
             break
-        t, new_cost, new_grad = found
-        s = t * direction
-        dgrad = new_grad - grad
-        m_dgrad = metric(dgrad)
-        curvature = float(s @ m_dgrad)
-        if curvature > 1e-10 * float(dgrad @ m_dgrad):
-            steps.push(s, dgrad)
+        s, cost, grad = found
         theta += s
-        cost, grad = new_cost, new_grad
         k += 1
         result.costs.append(cost)
-        if on_record is not None:
-            on_record(k, cost)
     result.w, result.dw = space.weights(theta[:n].astype(dtype), grad[:n].astype(dtype))
     result.b = float(theta[n])
     result.db = float(grad[n])
     result.n_iter = k
     result.message = f"{message}; {evaluations} cost evaluations"
     return result
+
+
+def _step(space, iteration: int, cost: float, evaluations: int, tol: float, dw, db):
+    """The :class:`Step` at an iterate whose gradient is (dw, db), dw in the
+    representation's own terms: its size computed now in the primal (one
+    pass over n_features values), when asked in the span, where it is a
+    product with X that costs more than an evaluation."""
+    if space.name == "primal":
+        size = _max_abs(dw, db)
+        return Step(iteration, cost, evaluations, tol, lambda: size)
+    return Step(
+        iteration, cost, evaluations, tol, lambda: _max_abs(*space.weights(dw), db)
+    )
 
 
 def _check_start(cost: float | None, dw: NDArray[np.floating], db: float) -> None:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from logitnet import checks as check
 from logitnet.core.loss import decision_function, loss_and_grad, sigmoid
-from logitnet.core.solvers import gradient_descent
+from logitnet.core.solvers import Step, gradient_descent
 
 __all__ = [
     "accuracy",
@@ -203,10 +203,10 @@ def _optimize(w, b, X, Y, num_iterations, learning_rate, print_cost, progress):
         leave=False,
     ) as bar:
 
-        def report(i: int, cost: float) -> None:
+        def report(step: Step) -> None:
             if print_cost:
                 # Through tqdm, so the line is not torn by the bar.
-                bar.write(cost_line(i, cost), file=sys.stdout)
+                bar.write(cost_line(step.iteration, step.cost), file=sys.stdout)
 
         result = gradient_descent(
             w.ravel(),
