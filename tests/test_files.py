@@ -8,7 +8,13 @@ import stat
 import pytest
 
 from logitnet.exceptions import OutputPathError
-from logitnet.files import atomic_path, check_output_path
+from logitnet.files import (
+    LFS_POINTER,
+    ZIP_ARCHIVE,
+    atomic_path,
+    check_output_path,
+    describe_file,
+)
 
 
 def test_a_completed_write_replaces_the_file(tmp_path):
@@ -74,3 +80,92 @@ def test_unusable_paths_are_refused_before_any_work(tmp_path, make, message):
         check_output_path(path)
     with pytest.raises(OutputPathError, match=message):
         atomic_path(path).__enter__()
+
+
+# -- what a file holds, from its first bytes ------------------------------------
+
+
+def _image(kind: str):
+    def make(path):
+        import numpy as np
+        from PIL import Image
+
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path, format=kind)
+
+    return make
+
+
+def _h5(path):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=[1, 2, 3])
+
+
+def _h5_user_block(path):
+    import h5py
+
+    with h5py.File(path, "w", userblock_size=1024) as f:
+        f.create_dataset("x", data=[1, 2, 3])
+
+
+def _npz(path):
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.savez(f, x=np.zeros(3))
+
+
+def _npy(path):
+    import numpy as np
+
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+
+
+def _pickle(path):
+    import pickle
+
+    path.write_bytes(pickle.dumps({"w": [1.0]}))
+
+
+def _zarr(path):
+    path.mkdir()
+    (path / ".zgroup").write_text('{"zarr_format": 2}')
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (_h5, "an HDF5 file (a data set?)"),
+        (_h5_user_block, "an HDF5 file (a data set?)"),
+        (_image("PNG"), "a PNG image"),
+        (_image("JPEG"), "a JPEG image"),
+        (_image("GIF"), "a GIF image"),
+        (_image("WEBP"), "a WebP image"),
+        (_image("BMP"), "a BMP image"),
+        (_image("TIFF"), "a TIFF image"),
+        (_image("ICO"), "an ICO image"),
+        (_npz, ZIP_ARCHIVE),
+        (_npy, "a NumPy .npy array"),
+        (_pickle, "a Python pickle"),
+        (lambda p: p.write_text("w,b\n1,2\n"), "a text file"),
+        (lambda p: p.write_text("BM is text too\n"), "a text file"),
+        (lambda p: p.write_bytes("naïve\n".encode()[:3]), "a text file"),  # cut in "ï"
+        (lambda p: p.write_bytes(b"\x00\x01\x02\xfe"), "a file of an unknown kind"),
+        (lambda p: p.write_bytes(b""), "an empty file"),
+        (lambda p: p.write_bytes(LFS_POINTER + b"v1\n"), "a Git LFS pointer file"),
+        (lambda p: p.mkdir(), "a directory"),
+        (_zarr, "a zarr store (a data set?)"),
+        (lambda p: os.mkfifo(p), "a FIFO (named pipe)"),
+    ],
+)
+def test_describe_file_names_what_a_file_holds(tmp_path, make, what):
+    path = tmp_path / "file.npz"  # the name says nothing
+    make(path)
+    assert describe_file(path).startswith(what)
+
+
+def test_describe_file_never_opens_a_device_and_knows_a_missing_file(tmp_path):
+    assert describe_file("/dev/zero") == "a character device"
+    assert describe_file(tmp_path / "missing") is None

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from logitnet.app import modelfile
-from logitnet.app.modelfile import SavedModel, check_output_path, load_model, save_model
+from logitnet.app.modelfile import (
+    SavedModel,
+    check_output_path,
+    load_model,
+    load_picture_model,
+    save_model,
+)
 from logitnet.exceptions import ModelFileError, OutputPathError
 
 
@@ -142,10 +150,11 @@ def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
     [
         (lambda p, m: None, "no such model file"),
         (lambda p, m: p.mkdir(), "is a directory, not a model file"),
-        (lambda p, m: p.write_bytes(b""), "not a readable model file"),
-        (lambda p, m: p.write_text("w,b\n1,2\n"), "not a readable model file"),
-        (lambda p, m: np.savez(p, weights=np.zeros(3)), r"holds \['weights'\]"),
-        (lambda p, m: save_npy(p, np.zeros(3)), "a single .npy array"),
+        (lambda p, m: p.write_bytes(b""), "is an empty file, not a model file"),
+        (lambda p, m: p.write_text("w,b\n1,2\n"), "is a text file, not a model file"),
+        (lambda p, m: np.savez(p, weights=np.zeros(3)),
+         r"is a NumPy .npz archive of \['weights'\], not a model file"),
+        (lambda p, m: save_npy(p, np.zeros(3)), "is a NumPy .npy array, not a model"),
         (lambda p, m: np.savez(p, w=np.array([{"x": 1}], dtype=object),
                                b=np.zeros(()), metadata=np.array("{}")),
          "not a readable model file .*Python objects"),
@@ -344,3 +353,233 @@ def test_a_write_killed_midway_leaves_the_old_or_the_new_file(tmp_path):
         assert np.all(loaded.w == loaded.b)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "m.npz"]
     assert all(name.startswith(".m.npz.") for name in leftovers)
+
+
+# -- a model fitted in Python, kept ------------------------------------------------
+
+SHAPE = (3, 3, 3)
+
+
+@pytest.fixture
+def pictures(rng):
+    """60 pictures of SHAPE, the bright ones labelled "cat"."""
+    pictures = rng.integers(0, 256, size=(60, *SHAPE), dtype=np.uint8)
+    bright = pictures.mean(axis=(1, 2, 3)) + rng.normal(0, 8, 60) > 127.5
+    return pictures, np.where(bright, "cat", "dog")
+
+
+def fitted(X, y, **params):
+    from logitnet import LogisticRegression
+
+    with warnings.catch_warnings():  # a few gd steps: not converged, by design
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LogisticRegression(**params).fit(X, y)
+
+
+#: Settings unlike every default.
+SETTINGS = {
+    "solver": "gd",
+    "learning_rate": 0.05,
+    "max_iter": 40,
+    "alpha": 0.01,
+    "tol": 1e-9,
+    "fit_intercept": False,
+    "dtype": np.float32,
+    "class_weight": "balanced",
+    "representation": "primal",
+}
+
+
+@pytest.mark.parametrize("params", [{}, SETTINGS], ids=["defaults", "settings"])
+def test_a_fitted_picture_estimator_round_trips(tmp_path, pictures, params):
+    from logitnet.app.prediction import pictures_to_X
+
+    images, y = pictures
+    X = pictures_to_X(images)
+    clf = fitted(X, y, **params)
+    path = save_model(tmp_path / "m.npz", clf, image_shape=SHAPE)
+    loaded = load_model(path)
+    assert loaded.classes == ["cat", "dog"] and loaded.image_shape == SHAPE
+    assert loaded.preprocessing == modelfile.PREPROCESSING
+    expected = clf.predict_proba(X)
+    # The file's model computes in float64 whatever the estimator's dtype:
+    # a float32 estimator's own answers are float32's.
+    tolerance = 1e-12 if clf.coef_.dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(
+        loaded.predict_proba(images), expected, rtol=0, atol=tolerance
+    )
+    assert loaded.predict(images) == clf.predict(X).tolist()
+    again = loaded.to_estimator()
+    assert again.get_params() == clf.get_params()
+    assert again.coef_.dtype == clf.coef_.dtype
+    np.testing.assert_allclose(again.predict_proba(X), expected, rtol=0, atol=1e-12)
+    assert (again.n_iter_, again.converged_) == (clf.n_iter_, clf.converged_)
+    assert loaded.training["final_cost"] == clf.loss_curve_[-1]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [["dog", "cat"], [0, 1], [-1, 7], [-1.0, 1.0], [False, True]],
+    ids=["strings", "0 1", "-1 7", "floats", "bools"],
+)
+def test_a_feature_estimator_keeps_its_labels(tmp_path, rng, labels):
+    X = rng.normal(size=(50, 4))
+    y = np.array(labels)[(X[:, 0] + rng.normal(0, 0.5, 50) > 0).astype(int)]
+    clf = fitted(X, y, class_weight={labels[0]: 2.0, labels[1]: 0.5})
+    loaded = load_model(save_model(tmp_path / "m.npz", clf))
+    assert loaded.image_shape is None and loaded.n_features == 4
+    assert loaded.classes == [str(c) for c in clf.classes_]
+    assert loaded.preprocessing == {}
+    again = loaded.to_estimator()
+    assert again.n_features_in_ == 4
+    assert again.classes_.tolist() == clf.classes_.tolist()
+    assert again.class_weight == clf.class_weight
+    assert again.predict(X).tolist() == clf.predict(X).tolist()
+    np.testing.assert_allclose(
+        again.predict_proba(X), clf.predict_proba(X), rtol=0, atol=1e-12
+    )
+
+
+def test_class_names_for_labels(tmp_path, rng, pictures):
+    # Fitted on 0/1 labels, named as the course names them: to_estimator's
+    # classes_ are the names, as for a model logitnet train wrote.
+    from logitnet.app.prediction import pictures_to_X
+
+    images, y = pictures
+    X = pictures_to_X(images)
+    clf = fitted(X, (y == "cat").astype(int))
+    path = save_model(tmp_path / "m.npz", clf, image_shape=SHAPE, classes=["no", "cat"])
+    loaded = load_model(path)
+    assert loaded.classes == ["no", "cat"] and loaded.labels is None
+    assert loaded.to_estimator().classes_.tolist() == ["no", "cat"]
+    assert loaded.predict(images) == np.array(["no", "cat"])[clf.predict(X)].tolist()
+    with pytest.raises(ValueError, match="'classes' must be two names; got"):
+        save_model(tmp_path / "x.npz", clf, image_shape=SHAPE, classes=["cat"])
+
+
+def test_format_versions_written(tmp_path, rng):
+    # A picture model stays version 2 (every logitnet since reads it); only a
+    # model without a picture shape needs version 3.
+    X = rng.normal(size=(20, 12))
+    y = X[:, 0] > 0
+    versions = {}
+    for name, shape in (("pictures", (2, 2, 3)), ("features", None)):
+        path = save_model(tmp_path / name, fitted(X, y), image_shape=shape)
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["metadata"]))
+        versions[name] = meta["format_version"], meta["image_shape"]
+        versions[name] += (meta.get("n_features"),)
+    assert versions == {"pictures": (2, [2, 2, 3], None), "features": (3, None, 12)}
+
+
+def test_feature_names_round_trip(tmp_path, rng):
+    X = rng.normal(size=(20, 2))
+    clf = fitted(X, X[:, 0] > 0)
+    clf.feature_names_in_ = np.array(["height", "weight"], dtype=object)
+    again = load_model(save_model(tmp_path / "m.npz", clf)).to_estimator()
+    assert again.feature_names_in_.tolist() == ["height", "weight"]
+
+
+def test_an_estimator_fitted_on_tensors_is_saved(tmp_path, rng):
+    import torch
+
+    X = rng.normal(size=(30, 3))
+    y = (X[:, 1] > 0).astype(int)
+    clf = fitted(torch.asarray(X), torch.asarray(y))
+    loaded = load_model(save_model(tmp_path / "m.npz", clf))
+    np.testing.assert_allclose(
+        loaded.to_estimator().predict_proba(X),
+        fitted(X, y).predict_proba(X),
+        rtol=0,
+        atol=1e-9,
+    )
+    assert loaded.labels == [0, 1]
+
+
+def test_what_is_not_a_fitted_estimator_is_refused(tmp_path):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
+
+    from logitnet import LogisticRegression
+
+    with pytest.raises(
+        NotFittedError,
+        match=r"^this LogisticRegression is not fitted: call fit\(X, y\)",
+    ):
+        save_model(tmp_path / "m.npz", LogisticRegression())
+    with pytest.raises(
+        TypeError, match=r"a fitted logitnet\.LogisticRegression; got builtins\.dict$"
+    ):
+        save_model(tmp_path / "m.npz", {"w": [1.0]})
+    other = SklearnLogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    with pytest.raises(TypeError, match=r"got sklearn\.linear_model\."):
+        save_model(tmp_path / "m.npz", other)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_image_shape_that_does_not_fit_is_refused(tmp_path, rng, saved):
+    X = rng.normal(size=(20, 12))
+    with pytest.raises(
+        ModelFileError, match=r"weights must be float64 of shape \(48,\)"
+    ):
+        save_model(tmp_path / "m.npz", fitted(X, X[:, 0] > 0), image_shape=(4, 4, 3))
+    with pytest.raises(ValueError, match="image_shape= and classes= are for an est"):
+        save_model(tmp_path / "m.npz", saved, image_shape=(2, 2, 3))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_without_picture_shape_refuses_pictures(tmp_path, rng):
+    X = rng.normal(size=(20, 12))
+    path = save_model(tmp_path / "m.npz", fitted(X, X[:, 0] > 0))
+    model = load_model(path)
+    with pytest.raises(ValueError, match="a model of 12 features, not of pictures"):
+        model.predict_proba(np.zeros((1, 2, 2, 3), np.uint8))
+    with pytest.raises(ModelFileError) as info:
+        load_picture_model(path)
+    assert str(info.value) == (
+        f"{path}: a model of 12 features, not of pictures (saved without "
+        "image_shape=); use it in Python: load_model(path).to_estimator()"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format_version": 2}, "image_shape must be"),
+        (
+            {"n_features": 11},
+            r"weights must be float64 of shape \(11,\) for 11 features",
+        ),
+        ({"n_features": "12"}, "n_features must be a positive integer; got '12'"),
+        ({"labels": [1, 1]}, "'labels' must be two different numbers or strings"),
+        ({"feature_names": ["a"]}, "'feature_names' must be 12 strings"),
+    ],
+)
+def test_a_bad_model_of_features_is_refused(tmp_path, rng, change, message):
+    X = rng.normal(size=(20, 12))
+    path = save_model(tmp_path / "m.npz", fitted(X, X[:, 0] > 0))
+    _rewrite(path, lambda parts: parts["metadata"].update(change))
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
+def test_the_settings_of_an_earlier_model_file(tmp_path, saved):
+    # What logitnet train recorded before fit_intercept, dtype and the
+    # representation setting were: those keep their defaults; class weights
+    # were keyed by class index.
+    saved.training = {
+        "solver": "gd",
+        "learning_rate": 0.01,
+        "num_iterations": 300,
+        "alpha": 0.5,
+        "tol": 0.0,
+        "class_weight": {"1": 3.0},
+        "representation": "span",
+    }
+    est = load_model(save_model(tmp_path / "m.npz", saved)).to_estimator()
+    params = est.get_params()
+    assert params["solver"] == "gd" and params["max_iter"] == 300
+    assert (params["learning_rate"], params["alpha"], params["tol"]) == (0.01, 0.5, 0)
+    assert params["class_weight"] == {"cat": 3.0}
+    assert params["dtype"] is np.float64 and params["fit_intercept"] is True
+    assert params["representation"] == "auto" and est.representation_ == "span"

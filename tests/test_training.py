@@ -31,7 +31,8 @@ from logitnet.data.synth import make_images
 TRAINING_KEYS = {
     "data", "n_train", "n_test",
     "solver", "learning_rate", "num_iterations", "alpha", "tol",
-    "class_weight", "representation", "n_iter", "converged", "final_cost", "cost_every", "costs",
+    "class_weight", "fit_intercept", "dtype", "representation_setting",
+    "representation", "n_iter", "converged", "final_cost", "cost_every", "costs",
 }  # fmt: skip
 
 
@@ -122,6 +123,8 @@ def test_train_records_the_documented_metadata(trained_101, course_data):
     # Fewer pictures than pixels: the solver ran in the span of the examples.
     assert training["representation"] == "span"
     assert training["class_weight"] is None
+    assert training["dtype"] == "float64" and training["fit_intercept"] is True
+    assert training["representation_setting"] == "auto"
     assert model.classes == ["non-cat", "cat"] and model.image_shape == (64, 64, 3)
     assert set(model.metrics) == {"train_accuracy", "test_accuracy", "train", "test"}
 
@@ -277,7 +280,7 @@ def test_train_on_file_equals_the_in_memory_fit(synth_file):
     assert model.b == pytest.approx(float(reference.intercept_[0]), rel=1e-4, abs=1e-6)
     assert model.classes == [c.decode() for c in classes]
     assert model.image_shape == (64, 64, 3)
-    assert set(model.training) == TRAINING_KEYS | {"dtype", "scheduler"}
+    assert set(model.training) == TRAINING_KEYS | {"scheduler"}
     assert model.training["data"] == {
         "kind": "out-of-core file",
         "path": str(synth_file.resolve()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["LogisticRegression", "__version__", "load_model"]
+__all__ = ["LogisticRegression", "__version__", "load_model", "save_model"]
 
 
 def __getattr__(name: str):
@@ -13,8 +13,8 @@ def __getattr__(name: str):
         from logitnet.core.estimator import LogisticRegression
 
         return LogisticRegression
-    if name == "load_model":
-        from logitnet.app.modelfile import load_model
+    if name in ("load_model", "save_model"):
+        from logitnet.app import modelfile
 
-        return load_model
+        return getattr(modelfile, name)
     raise AttributeError(f"module 'logitnet' has no attribute {name!r}")

@@ -11,11 +11,14 @@ Before any work, :func:`check_output_path` makes sure a file can be written
 where the user asked (a probe file is created there and removed), and
 :func:`check_apart` that no output is also an input or another output.
 Files that are read must be regular files (:func:`file_kind`): a FIFO, a
-socket or a device would block or never end.
+socket or a device would block or never end. A file that is not what a
+command expected is named for what it is (:func:`describe_file`, from its
+first bytes), not for the parser that failed on it.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import stat
@@ -26,10 +29,13 @@ from pathlib import Path
 from logitnet.exceptions import OutputPathError, PathClashError
 
 __all__ = [
+    "LFS_POINTER",
+    "ZIP_ARCHIVE",
     "atomic_path",
     "check_apart",
     "check_input_file",
     "check_output_path",
+    "describe_file",
     "file_kind",
     "remove_temporary_files",
     "shown",
@@ -64,6 +70,102 @@ def file_kind(path: str | os.PathLike[str]) -> str | None:
         if test(mode):
             return name
     return "file" if stat.S_ISREG(mode) else "special file"
+
+
+#: How a Git LFS pointer file starts: what a repository clone without LFS
+#: holds in place of the real file.
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+#: What :func:`describe_file` calls a zip archive (an ``.npz`` is one).
+ZIP_ARCHIVE = "a zip archive"
+
+_HDF5 = b"\x89HDF\r\n\x1a\n"
+
+#: (offset, first bytes, what a file that has them there is), in the order
+#: tried. Only signatures that text never has, or that are long enough not
+#: to happen by chance; images are those Pillow reads, and a few others.
+_SIGNATURES = (
+    *((offset, _HDF5, "an HDF5 file (a data set?)") for offset in (0, 512, 1024, 2048)),
+    (0, b"PK\x03\x04", ZIP_ARCHIVE),
+    (0, b"PK\x05\x06", ZIP_ARCHIVE),  # an empty archive
+    (0, b"\x93NUMPY", "a NumPy .npy array"),
+    (0, b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (0, b"GIF87a", "a GIF image"),
+    (0, b"GIF89a", "a GIF image"),
+    (8, b"WEBPVP8", "a WebP image"),  # after "RIFF" and a size
+    (0, b"II*\x00", "a TIFF image"),
+    (0, b"MM\x00*", "a TIFF image"),
+    (0, b"\x00\x00\x01\x00", "an ICO image"),
+    (0, b"8BPS", "a Photoshop image"),
+    (0, b"qoif", "a QOI image"),
+    (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image"),
+    (0, b"\xffO\xffQ", "a JPEG 2000 image"),
+    (4, b"ftypavif", "an AVIF image"),
+    (4, b"ftypheic", "a HEIF image"),
+    (4, b"ftypmif1", "a HEIF image"),
+    (0, b"%PDF-", "a PDF document"),
+    (0, b"\x1f\x8b", "a gzip-compressed file"),
+    (0, LFS_POINTER, "a Git LFS pointer file (the real file was not fetched: "
+     "git lfs pull)"),
+)  # fmt: skip
+
+#: Bytes read from the start of a file to say what it is (HDF5's signature
+#: may sit at 2048, after a user block).
+_HEAD_BYTES = 4096
+
+#: Files of a zarr store's top level (versions 2 and 3).
+_ZARR_MARKERS = (".zgroup", ".zarray", "zarr.json")
+
+
+def describe_file(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` holds, in words, from its first bytes: ``"an HDF5 file
+    (a data set?)"``, ``"a PNG image"``, :data:`ZIP_ARCHIVE`, ``"a text
+    file"``, ``"an empty file"``, ``"a zarr store (a data set?)"``, ``"a
+    directory"``, ``"a FIFO (named pipe)"``, ... ; None when it does not
+    exist.
+
+    Cheap and safe on anything: at most 4 KiB of a regular file is read,
+    nothing is parsed, and a FIFO or a device is never opened. A file of no
+    kind known here is ``"a file of an unknown kind"``.
+    """
+    kind = file_kind(path)
+    if kind is None:
+        return None
+    if kind == "directory":
+        if any(os.path.isfile(os.path.join(path, m)) for m in _ZARR_MARKERS):
+            return "a zarr store (a data set?)"
+        return "a directory"
+    if kind != "file":
+        special = kind in {name for _, name in _KINDS} or kind == "special file"
+        return f"a {kind}" if special else f"unreadable ({kind})"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    if not head:
+        return "an empty file"
+    for offset, signature, what in _SIGNATURES:
+        if head[offset : offset + len(signature)] == signature:
+            return what
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle"
+    if head[:2] == b"BM" and head[6:10] == bytes(4):  # reserved bytes: zero
+        return "a BMP image"
+    if _is_text(head):
+        return "a text file"
+    return "a file of an unknown kind"
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether the first bytes of a file are UTF-8 text (a character cut
+    off at the end allowed), without control characters but whitespace."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\t\n\r\f\v" for ch in text.lstrip("\ufeff"))
 
 
 def check_input_file(

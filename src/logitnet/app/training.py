@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet.app.modelfile import SavedModel
-from logitnet.core.solvers import COST_EVERY, Step
+from logitnet.app.model import SavedModel, cost_every
+from logitnet.core.solvers import Step
 
 __all__ = [
     "ImageData",
@@ -179,11 +179,15 @@ def train(
     Returns
     -------
     model : SavedModel
-        Weights, classes, image shape. ``training`` holds
+        Weights, classes, image shape, made by
+        :meth:`logitnet.app.model.SavedModel.from_estimator`. ``training``
+        holds
 
         - ``data`` (``data.source``), ``n_train``, ``n_test``: the pictures;
         - ``solver``, ``learning_rate``, ``num_iterations`` (``max_iter``),
-          ``alpha``, ``tol``, ``class_weight``: the settings;
+          ``alpha``, ``tol``, ``class_weight`` (by class name),
+          ``fit_intercept``, ``dtype`` (``"float64"``),
+          ``representation_setting``: the estimator's settings;
         - ``representation``: where the solver computed, ``"primal"`` or
           ``"span"`` (the span of the examples, when there are fewer
           pictures than pixels);
@@ -217,11 +221,11 @@ def train(
         dtype=np.float64,
         callback=callback,
     )
-    model = _saved_model(
+    model = SavedModel.from_estimator(
         estimator,
         classes=list(data.classes),
         image_shape=data.image_shape,
-        data={
+        training={
             "data": data.source,
             "n_train": int(data.train_labels.size),
             "n_test": int(data.test_labels.size),
@@ -300,13 +304,6 @@ def train_cat_classifier(
         for line in accuracy_lines(model.metrics):
             print(line)
     return model
-
-
-def cost_every(solver: str) -> int:
-    """Every how many iterations a solver's cost is recorded (and printed):
-    the course's 100 for gradient descent, each one for L-BFGS, whose
-    iterations are few and each a full line search."""
-    return COST_EVERY if solver == "gd" else 1
 
 
 def cost_printer(
@@ -402,7 +399,7 @@ def train_on_file(
     Returns
     -------
     model : SavedModel
-        As :func:`train`, with ``dtype`` (``"float32"``) and ``scheduler``
+        As :func:`train`, with ``dtype`` ``"float32"`` and ``scheduler``
         in ``training``; the metrics are computed in one more pass over each
         split (the test split only when the file has ``test_set_x``).
     warning : str or None
@@ -429,15 +426,14 @@ def train_on_file(
             callback=callback,
         )
         metrics = _score_lazily(estimator, splits)
-    model = _saved_model(
+    model = SavedModel.from_estimator(
         estimator,
         classes=info["classes"],
         image_shape=info["image_shape"],
-        data={
+        training={
             "data": {"kind": "out-of-core file", "path": str(Path(path).resolve())},
             "n_train": info["n_train"],
             "n_test": info["n_test"],
-            "dtype": "float32",
             "scheduler": scheduler,
         },
     )
@@ -475,33 +471,6 @@ def _fit(
     elif caught and not (solver == "gd" and tol == 0):
         warning = str(caught[-1].message)
     return estimator, warning
-
-
-def _saved_model(estimator, *, classes, image_shape, data: dict) -> SavedModel:
-    """A fitted estimator as a model file's contents (metrics to be added)."""
-    every = cost_every(estimator.solver)
-    n_iter = int(estimator.n_iter_[0])
-    return SavedModel(
-        w=np.asarray(estimator.coef_[0], np.float64),
-        b=float(estimator.intercept_[0]),
-        classes=list(classes),
-        image_shape=tuple(image_shape),
-        training={
-            **data,
-            "solver": estimator.solver,
-            "learning_rate": estimator.learning_rate,
-            "num_iterations": estimator.max_iter,
-            "alpha": estimator.alpha,
-            "tol": estimator.tol,
-            "class_weight": estimator.class_weight,
-            "representation": estimator.representation_,
-            "n_iter": n_iter,
-            "converged": bool(estimator.converged_),
-            "final_cost": float(estimator.loss_curve_[-1]),
-            "cost_every": every,
-            "costs": [float(c) for c in estimator.loss_curve_[:n_iter:every]],
-        },
-    )
 
 
 def _score_lazily(estimator, splits: dict) -> dict[str, Any]:

@@ -68,9 +68,9 @@ def scored(args: argparse.Namespace, feedback: Feedback):
         file_pictures,
         labelled_pictures,
     )
-    from logitnet.app.modelfile import load_model
+    from logitnet.app.modelfile import load_picture_model
 
-    model = load_model(args.model)
+    model = load_picture_model(args.model)
     if args.data is not None:
         data_options(args, model)
         result, source = evaluate_file(model, args.data, args.split)

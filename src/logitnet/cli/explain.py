@@ -49,7 +49,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logitnet.app.modelfile import load_model
+    from logitnet.app.modelfile import load_picture_model
     from logitnet.app.prediction import classify
     from logitnet.data.images import read_image
     from logitnet.viz import plots
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.image is None) == (args.data is None):
         raise UsageError("give one picture to explain: IMAGE or --data FILE")
     check_outputs(args, {"--out": args.out})
-    model = load_model(args.model)
+    model = load_picture_model(args.model)
     if args.data is not None:
         from logitnet.data.reader import read_pictures
 

@@ -54,13 +54,13 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logitnet.app.modelfile import load_model
+    from logitnet.app.modelfile import load_picture_model
     from logitnet.app.prediction import iter_predictions, predict_file
 
     if not args.images and args.data is None:
         raise UsageError("give pictures to classify, or --data FILE")
     feedback = Feedback(args)
-    model = load_model(args.model)
+    model = load_picture_model(args.model)
     entries = itertools.chain(
         iter_predictions(model, args.images, progress=feedback.files("reading images"))
         if args.images

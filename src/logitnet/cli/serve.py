@@ -78,11 +78,11 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logitnet.app.modelfile import load_model
+    from logitnet.app.modelfile import load_picture_model
     from logitnet.server.api import check_address, serve
     from logitnet.server.uploads import MB, Limits
 
-    model = load_model(args.model)  # a bad model stops here, before binding
+    model = load_picture_model(args.model)  # a bad model stops here, before binding
     limits = Limits(
         max_file_bytes=int(args.max_file_mb * MB),
         max_request_bytes=int(args.max_request_mb * MB),

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from logitnet.checks import check_binary_labels, check_class_names
 from logitnet.exceptions import DataError
-from logitnet.files import check_input_file
+from logitnet.files import LFS_POINTER, check_input_file
 
 __all__ = [
     "check_labels",
@@ -37,8 +37,6 @@ __all__ = [
     "read_split",
     "write_course_file",
 ]
-
-_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 #: Stored chunks smaller than this, more than :data:`MAX_SMALL_CHUNKS` of them,
 #: are refused: reading through millions of tiny chunks costs memory and time
@@ -56,7 +54,7 @@ def is_lfs_pointer(path: str | os.PathLike[str]) -> bool:
     """Whether the file is a Git LFS pointer: a small text file standing in
     for the real one in a repository clone without LFS."""
     with open(path, "rb") as f:
-        return f.read(len(_LFS_POINTER)) == _LFS_POINTER
+        return f.read(len(LFS_POINTER)) == LFS_POINTER
 
 
 def not_hdf5_reason(path: Path) -> str | None:

@@ -241,7 +241,8 @@ def create_app(
     Parameters
     ----------
     model : SavedModel
-        Loaded and checked by the caller (:func:`logitnet.app.modelfile.load_model`).
+        Loaded and checked by the caller
+        (:func:`logitnet.app.modelfile.load_picture_model`).
     model_name : str
         The model file's name, shown on the page.
     limits : Limits, optional
@@ -381,14 +382,14 @@ def _one_blas_thread() -> None:
 def app_from_environment():
     """The application a uvicorn worker process builds (``--workers N``):
     the model path and limits come from :data:`CONFIG_VARIABLE`."""
-    from logitnet.app.modelfile import load_model
+    from logitnet.app.modelfile import load_picture_model
     from logitnet.server.slow_clients import TimedH11Protocol
 
     config = json.loads(os.environ[CONFIG_VARIABLE])
     TimedH11Protocol.header_timeout = config["header_timeout"]
     _one_blas_thread()
     return create_app(
-        load_model(config["model"]),
+        load_picture_model(config["model"]),
         model_name=config["model_name"],
         limits=Limits(**config["limits"]),
     )
