@@ -193,11 +193,12 @@ def main(argv=None) -> None:
 
 def write_results(args, passes: dict, versus: dict | None) -> None:
     n = args.n_samples
+    cpu = platform.processor() or platform.machine()
     lines = [
         "# What one picture, one answer costs",
         "",
         f"Written by `benchmarks/bench_one_answer.py` on "
-        f"{datetime.date.today().isoformat()}, {platform.processor() or platform.machine()}, "
+        f"{datetime.date.today().isoformat()}, {cpu}, "
         f"{os.cpu_count()} cores, NumPy {np.__version__}. Medians of {args.repeat} "
         f"interleaved rounds, a {PAUSE} s pause before each call; the data file "
         f"({n:,} pictures of 64 x 64 x 3, {n * 12288 / 1e9:.2f} GB) is in the "
@@ -209,8 +210,11 @@ def write_results(args, passes: dict, versus: dict | None) -> None:
         "|---|---|---|---|---|",
     ]
     for setting, t in passes.items():
-        for what, label in (("file", f"`predict --data`'s pass, {n:,} pictures"),
-                            ("memory", "in-memory float64, 20,000 x 12,288")):  # fmt: skip
+        kinds = (
+            ("file", f"`predict --data`'s pass, {n:,} pictures"),
+            ("memory", "in-memory float64, 20,000 x 12,288"),
+        )
+        for what, label in kinds:
             mine, blas = t[f"{what}, row_dot"], t[f"{what}, X @ w"]
             lines.append(
                 f"| {setting} | {label} | {mine:.3f} | {blas:.3f} | {mine / blas:.2f} |"
@@ -228,9 +232,8 @@ def write_results(args, passes: dict, versus: dict | None) -> None:
         for setting, t in versus.items():
             for job in ("predict --data", "gradient pass"):
                 mine, base = t[(job, "this tree")], t[(job, "baseline")]
-                lines.append(
-                    f"| {setting} | {job} | {mine:.2f} | {base:.2f} | {mine / base:.2f} |"
-                )
+                cells = f"{mine:.2f} | {base:.2f} | {mine / base:.2f}"
+                lines.append(f"| {setting} | {job} | {cells} |")
     out = HERE / "RESULTS_ONE_ANSWER.md"
     out.write_text("\n".join(lines) + "\n")
     print(out.read_text())
