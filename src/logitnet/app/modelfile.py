@@ -143,11 +143,17 @@ def save_model(
 
     Examples
     --------
-    >>> X = pictures_to_X(train_x)  # doctest: +SKIP
-    >>> clf = LogisticRegression().fit(X, train_y.ravel())  # doctest: +SKIP
-    >>> save_model(
-    ...     "mine.npz", clf, image_shape=(64, 64, 3), classes=["non-cat", "cat"]
-    ... )  # doctest: +SKIP
+    >>> from logitnet import LogisticRegression
+    >>> from logitnet.app.prediction import pictures_to_X
+    >>> pictures = np.random.default_rng(0).integers(0, 256, (20, 4, 4, 3), np.uint8)
+    >>> labels = pictures.mean(axis=(1, 2, 3)) > 127
+    >>> clf = LogisticRegression(solver="lbfgs").fit(pictures_to_X(pictures), labels)
+    >>> save_model("mine.npz", clf, image_shape=(4, 4, 3), classes=["dark", "bright"])
+    PosixPath('mine.npz')
+    >>> labels[:3]
+    array([False,  True,  True])
+    >>> load_model("mine.npz").predict(pictures[:3])
+    ['dark', 'bright', 'bright']
     """
     path = Path(path)
     if not isinstance(model, SavedModel):
