@@ -6,6 +6,7 @@ local path is shown; the options refuse sizes below one byte."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -152,6 +153,32 @@ def test_a_picture_larger_than_the_whole_budget_is_422(tight):
     assert status == 422
     assert answer["error"].startswith("huge.gif: refused, 8192x8192 pixels")
     assert f"at most {BUDGET_MB} MiB" in answer["error"]
+
+
+def test_the_budget_admits_whoever_fits_and_keeps_its_count():
+    from logitnet.server.budget import DecodeBudget, ServerBusy
+
+    async def scenario() -> None:
+        budget = DecodeBudget(100)
+        assert budget.try_take(80)
+        assert not budget.try_take(30)
+        big = asyncio.ensure_future(budget.take(50, timeout=5))
+        await asyncio.sleep(0.01)
+        await asyncio.wait_for(budget.take(20, timeout=5), 1)  # fits: not queued
+        assert not big.done() and budget.used == 100
+        giver = threading.Thread(target=budget.give_back, args=(80,))
+        giver.start()  # given back from a worker thread: the waiter goes on
+        await asyncio.wait_for(big, 1)
+        giver.join()
+        assert budget.used == 70
+        with pytest.raises(ServerBusy):
+            await budget.take(60, timeout=0.05)
+        assert budget.used == 70  # the one that gave up holds nothing
+        budget.give_back(50)
+        budget.give_back(20)
+        assert budget.used == 0
+
+    asyncio.run(scenario())
 
 
 #: Run in a fresh process: the peak memory of each kind's decode, against

@@ -20,6 +20,7 @@ the system, so that its memory comes back down after a burst.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import threading
 import warnings
@@ -53,7 +54,7 @@ T = TypeVar("T")
 #: 12; with transparency 18 (PNG palette) to 27.75 (WebP RGBA: composited
 #: over white through full-size RGBA copies); 16- and 32-bit channels 21
 #: (16-bit PNG) to 24.4 (32-bit TIFF, mode "I"). Rounded up by about a tenth,
-#: so that the estimate stays above the peak: tests/test_serve.py checks
+#: so that the estimate stays above the peak: tests/test_serve_crafted.py checks
 #: each kind against the real decode.
 BYTES_PER_PIXEL = {"gray": 7, "color": 14, "transparent": 30, "wide": 28}
 
@@ -145,8 +146,9 @@ class DecodeBudget:
         with self._lock:
             self._used -= n
             loop = self._loop if self._waiting else None
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._admit)
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self._admit)
 
     def _admit(self) -> None:
         with self._lock:
