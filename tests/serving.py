@@ -12,8 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from pathlib import Path
 
 HOST = "127.0.0.1"
 
@@ -25,9 +27,13 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m logitnet serve --model MODEL ARGS`` until :meth:`stop`."""
+    """``python -m logitnet serve --model MODEL ARGS`` until :meth:`stop`;
+    requests go to ``connect`` (the address it listens on)."""
 
-    def __init__(self, model, *args: str, start_timeout: float = 60) -> None:
+    def __init__(
+        self, model, *args: str, start_timeout: float = 60, connect: str = HOST
+    ) -> None:
+        self.host = connect
         self.port = free_port()
         self.process = subprocess.Popen(
             [
@@ -41,16 +47,21 @@ class Server:
                 str(self.port),
                 *args,
             ],
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+        # Read as it comes, so that a server that logs much never blocks on
+        # a full pipe, and a test can look at the log while it runs.
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + start_timeout
         while True:
             if self.process.poll() is not None:
-                _, err = self.process.communicate()
-                raise RuntimeError(f"the server ended early: {err}")
+                self._reader.join(timeout=10)
+                raise RuntimeError(f"the server ended early: {self.stderr()}")
             with contextlib.suppress(OSError):
                 if self.request("GET", "/healthz")[0] == 200:
                     return
@@ -59,9 +70,17 @@ class Server:
                 raise RuntimeError("the server did not answer /healthz")
             time.sleep(0.1)
 
+    def _read_stderr(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def stderr(self) -> str:
+        """What the server has written to stderr so far."""
+        return "".join(self.lines)
+
     def request(self, method, path, body=None, headers=None, timeout=30):
         """(status, headers as a dict with lower-case names, body bytes)."""
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
@@ -81,16 +100,30 @@ class Server:
     def answers(self) -> bool:
         return self.request("GET", "/healthz")[0] == 200
 
+    def memory_mb(self, field: str = "VmRSS") -> float:
+        """The server process's ``VmRSS`` (resident memory now) or ``VmHWM``
+        (its peak since :meth:`reset_peak`), in MiB, from /proc."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+        raise KeyError(field)
+
+    def reset_peak(self) -> None:
+        """Start ``VmHWM`` again from the resident memory now."""
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+
     def stop(self, signum: int | None = signal.SIGTERM, timeout: float = 30):
         """Send ``signum`` (None: none, wait for the end); (exit status, stderr)."""
         if signum is not None and self.process.poll() is None:
             self.process.send_signal(signum)
         try:
-            _, err = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, err = self.process.communicate()
-        return self.process.returncode, err
+            self.process.wait()
+        self._reader.join(timeout=10)
+        self.process.stderr.close()
+        return self.process.returncode, self.stderr()
 
 
 def multipart(files, boundary: str | None = None):

@@ -8,6 +8,23 @@ import sys
 
 from logitnet.cli._common import add_model, int_at_least, learning_rate
 
+#: Bytes in the MiB of the --max-*-mb options.
+MB = 1024 * 1024
+
+
+def megabytes(text: str) -> int:
+    """A size given in MiB, as whole bytes: at least one."""
+    try:
+        value = learning_rate(text)  # a finite number > 0
+    except argparse.ArgumentTypeError:
+        value = 0.0
+    if value * MB < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a size in MiB of at least one byte ({1 / MB:.3g} MiB); "
+            f"got {text!r}"
+        )
+    return int(value * MB)
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
@@ -25,7 +42,17 @@ def add_parser(commands) -> None:
         "--host",
         default="127.0.0.1",
         help="the address to listen on (default: %(default)s, this computer "
-        "only; 0.0.0.0 opens it to the network)",
+        "only; 0.0.0.0 opens it to the network, and says so)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the server answers for, besides localhost, the "
+        "--host address and IP addresses (repeatable): requests naming any "
+        "other host in their Host header get 421, so that a web page cannot "
+        "reach this server through a name of its own (DNS rebinding)",
     )
     parser.add_argument(
         "--port",
@@ -41,17 +68,28 @@ def add_parser(commands) -> None:
     )
     parser.add_argument(
         "--max-file-mb",
-        type=learning_rate,  # a finite number > 0
-        default=20.0,
+        type=megabytes,
+        default=20 * MB,
         metavar="MB",
-        help="the largest picture accepted, in MiB (default: %(default)g)",
+        help="the largest picture accepted, in MiB (default: 20)",
     )
     parser.add_argument(
         "--max-request-mb",
-        type=learning_rate,
-        default=64.0,
+        type=megabytes,
+        default=64 * MB,
         metavar="MB",
-        help="the largest request body accepted, in MiB (default: %(default)g)",
+        help="the largest request body accepted, in MiB (default: 64)",
+    )
+    parser.add_argument(
+        "--max-decode-mb",
+        type=megabytes,
+        default=1024 * MB,
+        metavar="MB",
+        help="the memory all pictures being decoded at once may take, in MiB, "
+        "by what their headers declare (default: 1024, for a 2-core, 4 GB "
+        "machine; shared among the --workers): a request that finds no room "
+        "within --decode-wait seconds gets 503 with Retry-After, a picture "
+        "that could never fit gets 422",
     )
     parser.add_argument(
         "--max-files",
@@ -74,24 +112,37 @@ def add_parser(commands) -> None:
         metavar="S",
         help="seconds a client has to send a request's body (default: %(default)g)",
     )
+    parser.add_argument(
+        "--decode-wait",
+        type=learning_rate,
+        default=5.0,
+        metavar="S",
+        help="seconds a request waits for room in the decode budget before "
+        "it is answered 503 (default: %(default)g)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.modelfile import load_picture_model
-    from logitnet.server.api import check_address, serve
-    from logitnet.server.uploads import MB, Limits
+    from logitnet.server.hosts import is_loopback, open_warning, url_of
+    from logitnet.server.running import check_address, serve
+    from logitnet.server.uploads import Limits
 
     model = load_picture_model(args.model)  # a bad model stops here, before binding
     limits = Limits(
-        max_file_bytes=int(args.max_file_mb * MB),
-        max_request_bytes=int(args.max_request_mb * MB),
+        max_file_bytes=args.max_file_mb,
+        max_request_bytes=args.max_request_mb,
         max_files=args.max_files,
         body_timeout=args.body_timeout,
+        max_decode_bytes=args.max_decode_mb,
+        decode_wait=args.decode_wait,
     )
     check_address(args.host, args.port)
+    if not is_loopback(args.host):
+        print(open_warning(args.host), file=sys.stderr, flush=True)
     print(
-        f"logitnet: serving {args.model} on http://{args.host}:{args.port}/ "
+        f"logitnet: serving {args.model} on {url_of(args.host, args.port)} "
         "(Ctrl-C stops)",
         file=sys.stderr,
         flush=True,
@@ -112,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             limits=limits,
+            allowed_hosts=tuple(args.allowed_host),
             header_timeout=args.header_timeout,
         )
     finally:

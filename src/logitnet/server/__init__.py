@@ -3,6 +3,9 @@
 A layer of its own, between the pictures (``viz``) and the command line:
 the server draws what ``explain`` draws and shows what the report shows, so
 it sits above ``viz``, which sits above the application. ``api`` is the
-ASGI application and how it runs, ``page`` the HTML it serves, and
-``slow_clients`` the deadline for a request's headers that uvicorn lacks.
+ASGI application, ``running`` how uvicorn runs it, ``uploads`` the request
+bodies, ``budget`` the memory that decoding may take, ``hosts`` the host
+names answered, ``page`` the HTML it serves, and ``slow_clients`` what
+uvicorn's HTTP protocol lacks (a deadline for a request's headers; a
+connection closed after a request framed two ways).
 """

@@ -22,15 +22,23 @@ The API:
   that is not a picture.
 - ``GET /api/model``: the model file's metadata, without the weights.
 - ``GET /healthz``, ``GET /openapi.json``, ``GET /docs`` (a page of this
-  server's own, no CDN), ``GET /`` (the page).
+  server's own, no CDN), ``GET /`` (the page). ``HEAD`` wherever ``GET``
+  works.
 
 Limits (:class:`Limits`): a body larger than the per-request limit by its
 Content-Length, or a file that grows past the per-file limit while it is
 read, is answered 413 at once, without reading the rest; more files than
 ``max_files`` is 413 too. A decompression bomb is 422 with the message the
 command line prints. Bodies are read into memory, never written to disk.
-Every answer carries a Content-Security-Policy (``frame-ancestors 'none'``)
-and ``X-Content-Type-Options: nosniff``.
+Pictures are decoded in worker threads, never on the event loop, each
+request once its largest picture's declared cost fits in the decode budget
+(:mod:`logitnet.server.budget`): 503 with ``Retry-After`` when there is no
+room within ``Limits.decode_wait``. Each refused request is one line on
+stderr. Only the host names the server was started for are answered
+(:mod:`logitnet.server.hosts`), and no local path is shown: the model's
+recorded data path is cut to its file name. Every answer carries a
+Content-Security-Policy (``frame-ancestors 'none'``) and
+``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
@@ -38,30 +46,32 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
-import os
-from dataclasses import asdict
+import logging
+from dataclasses import replace
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 
 from logitnet.app.prediction import without_name
 from logitnet.exceptions import DataError, TooManyPixelsError
+from logitnet.files import shown
+from logitnet.server.budget import DecodeBudget, ServerBusy, decode_within
+from logitnet.server.hosts import HostCheck, allowed_names
 from logitnet.server.uploads import Limits, RequestError, parse_body
 
 if TYPE_CHECKING:
     from logitnet.app.modelfile import SavedModel
 
 __all__ = [
-    "check_address",
     "create_app",
     "explain_upload",
+    "model_metadata",
     "predict_uploads",
-    "serve",
+    "without_local_paths",
 ]
 
 # --- answers -------------------------------------------------------------------
@@ -110,17 +120,34 @@ def explain_upload(model: SavedModel, name: str, data: bytes) -> dict[str, Any]:
 
 
 def model_metadata(model: SavedModel) -> dict[str, Any]:
-    """What a model file records, without the weights: JSON-ready."""
+    """What a model file records, without the weights, and without local
+    paths (:func:`without_local_paths`): JSON-ready."""
     return {
         "classes": list(model.classes),
         "image_shape": list(model.image_shape),
         "n_weights": int(model.w.size),
         "bias": float(model.b),
-        "training": _jsonable(model.training),
-        "metrics": _jsonable(model.metrics),
+        "training": without_local_paths(_jsonable(model.training)),
+        "metrics": without_local_paths(_jsonable(model.metrics)),
         "preprocessing": dict(model.preprocessing),
         "logitnet_version": model.logitnet_version,
     }
+
+
+def without_local_paths(value: Any, key: str = "") -> Any:
+    """``value`` (JSON-like) with each absolute path, and each ``"path"``
+    entry, cut to its last part: ``/home/ana/cats/train.h5`` is shown as
+    ``train.h5``. What the server shows must not tell where its files are."""
+    if isinstance(value, dict):
+        return {k: without_local_paths(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_local_paths(v) for v in value]
+    if isinstance(value, str):
+        for flavour in (PureWindowsPath, PurePosixPath):
+            path = flavour(value)
+            if path.is_absolute() or (key == "path" and path.name):
+                return path.name
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -135,14 +162,6 @@ def _jsonable(value: Any) -> Any:
 
 # --- the application -------------------------------------------------------------
 
-
-#: Uploads of at most this many bytes are classified on the event loop: a
-#: 64x64 PNG takes 0.1 ms to decode and classify, less than the hop to a
-#: worker thread and back (measured, 2 cores, --workers 2, A/B twice: the
-#: share of the trivial endpoint's throughput rose from 26-41 % to 39-61 %
-#: at 32 clients, p99 fell). Larger ones (a photo: 5 ms and more) go to the
-#: thread pool, so that they do not hold up the other connections.
-INLINE_BYTES = 64 * 1024
 
 #: The OpenAPI description of an upload: multipart files or one raw picture.
 UPLOAD_BODY = {
@@ -173,7 +192,9 @@ PREDICT_RESPONSES = {
     408: {"description": "the body came too slowly"},
     413: {"description": "a file or the request over its limit"},
     415: {"description": "neither multipart nor a raw picture"},
-    422: {"description": "a decompression bomb"},
+    421: {"description": "a Host this server was not started for"},
+    422: {"description": "a decompression bomb, or a picture over the decode budget"},
+    503: {"description": "no room in the decode budget: retry after Retry-After s"},
 }
 
 
@@ -206,11 +227,44 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _refused(status: int, message: str) -> JSONResponse:
-    """A request refused as a whole. It may leave the rest of its body
-    unread: the connection is closed, so that the next request starts clean."""
+class HeadAsGet:
+    """ASGI middleware: ``HEAD`` is answered wherever ``GET`` is, with
+    ``GET``'s status and headers (uvicorn sends no body for a ``HEAD``)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
+
+
+log = logging.getLogger("logitnet.server")
+
+#: Seconds a client told 503 is asked to wait before it tries again.
+RETRY_AFTER = 2
+
+
+def _refused(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A request refused as a whole, and one line on stderr saying so. It
+    may leave the rest of its body unread: the connection is closed, so
+    that the next request starts clean."""
+    client = request.client.host if request.client else "?"
+    log.warning(
+        "%d %s %s from %s: %s",
+        status,
+        request.method,
+        shown(request.url.path),
+        client,
+        shown(message),
+    )
     return JSONResponse(
-        {"error": message}, status_code=status, headers={"Connection": "close"}
+        {"error": message},
+        status_code=status,
+        headers={"Connection": "close", **(headers or {})},
     )
 
 
@@ -235,6 +289,7 @@ def create_app(
     *,
     model_name: str = "model",
     limits: Limits | None = None,
+    hosts: frozenset[str] | None = None,
 ) -> FastAPI:
     """The ASGI application serving ``model``.
 
@@ -246,6 +301,10 @@ def create_app(
     model_name : str
         The model file's name, shown on the page.
     limits : Limits, optional
+        ``max_decode_bytes`` is this process's own decode budget.
+    hosts : frozenset of str, optional
+        The names a ``Host`` header may give (default: localhost and
+        127.0.0.1; :func:`logitnet.server.hosts.allowed_names`).
 
     Returns
     -------
@@ -255,6 +314,7 @@ def create_app(
     from logitnet.server import page as server_page
 
     limits = limits or Limits()
+    budget = DecodeBudget(limits.max_decode_bytes)
     app = FastAPI(
         title="logitnet",
         version=__version__,
@@ -263,24 +323,53 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    page = server_page.render_page(model, model_name=model_name, limits=limits)
+    shown_model = replace(model, training=without_local_paths(model.training))
+    page = server_page.render_page(shown_model, model_name=model_name, limits=limits)
     page_csp = _csp(script=server_page.SCRIPT, style=server_page.STYLE)
     docs_page = server_page.DOCS_PAGE
     docs_csp = _csp(script=server_page.DOCS_SCRIPT, style=server_page.STYLE)
-    api_csp = _csp()
     metadata = model_metadata(model)
 
-    app.add_middleware(SecurityHeaders, csp=api_csp)
+    # The last added runs first: HEAD becomes GET after the Host check, and
+    # every answer, a refusal too, gets the security headers.
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(HostCheck, names=hosts or allowed_names("127.0.0.1"))
+    app.add_middleware(SecurityHeaders, csp=_csp())
 
-    async def files_of(request: Request) -> list[tuple[str, bytes]]:
+    async def files_of(request: Request, one: bool) -> list[tuple[str, bytes]]:
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             async with asyncio.timeout(limits.body_timeout):
-                return await parse_body(headers, request.stream(), limits)
+                files = await parse_body(headers, request.stream(), limits)
         except TimeoutError:
             raise RequestError(
                 408, f"the body took longer than {limits.body_timeout:g} s"
             ) from None
+        if one and len(files) != 1:
+            raise RequestError(400, f"explain takes one file; got {len(files)}")
+        return files
+
+    async def answer(request: Request, work, *, one: bool = False) -> Response:
+        """The files of ``request`` given to ``work(files)`` in a worker
+        thread, within the decode budget; a refusal as its status."""
+        try:
+            files = await files_of(request, one)
+            return JSONResponse(
+                await decode_within(
+                    budget, files, lambda: work(files), wait=limits.decode_wait
+                )
+            )
+        except RequestError as e:
+            return _refused(request, e.status, str(e))
+        except TooManyPixelsError as e:
+            return _refused(request, 422, str(e))
+        except ServerBusy:
+            return _refused(
+                request,
+                503,
+                "the server is busy decoding other pictures; try again shortly",
+                {"Retry-After": str(RETRY_AFTER)},
+            )
 
     @app.post(
         "/api/predict",
@@ -289,39 +378,27 @@ def create_app(
         responses=PREDICT_RESPONSES,
     )
     async def predict(request: Request) -> Response:
+        return await answer(request, lambda files: predict_uploads(model, files))
+
+    def explain_one(files: list[tuple[str, bytes]]) -> dict[str, Any]:
+        ((name, data),) = files
         try:
-            files = await files_of(request)
-            if sum(len(data) for _, data in files) <= INLINE_BYTES:
-                entries = predict_uploads(model, files)
-            else:
-                entries = await run_in_threadpool(predict_uploads, model, files)
-        except RequestError as e:
-            return _refused(e.status, str(e))
-        except TooManyPixelsError as e:
-            return _refused(422, str(e))
-        return JSONResponse(entries)
+            return explain_upload(model, name, data)
+        except TooManyPixelsError:
+            raise
+        except DataError as e:
+            # A file that is not a picture: its own error object, as in
+            # predict's answer (a bomb refuses the request).
+            return {"path": name, "error": without_name(str(e), name)}
 
     @app.post(
         "/api/explain",
         summary="Explain one picture: z, the probabilities, the picture as PNG",
         openapi_extra=UPLOAD_BODY,
+        responses=PREDICT_RESPONSES,
     )
     async def explain(request: Request) -> Response:
-        try:
-            files = await files_of(request)
-            if len(files) != 1:
-                raise RequestError(400, f"explain takes one file; got {len(files)}")
-            answer = await run_in_threadpool(explain_upload, model, *files[0])
-        except RequestError as e:
-            return _refused(e.status, str(e))
-        except TooManyPixelsError as e:
-            return _refused(422, str(e))
-        except DataError as e:
-            # A file that is not a picture: its own error object, as in
-            # predict's answer (a bomb, above, refuses the request).
-            name = files[0][0]
-            return JSONResponse({"path": name, "error": without_name(str(e), name)})
-        return JSONResponse(answer)
+        return await answer(request, explain_one, one=True)
 
     @app.get("/api/model", summary="The model's metadata, without the weights")
     async def model_info() -> Response:
@@ -340,115 +417,3 @@ def create_app(
         return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_csp})
 
     return app
-
-
-# --- running it -------------------------------------------------------------------
-
-#: The environment variable that hands a worker process its settings.
-CONFIG_VARIABLE = "LOGITNET_SERVE_CONFIG"
-
-
-def check_address(host: str, port: int) -> None:
-    """Raise a one-line OSError if ``host:port`` cannot be listened on (in
-    use, not this machine's address, a port that needs root), so that the
-    command says so itself instead of uvicorn's log."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family, kind, proto, _, address = infos[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as e:
-        reason = e.strerror or str(e)
-        raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
-
-
-def _one_blas_thread() -> None:
-    """One BLAS thread per server process, for the rest of its life.
-
-    A request's product is one picture's 12,288 values against w: BLAS
-    threads cannot help it, and with several requests in flight (the
-    threadpool) and several workers they only fight over the cores.
-    Measured on 2 cores, --workers 2, 8 clients: 279 64x64 PNG predictions
-    a second with OpenBLAS's default threads, 2,342 with one.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-
-
-def app_from_environment():
-    """The application a uvicorn worker process builds (``--workers N``):
-    the model path and limits come from :data:`CONFIG_VARIABLE`."""
-    from logitnet.app.modelfile import load_picture_model
-    from logitnet.server.slow_clients import TimedH11Protocol
-
-    config = json.loads(os.environ[CONFIG_VARIABLE])
-    TimedH11Protocol.header_timeout = config["header_timeout"]
-    _one_blas_thread()
-    return create_app(
-        load_picture_model(config["model"]),
-        model_name=config["model_name"],
-        limits=Limits(**config["limits"]),
-    )
-
-
-def serve(
-    model_path: str,
-    model: SavedModel,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    workers: int = 1,
-    limits: Limits | None = None,
-    header_timeout: float = 10.0,
-    keep_alive_timeout: float = 5.0,
-    graceful_timeout: float = 30.0,
-) -> None:
-    """Serve ``model`` until SIGINT or SIGTERM; in-flight requests finish
-    first (up to ``graceful_timeout`` seconds).
-
-    A connection that has not sent a whole request line and headers within
-    ``header_timeout`` seconds is closed (a slowloris client holds no
-    worker); a body has ``limits.body_timeout`` seconds.
-    """
-    import uvicorn
-
-    from logitnet.server.slow_clients import TimedH11Protocol
-
-    limits = limits or Limits()
-    TimedH11Protocol.header_timeout = header_timeout
-    _one_blas_thread()
-    name = os.path.basename(model_path)
-    settings = {
-        "host": host,
-        "port": port,
-        "http": TimedH11Protocol,
-        "timeout_keep_alive": keep_alive_timeout,
-        "timeout_graceful_shutdown": graceful_timeout,
-        "log_level": "warning",
-        "access_log": False,
-        "server_header": False,
-        "date_header": True,
-    }
-    if workers > 1:
-        os.environ[CONFIG_VARIABLE] = json.dumps(
-            {
-                "model": model_path,
-                "model_name": name,
-                "limits": asdict(limits),
-                "header_timeout": header_timeout,
-            }
-        )
-        uvicorn.run(
-            "logitnet.server.api:app_from_environment",
-            factory=True,
-            workers=workers,
-            **settings,
-        )
-    else:
-        uvicorn.run(
-            create_app(model, model_name=name, limits=limits), workers=1, **settings
-        )

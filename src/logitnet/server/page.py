@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from logitnet.app.modelfile import SavedModel
-    from logitnet.server.api import Limits
+    from logitnet.server.uploads import Limits
 
 __all__ = ["DOCS_PAGE", "DOCS_SCRIPT", "SCRIPT", "STYLE", "render_page"]
 

@@ -1,4 +1,5 @@
-"""A deadline for a request's headers, which uvicorn does not have.
+"""A deadline for a request's headers, which uvicorn does not have; and a
+connection closed after a request framed two ways.
 
 uvicorn closes a kept-alive connection that stays idle, but a client that
 sends its request line and headers a byte at a time (a "slowloris") keeps
@@ -7,7 +8,14 @@ protocol here is uvicorn's h11 protocol with one timer more: a connection
 that has not sent a whole request head within :attr:`TimedH11Protocol.
 header_timeout` seconds of connecting, or of its previous answer, is
 closed. A body's pace is the application's to bound
-(:attr:`logitnet.server.api.Limits.body_timeout`).
+(:attr:`logitnet.server.uploads.Limits.body_timeout`).
+
+A request with both ``Content-Length`` and ``Transfer-Encoding`` is read by
+its Transfer-Encoding (h11 does so), but a proxy in front may have read it
+by its Content-Length: what follows on the connection is then a request the
+proxy never saw ("request smuggling"). RFC 9112 section 6.1: the server
+must close the connection after answering it. It is answered, then closed;
+a request pipelined behind it is not read.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ __all__ = ["TimedH11Protocol"]
 
 
 class TimedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with a deadline for each request head."""
+    """uvicorn's h11 protocol, with a deadline for each request head, and
+    no keep-alive after a request with both Content-Length and
+    Transfer-Encoding."""
 
     #: Seconds a client has to send a request line and its headers. A class
     #: attribute: uvicorn builds the protocol itself, in each worker process.
@@ -40,6 +50,16 @@ class TimedH11Protocol(H11Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._arm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        # uvicorn has just built the cycle of a new request, if one came:
+        # its task is scheduled, not started, so its answer is still ahead.
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started and cycle.keep_alive:
+            names = {name for name, _ in self.headers}
+            if b"content-length" in names and b"transfer-encoding" in names:
+                cycle.keep_alive = False  # closed once answered
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -10,6 +10,7 @@ kept as text to echo back.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may send.
+    """What a request may send, and what decoding may take.
 
     Attributes
     ----------
@@ -35,12 +36,21 @@ class Limits:
     body_timeout : float
         Seconds a client may take to send a body (default 30): a slow
         client is answered 408 and dropped.
+    max_decode_bytes : int
+        The memory all pictures being decoded at once may take, by what
+        their headers declare (default 1 GiB; shared out among the
+        ``--workers``): see :mod:`logitnet.server.budget`.
+    decode_wait : float
+        Seconds a request waits for room to decode (default 5) before it is
+        answered 503 with ``Retry-After``.
     """
 
     max_file_bytes: int = 20 * MB
     max_request_bytes: int = 64 * MB
     max_files: int = 32
     body_timeout: float = 30.0
+    max_decode_bytes: int = 1024 * MB
+    decode_wait: float = 5.0
 
 
 class RequestError(Exception):
@@ -151,11 +161,13 @@ async def _multipart(content_type: str, chunks, limits: Limits):
         part["headers"][field] = header.pop("value", b"")
 
     def on_headers_finished() -> None:
-        _, disposition = parse_options_header(
-            part["headers"].get(b"content-disposition", b"")
-        )
-        filename = disposition.get(b"filename")
-        part["name"] = None if filename is None else filename
+        raw = part["headers"].get(b"content-disposition", b"")
+        _, disposition = parse_options_header(raw)
+        # RFC 6266: filename* (a name in UTF-8, say) is preferred to filename.
+        filename = _extended_filename(raw)
+        if filename is None:
+            filename = disposition.get(b"filename")
+        part["name"] = filename
         if filename is not None and len(files) >= limits.max_files:
             failure.append(
                 RequestError(
@@ -178,19 +190,19 @@ async def _multipart(content_type: str, chunks, limits: Limits):
             name = shown(part["name"].decode("utf-8", "replace")) or "upload"
             files.append((name, bytes(part["data"])))
 
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    }
     try:
+        # In the try: the parser refuses some boundaries (over 256 bytes)
+        # as it is built, and that is the client's fault too.
+        parser = MultipartParser(boundary, callbacks)
         async for chunk in chunks:
             total += len(chunk)
             if total > limits.max_request_bytes:
@@ -212,3 +224,30 @@ async def _multipart(content_type: str, chunks, limits: Limits):
     if not files:
         raise RequestError(400, "the multipart body holds no file")
     return files
+
+
+#: A part's ``filename*`` parameter: RFC 6266 (RFC 8187's ext-value,
+#: ``charset'language'percent-encoded``), quoted or not.
+_FILENAME_STAR = re.compile(rb'(?:^|;)\s*filename\*\s*=\s*"?([^;"]*)"?', re.IGNORECASE)
+
+
+def _extended_filename(disposition: bytes) -> bytes | None:
+    """A part's ``filename*`` as UTF-8 bytes, or None when it has none.
+
+    UTF-8 and ISO-8859-1 are decoded as such; a value in another charset, or
+    not in the ``charset'language'value`` form, is still the part's name
+    (its bytes, as UTF-8 where they can be): the client meant a file.
+    """
+    from urllib.parse import unquote_to_bytes
+
+    match = _FILENAME_STAR.search(disposition)
+    if match is None:
+        return None
+    charset, _, rest = match.group(1).partition(b"'")
+    _, quoted, encoded = rest.partition(b"'")
+    if not quoted:
+        return unquote_to_bytes(match.group(1).strip())
+    name = unquote_to_bytes(encoded.strip())
+    if charset.strip().lower() in (b"iso-8859-1", b"latin1", b"latin-1"):
+        return name.decode("latin-1").encode("utf-8")
+    return name
