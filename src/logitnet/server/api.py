@@ -284,6 +284,19 @@ def _csp(script: str = "", style: str = "") -> str:
     )
 
 
+def explain_one(model: SavedModel, files: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """``/api/explain``'s answer for its one file."""
+    ((name, data),) = files
+    try:
+        return explain_upload(model, name, data)
+    except TooManyPixelsError:
+        raise
+    except DataError as e:
+        # A file that is not a picture: its own error object, as in
+        # predict's answer (a bomb refuses the request).
+        return {"path": name, "error": without_name(str(e), name)}
+
+
 def create_app(
     model: SavedModel,
     *,
@@ -380,17 +393,6 @@ def create_app(
     async def predict(request: Request) -> Response:
         return await answer(request, lambda files: predict_uploads(model, files))
 
-    def explain_one(files: list[tuple[str, bytes]]) -> dict[str, Any]:
-        ((name, data),) = files
-        try:
-            return explain_upload(model, name, data)
-        except TooManyPixelsError:
-            raise
-        except DataError as e:
-            # A file that is not a picture: its own error object, as in
-            # predict's answer (a bomb refuses the request).
-            return {"path": name, "error": without_name(str(e), name)}
-
     @app.post(
         "/api/explain",
         summary="Explain one picture: z, the probabilities, the picture as PNG",
@@ -398,7 +400,7 @@ def create_app(
         responses=PREDICT_RESPONSES,
     )
     async def explain(request: Request) -> Response:
-        return await answer(request, explain_one, one=True)
+        return await answer(request, lambda files: explain_one(model, files), one=True)
 
     @app.get("/api/model", summary="The model's metadata, without the weights")
     async def model_info() -> Response:
