@@ -533,6 +533,23 @@ def test_absent_optional_fields_and_unknown_ones_are_fine(good, tmp_path):
     assert model.logitnet_version == "unknown" and model.metrics == {}
 
 
+@pytest.mark.parametrize(
+    "missing",
+    ["learning_rate", "n_iter", "costs", "final_cost", "num_iterations", "tol"],
+)
+def test_what_reads_the_training_record_copes_with_any_field_missing(
+    good, tmp_path, missing
+):
+    from logitnet.viz.report import model_card
+
+    meta = _meta(good)
+    meta["training"].pop(missing)
+    path = write_model(tmp_path / "m.npz", good["model"].w, 0.1, meta)
+    model = load_picture_model(path)
+    assert "gradient descent" in model_card(model)
+    model.to_estimator()._check_params()
+
+
 def test_a_nan_metric_of_an_older_file_is_undefined(good, tmp_path):
     meta = _meta(good, metrics={"test": {"roc_auc": float("nan")}})
     path = write_model(tmp_path / "m.npz", good["model"].w, 0.1, meta)
