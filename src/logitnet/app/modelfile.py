@@ -87,6 +87,9 @@ MAX_METADATA_DEPTH = 32
 #: Room for an .npy member's header beside its values.
 _NPY_HEADER_BYTES = 4096
 
+#: How much of a member is decompressed at a time.
+_READ_BYTES = 2**20
+
 #: What version 1 files said of their preprocessing, when they say nothing.
 _V1_PREPROCESSING = {
     "flatten": "C order: (height, width, channels) -> height*width*channels",
@@ -358,13 +361,19 @@ def _read_array(path: Path, archive: zipfile.ZipFile, name: str, limit: int):
         size = math.prod(shape) * dtype.itemsize
         if dtype.itemsize == 0 or size > info.file_size:
             raise bad(f"declares {size} bytes of {dtype} values in {info.file_size}")
-        data = f.read(size)
-        if len(data) < size:
-            raise bad("is cut short")
+        # Read in pieces into the array's own memory: one copy of the values,
+        # none of them twice in memory.
+        values, done = bytearray(size), 0
+        while done < size:
+            piece = f.read(min(_READ_BYTES, size - done))
+            if not piece:
+                raise bad("is cut short")
+            values[done : done + len(piece)] = piece
+            done += len(piece)
         if f.read(1):  # at the end, zipfile checks the CRC
             raise bad("holds more bytes than its array")
     order = "F" if fortran else "C"
-    return np.frombuffer(data, dtype).reshape(shape, order=order).copy()
+    return np.frombuffer(values, dtype).reshape(shape, order=order)
 
 
 def _parse_metadata(path: Path, raw: np.ndarray) -> Any:
