@@ -253,6 +253,13 @@ def _crafted(good) -> dict:
         ),
         "member 'w.npy' is encrypted",
     )
+    case(
+        "damaged_deflate",
+        lambda p: _damage_member(
+            write_model(p, w, b, _meta(good), compress=True), "w.npy"
+        ),
+        "not a readable model file (",  # zlib's error, or the CRC's
+    )
     # Mistyped metadata: named by the field, the file and what it holds.
     for field, value, expected in (
         ("final_cost", "boom", "a number"),
@@ -315,6 +322,17 @@ def _crafted(good) -> dict:
     return cases
 
 
+def _damage_member(path: Path, name: str) -> None:
+    """Flip 200 bytes in the middle of member ``name``'s compressed data."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(name)
+    middle = info.header_offset + 30 + len(name) + info.compress_size // 2
+    for i in range(middle - 100, middle + 100):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
 def _mark_encrypted(path: Path, name: str) -> None:
     """Set the "encrypted" flag of member ``name`` in its local header and
     its central-directory entry (zipfile writes no encrypted members)."""
@@ -343,6 +361,7 @@ CASE_NAMES = [
     "shape_string", "shape_bool", "shape_short", "text_w", "link_w",
     "text_b", "link_b", "text_metadata", "link_metadata", "twice_w",
     "twice_same", "header_lies", "huge_header", "trailing", "encrypted",
+    "damaged_deflate",
     "final_cost_str", "n_iter_float", "n_iter_int", "learning_rate_str",
     "learning_rate_int", "costs_list", "converged_str", "solver_str",
     "class_weight_dict", "data_dict", "scheduler_int", "final_cost_float",
