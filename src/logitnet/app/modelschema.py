@@ -28,6 +28,7 @@ from numbers import Integral
 from typing import Any
 
 from logitnet.checks import MAX_SEED, check_class_names
+from logitnet.data.images import PREPROCESSING
 
 __all__ = [
     "IMAGE_CHANNELS",
@@ -54,10 +55,7 @@ MAX_WHOLE = 2**63 - 1
 
 #: What logitnet does to a photo's pixels, word for word as every version
 #: has written it: a file that says otherwise was made for other inputs.
-_PIXEL_STEPS = {
-    "flatten": "C order: (height, width, channels) -> height*width*channels",
-    "scale": "pixel / 255",
-}
+_PIXEL_STEPS = {step: PREPROCESSING[step] for step in ("flatten", "scale")}
 
 Check = Callable[[Any, str], None]
 
