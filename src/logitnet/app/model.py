@@ -22,7 +22,7 @@ from logitnet.app.prediction import classify, model_input
 from logitnet.checks import check_class_names
 from logitnet.data.images import PREPROCESSING
 
-__all__ = ["SavedModel", "cost_every"]
+__all__ = ["SavedModel", "cost_every", "features_not_pictures"]
 
 
 @dataclass
@@ -261,10 +261,7 @@ class SavedModel:
         in words; None when it can."""
         if self.image_shape is not None:
             return None
-        return (
-            f"a model of {self.n_features} features, not of pictures (saved "
-            "without image_shape=); use it in Python: load_model(path).to_estimator()"
-        )
+        return features_not_pictures(self.n_features)
 
     def _pictures(self, images) -> NDArray[np.uint8]:
         """Pictures read and brought to ``image_shape``: (k, h, w, c) uint8."""
@@ -274,6 +271,15 @@ class SavedModel:
             raise ValueError(self.not_pictures())
         batch = [read_image(image, self.image_shape) for image in _as_list(images)]
         return np.stack(batch) if batch else np.empty((0, *self.image_shape), np.uint8)
+
+
+def features_not_pictures(n_features: int) -> str:
+    """Why a model of ``n_features`` features, without a picture shape,
+    cannot classify pictures, and how to use it instead."""
+    return (
+        f"a model of {n_features} features, not of pictures (saved "
+        "without image_shape=); use it in Python: load_model(path).to_estimator()"
+    )
 
 
 def cost_every(solver: str) -> int:

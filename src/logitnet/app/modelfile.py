@@ -23,12 +23,15 @@ logitnet that reads version 2 reads it. :meth:`SavedModel.from_estimator`
 a fitted :class:`logitnet.LogisticRegression`; :meth:`SavedModel.to_estimator`
 goes back, with the training settings the file records.
 
-It is read with ``allow_pickle=False``: loading a file can never run code.
-A file that is not a model file is named for what it is, from its first
-bytes (:func:`logitnet.files.describe_file`); one that was cut short,
-changed after it was written (the checksum no longer matches), written by
-another program, or of an unknown version is refused with a message naming
-it. Version 1 files (no checksum) are still read. Writes are atomic
+Its members are read as .npy arrays, never unpickled: loading a file can
+never run code. A file that is not a model file is named for what it is,
+from its first bytes (:func:`logitnet.files.describe_file`); one that was
+cut short, changed after it was written (the checksum no longer matches),
+written by another program, of an unknown version, with a member twice or a
+member that is not an array, or with a metadata field of the wrong type or
+range (:mod:`logitnet.app.modelschema`, which also bounds the picture shape)
+is refused with a message naming it, before anything uses it. Version 1
+files (no checksum) are still read. Writes are atomic
 (:func:`logitnet.files.atomic_path`).
 """
 
@@ -36,17 +39,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import math
 import os
+import stat
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from logitnet.app.evaluation import undefined_as_none
-from logitnet.app.model import SavedModel
-from logitnet.checks import check_class_names, check_image_shape
+from logitnet.app.model import SavedModel, features_not_pictures
+from logitnet.app.modelschema import check_fields, model_inputs
 from logitnet.data.images import PREPROCESSING
 from logitnet.exceptions import ModelFileError
 from logitnet.files import ZIP_ARCHIVE, atomic_path, check_output_path, describe_file
@@ -80,6 +86,9 @@ MAX_METADATA_DEPTH = 32
 
 #: Room for an .npy member's header beside its values.
 _NPY_HEADER_BYTES = 4096
+
+#: How much of a member is decompressed at a time.
+_READ_BYTES = 2**20
 
 #: What version 1 files said of their preprocessing, when they say nothing.
 _V1_PREPROCESSING = {
@@ -169,16 +178,14 @@ def save_model(
     b = np.asarray(model.b, dtype=np.float64)
     if b.size == 1:
         b = b.reshape(())  # a one-element array is a scalar bias
-    shape = None if model.image_shape is None else [int(n) for n in model.image_shape]
-    parts = (w, b, list(model.classes), shape, w.size if shape is None else None)
-    _check_parts(path, *parts)
+    shape, names = model.image_shape, model.classes
     metadata = {
         "format": FORMAT,
         # The oldest version that has what this model needs.
         "format_version": 2 if shape is not None else 3,
         "logitnet_version": model.logitnet_version,
-        "classes": list(model.classes),
-        "image_shape": shape,
+        "classes": list(names) if isinstance(names, tuple | list) else names,
+        "image_shape": list(shape) if isinstance(shape, tuple | list) else shape,
         "preprocessing": model.preprocessing,
         "training": model.training,
         "metrics": undefined_as_none(model.metrics),  # NaN is written as null
@@ -188,7 +195,10 @@ def save_model(
     for key in ("labels", "feature_names"):
         if getattr(model, key) is not None:
             metadata[key] = getattr(model, key)
-    _check_extras(path, metadata, w.size)
+    _, shape, n_x = _check_metadata(path, metadata)
+    if shape is not None:
+        metadata["image_shape"] = list(shape)  # NumPy integers as ints
+    _check_parts(path, w, b, n_x, shape)
     try:
         text = json.dumps(metadata, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -207,15 +217,35 @@ def save_model(
 def load_model(path: str | os.PathLike[str]) -> SavedModel:
     """Read and check a model file written by :func:`save_model`.
 
+    Everything is checked here, once, so that nothing that uses the model
+    afterwards can fail on what the file holds: the archive's members (each
+    once, NumPy arrays, no larger than a model's, checked before a byte is
+    decompressed), every metadata field logitnet reads
+    (:mod:`logitnet.app.modelschema`: the picture shape within its bounds
+    before the weights are read), the weights and bias, the checksum.
+
     Raises
     ------
     ModelFileError
         Naming the file and the problem: missing; not a model file, said
         for what it is (a directory, an HDF5 file, a PNG image, a text
-        file, ...); truncated, foreign or tampered; an unknown format
-        version; or weights that do not fit the image shape.
+        file, ...); truncated, foreign or tampered; a member that is not an
+        array, or is there twice; an unknown format version; a metadata
+        field of the wrong type or out of range, by name; or weights that
+        do not fit the image shape.
     """
-    path = Path(path)
+    return _load(Path(path), pictures=False)
+
+
+def load_picture_model(path: str | os.PathLike[str]) -> SavedModel:
+    """:func:`load_model` for what classifies pictures (``predict``,
+    ``explain``, ``evaluate``, ``report``, ``serve``): a model without a
+    picture shape is refused too, in one line naming the file, before its
+    weights are read."""
+    return _load(Path(path), pictures=True)
+
+
+def _load(path: Path, *, pictures: bool) -> SavedModel:
     what = describe_file(path)
     if what is None:
         raise ModelFileError(f"{path}: no such model file")
@@ -224,51 +254,132 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
         # a PNG a pickle.
         raise ModelFileError(f"{path}: is {what}, not {A_MODEL_FILE}")
     try:
-        # The file is opened here, not by np.load, so that it is closed even
-        # when np.load fails part-way through a damaged archive.
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if names != {"w", "b", "metadata"}:
-                if not any(n.endswith(".npy") for n in npz.zip.namelist()):
-                    raise ModelFileError(f"{path}: is {what}, not {A_MODEL_FILE}")
-                raise ModelFileError(
-                    f"{path}: is a NumPy .npz archive of {sorted(names)}, not "
-                    f"{A_MODEL_FILE} (which holds ['b', 'metadata', 'w'])"
-                )
-            # Sizes as the zip directory declares them, checked before a
-            # byte is decompressed: a bomb costs nothing. (zipfile never
-            # inflates a member past its declared size.)
-            _check_size(path, npz, "metadata", MAX_METADATA_BYTES)
-            _check_size(path, npz, "b", 8)
-            metadata = _parse_metadata(path, npz["metadata"])
-            _check_size(path, npz, "w", 8 * _declared_n_x(metadata))
-            w, b = npz["w"], npz["b"]
+        with open(path, "rb") as f, zipfile.ZipFile(f) as archive:
+            _check_members(path, archive, what)
+            raw = _read_array(path, archive, "metadata", MAX_METADATA_BYTES)
+            metadata = _parse_metadata(path, raw)
+            version, shape, n_x = _check_metadata(path, metadata)
+            if pictures and shape is None:
+                raise ModelFileError(f"{path}: {features_not_pictures(n_x)}")
+            w = _read_array(path, archive, "w", 8 * n_x)
+            b = _read_array(path, archive, "b", 8)
     except ModelFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except _UNREADABLE as e:
         raise ModelFileError(f"{path}: not a readable model file ({_reason(e)})") from e
-    return _from_parts(path, w, b, metadata)
-
-
-def load_picture_model(path: str | os.PathLike[str]) -> SavedModel:
-    """:func:`load_model` for what classifies pictures (``predict``,
-    ``explain``, ``evaluate``, ``report``, ``serve``): a model without a
-    picture shape is refused too, in one line naming the file."""
-    model = load_model(path)
-    if model.image_shape is None:
-        raise ModelFileError(f"{path}: {model.not_pictures()}")
-    return model
-
-
-def _check_size(path: Path, npz, name: str, limit: int) -> None:
-    """Refuse member ``name`` if its declared size exceeds ``limit`` bytes
-    of values (plus room for the .npy header)."""
-    size = npz.zip.getinfo(f"{name}.npy").file_size
-    if size > limit + _NPY_HEADER_BYTES:
+    _check_parts(path, w, b, n_x, shape)
+    if version >= 2 and metadata.get("sha256") != _checksum(w, b, metadata):
         raise ModelFileError(
-            f"{path}: not a logitnet model ('{name}' declares {size} bytes, "
-            f"more than the {limit + _NPY_HEADER_BYTES} a model's {name} can take)"
+            f"{path}: weights or metadata do not match the file's checksum "
+            "(the file was changed after logitnet wrote it)"
         )
+    default = PREPROCESSING if version >= 2 else _V1_PREPROCESSING
+    return SavedModel(
+        w=w,
+        b=float(b),
+        classes=metadata["classes"],
+        image_shape=shape,
+        training=metadata.get("training", {}),
+        metrics=undefined_as_none(metadata.get("metrics", {})),
+        preprocessing=metadata.get("preprocessing", dict(default)),
+        logitnet_version=metadata.get("logitnet_version", "unknown"),
+        labels=metadata.get("labels"),
+        feature_names=metadata.get("feature_names"),
+    )
+
+
+#: What a damaged archive or member raises while it is read.
+_UNREADABLE = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    NotImplementedError,  # a compression method zipfile does not know
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+#: The members of a model file, each exactly once.
+_MEMBERS = {"w.npy", "b.npy", "metadata.npy"}
+
+
+def _check_members(path: Path, archive: zipfile.ZipFile, what: str) -> None:
+    """A model file holds ``w.npy``, ``b.npy`` and ``metadata.npy``, each
+    once (zipfile would silently read the last of two copies)."""
+    names = archive.namelist()
+    if set(names) != _MEMBERS:
+        if not any(n.endswith(".npy") for n in names):
+            raise ModelFileError(f"{path}: is {what}, not {A_MODEL_FILE}")
+        arrays = sorted({n.removesuffix(".npy") for n in names})
+        raise ModelFileError(
+            f"{path}: is a NumPy .npz archive of {arrays}, not "
+            f"{A_MODEL_FILE} (which holds ['b', 'metadata', 'w'])"
+        )
+    for name in sorted(_MEMBERS):
+        if names.count(name) > 1:
+            raise ModelFileError(
+                f"{path}: member '{name}' is in the archive {names.count(name)} "
+                "times (a model file holds each member once)"
+            )
+
+
+def _read_array(path: Path, archive: zipfile.ZipFile, name: str, limit: int):
+    """Member ``name``.npy as an array, at most ``limit`` bytes of values.
+
+    Its size as the zip directory declares it is checked before a byte is
+    decompressed (zipfile never inflates a member past it), so a bomb costs
+    nothing; then its .npy header, before any value is read: an array
+    (never Python objects), of no more values than the member holds.
+    """
+    member = f"{name}.npy"
+    info = archive.getinfo(member)
+
+    def bad(problem: str) -> ModelFileError:
+        return ModelFileError(f"{path}: member '{member}' {problem}")
+
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise bad("is a symbolic link, not NumPy .npy data")
+    if info.flag_bits & 0x1:
+        raise bad("is encrypted")
+    if info.file_size > limit + _NPY_HEADER_BYTES:
+        raise ModelFileError(
+            f"{path}: not a logitnet model ('{name}' declares {info.file_size} "
+            f"bytes, more than the {limit + _NPY_HEADER_BYTES} a model's {name} "
+            "can take)"
+        )
+    with archive.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+        except ValueError:
+            raise bad("is not NumPy .npy data") from None
+        if version not in ((1, 0), (2, 0)):  # what np.save writes for numbers
+            raise bad(f"is .npy version {version[0]}.{version[1]}, not a model's")
+        try:
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        except ValueError as e:
+            raise bad(f"has a damaged .npy header ({e})") from None
+        if dtype.hasobject:
+            raise bad("holds Python objects, which a model file never does")
+        size = math.prod(shape) * dtype.itemsize
+        if dtype.itemsize == 0 or size > info.file_size:
+            raise bad(f"declares {size} bytes of {dtype} values in {info.file_size}")
+        # Read in pieces into the array's own memory: one copy of the values,
+        # none of them twice in memory.
+        values, done = bytearray(size), 0
+        while done < size:
+            piece = f.read(min(_READ_BYTES, size - done))
+            if not piece:
+                raise bad("is cut short")
+            values[done : done + len(piece)] = piece
+            done += len(piece)
+        if f.read(1):  # at the end, zipfile checks the CRC
+            raise bad("holds more bytes than its array")
+    order = "F" if fortran else "C"
+    return np.frombuffer(values, dtype).reshape(shape, order=order)
 
 
 def _parse_metadata(path: Path, raw: np.ndarray) -> Any:
@@ -305,23 +416,27 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _declared_n_x(metadata: Any) -> int:
-    """How many weights the metadata calls for: the product of a valid image
-    shape, or a version 3 file's ``n_features`` (else 0, and the weights are
-    refused for their size or by :func:`_from_parts`)."""
-    if not isinstance(metadata, dict):
-        return 0
-    shape, n_features = metadata.get("image_shape"), metadata.get("n_features")
-    if shape is None:
-        return n_features if _positive_int(n_features) else 0
+def _check_metadata(path: Path, meta: Any) -> tuple[int, tuple | None, int]:
+    """The format tag and version, then every field
+    (:mod:`logitnet.app.modelschema`), whether a model is being saved or
+    loaded: (version, picture shape or None, n_x)."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path}: not a logitnet model (no 'logitnet-model' format tag)"
+        )
+    version = meta.get("format_version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise ModelFileError(
+            f"{path}: model format version {version!r} is not supported "
+            f"(this logitnet reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; a newer logitnet wrote it?)"
+        )
     try:
-        return math.prod(check_image_shape(shape))
-    except ValueError:
-        return 0
-
-
-def _positive_int(value: Any) -> bool:
-    return type(value) is int and value > 0
+        shape, n_x = model_inputs(meta, version)
+        check_fields(meta, n_x)
+    except ValueError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    return version, shape, n_x
 
 
 def _reason(error: BaseException) -> str:
@@ -344,102 +459,20 @@ def _checksum(w: np.ndarray, b: np.ndarray, metadata: dict) -> str:
 
 
 def _check_parts(
-    path: Path, w: np.ndarray, b: np.ndarray, classes, shape, n_features
+    path: Path, w: np.ndarray, b: np.ndarray, n_x: int, shape: tuple | None
 ) -> None:
-    """What a model must be, whether it is being saved or loaded: two class
-    names, weights that fit the image shape (or, when it is None,
-    ``n_features``), a scalar bias, all finite."""
-
-    def bad(what: str) -> ModelFileError:
-        return ModelFileError(f"{path}: {what}")
-
-    try:
-        check_class_names(classes)
-    except ValueError as e:
-        raise bad(str(e)) from None
-    if shape is None:
-        if not _positive_int(n_features):
-            raise bad(
-                "without an image shape, n_features must be a positive "
-                f"integer; got {n_features!r}"
-            )
-        n_x, fit = n_features, f"for {n_features} features"
-    else:
-        try:
-            check_image_shape(shape)
-        except ValueError as e:
-            raise bad(str(e)) from None
-        n_x, fit = math.prod(shape), f"for images of shape {tuple(shape)}"
+    """What the arrays must be, whether a model is being saved or loaded:
+    weights that fit the picture shape (or, when it is None, ``n_x``
+    features), a scalar bias, all finite."""
+    fit = f"for {n_x} features" if shape is None else f"for images of shape {shape}"
     if w.dtype != np.float64 or w.shape != (n_x,):
-        raise bad(
-            f"weights must be float64 of shape ({n_x},) {fit}; "
+        raise ModelFileError(
+            f"{path}: weights must be float64 of shape ({n_x},) {fit}; "
             f"got {w.dtype} of shape {w.shape}"
         )
     if b.dtype != np.float64 or b.shape != ():
-        raise bad(f"bias must be a float64 scalar; got {b.dtype} of shape {b.shape}")
+        raise ModelFileError(
+            f"{path}: bias must be a float64 scalar; got {b.dtype} of shape {b.shape}"
+        )
     if not (np.isfinite(w).all() and np.isfinite(b)):
-        raise bad("weights or bias contain NaN or inf")
-
-
-def _check_extras(path: Path, meta: dict, n_x: int) -> None:
-    """The optional ``labels`` (two distinct numbers or strings, the
-    estimator's ``classes_``) and ``feature_names`` (n_x strings)."""
-    labels, names = meta.get("labels"), meta.get("feature_names")
-    if labels is not None and not (
-        isinstance(labels, list)
-        and len(labels) == 2
-        and all(isinstance(label, str | int | float) for label in labels)
-        and labels[0] != labels[1]
-    ):
-        raise ModelFileError(
-            f"{path}: 'labels' must be two different numbers or strings; got {labels!r}"
-        )
-    if names is not None and not (
-        isinstance(names, list)
-        and len(names) == n_x
-        and all(isinstance(name, str) for name in names)
-    ):
-        raise ModelFileError(f"{path}: 'feature_names' must be {n_x} strings")
-
-
-def _from_parts(path: Path, w: np.ndarray, b: np.ndarray, meta: Any) -> SavedModel:
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(
-            f"{path}: not a logitnet model (no 'logitnet-model' format tag)"
-        )
-    version = meta.get("format_version")
-    if type(version) is not int or version not in READABLE_VERSIONS:
-        raise ModelFileError(
-            f"{path}: model format version {version!r} is not supported "
-            f"(this logitnet reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))}; a newer logitnet wrote it?)"
-        )
-    classes, shape = meta.get("classes"), meta.get("image_shape")
-    if version < 3 and shape is None:  # only version 3 has models without one
-        try:
-            check_image_shape(shape)
-        except ValueError as e:
-            raise ModelFileError(f"{path}: {e}") from None
-    _check_parts(path, w, b, classes, shape, meta.get("n_features"))
-    _check_extras(path, meta, w.size)
-    if version >= 2 and meta.get("sha256") != _checksum(w, b, meta):
-        raise ModelFileError(
-            f"{path}: weights or metadata do not match the file's checksum "
-            "(the file was changed after logitnet wrote it)"
-        )
-    for key in ("training", "metrics", "preprocessing"):
-        if not isinstance(meta.get(key, {}), dict):
-            raise ModelFileError(f"{path}: {key!r} must be a JSON object")
-    default = PREPROCESSING if version >= 2 else _V1_PREPROCESSING
-    return SavedModel(
-        w=w,
-        b=float(b),
-        classes=classes,
-        image_shape=None if shape is None else tuple(shape),
-        training=meta.get("training", {}),
-        metrics=undefined_as_none(meta.get("metrics", {})),
-        preprocessing=meta.get("preprocessing", dict(default)),
-        logitnet_version=meta.get("logitnet_version", "unknown"),
-        labels=meta.get("labels"),
-        feature_names=meta.get("feature_names"),
-    )
+        raise ModelFileError(f"{path}: weights or bias contain NaN or inf")

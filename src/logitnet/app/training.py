@@ -23,7 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.app.model import SavedModel, cost_every
+from logitnet.app.modelschema import check_picture_shape
 from logitnet.core.solvers import Step
+from logitnet.exceptions import DataError
 
 __all__ = [
     "ImageData",
@@ -95,7 +97,8 @@ def load_data(
     seed : int, default=0
         Seed of that split: the same seed, the same split.
     image_shape : (height, width, 3), default=(64, 64, 3)
-        The size an image folder's pictures are brought to.
+        The size an image folder's pictures are brought to: height and
+        width at most :data:`~logitnet.app.modelschema.MAX_IMAGE_SIDE`.
     progress : callable, optional
         Wraps the list of image files being read (a progress bar).
 
@@ -106,6 +109,7 @@ def load_data(
     if images is not None:
         from logitnet.data.images import load_image_folder, split_dataset
 
+        check_picture_shape(image_shape, "image_shape")  # before any is read
         pictures, labels, classes, _ = load_image_folder(
             images, image_shape, progress=progress
         )
@@ -208,6 +212,7 @@ def train(
     """
     from logitnet.app.prediction import pictures_to_X
 
+    check_picture_shape(data.image_shape, "the pictures' shape")
     X = pictures_to_X(data.train_images)
     estimator, warning = _fit(
         X,
@@ -403,11 +408,23 @@ def train_on_file(
         in ``training``; the metrics are computed in one more pass over each
         split (the test split only when the file has ``test_set_x``).
     warning : str or None
+
+    Raises
+    ------
+    DataError
+        As :func:`logitnet.data.reader.open_images`, or when the file's
+        pictures are larger than a model of pictures takes
+        (:func:`logitnet.app.modelschema.check_picture_shape`): found from
+        the file's metadata, before any work.
     """
     from logitnet.backends.dask import connect
     from logitnet.data.reader import describe_images, open_images
 
     info = describe_images(path)
+    try:
+        check_picture_shape(info["image_shape"], "the pictures' shape")
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None  # found before any work
     X, y = open_images(path, "train", dtype=np.float32)
     splits = {"train": (X, y)}
     if info["n_test"]:

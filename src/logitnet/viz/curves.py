@@ -134,8 +134,10 @@ def solver_in_words(training: Mapping) -> str:
     if solver == "gd":
         words = (
             f"{int(n_iter if n_iter is not None else planned or 0):,} iterations "
-            f"of gradient descent, learning rate {training.get('learning_rate'):g}"
+            "of gradient descent"
         )
+        if training.get("learning_rate") is not None:  # older files may lack it
+            words += f", learning rate {float(training['learning_rate']):g}"
     elif solver == "lbfgs":
         words = f"{int(n_iter or 0):,} iterations of L-BFGS"
         if planned:
