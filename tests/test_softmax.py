@@ -61,7 +61,7 @@ def test_cost_never_overflows_for_finite_z(Z):
     # As block_sums calls it: a z - max(z) below -1e308 is -inf, whose
     # e^ is 0, right; nothing else may be inf or NaN.
     with np.errstate(over="ignore", invalid="raise", divide="raise"):
-        cost, dZ, db, total = example_sums(Z, y, None)
+        cost, dZ, db, _ = example_sums(Z, y, None)
     # The cost is inf only where the true sum is beyond the float range.
     assert not np.isnan(cost) and cost >= 0
     assert np.isfinite(dZ).all() and np.isfinite(db).all()
