@@ -33,7 +33,12 @@ LAYERS = [
 
 #: The math of one block of rows, the same math in the span of the
 #: examples, and the pixel conversion.
-MATH = ("logitnet.core.loss", "logitnet.core.span", "logitnet.core.pixels")
+MATH = (
+    "logitnet.core.loss",
+    "logitnet.core.softmax",
+    "logitnet.core.span",
+    "logitnet.core.pixels",
+)
 NOT_IN_MATH = ("dask", "distributed", "h5py", "zarr", "threadpoolctl", "os", "io")
 
 #: Where Dask may be imported: how a pass runs, and how a file is read lazily.
@@ -135,6 +140,7 @@ def test_the_math_imports_no_io_storage_dask_or_thread_pools(name):
                 "logitnet.backends.array_api",
                 "logitnet.core.pixels",
                 "logitnet.core.loss",
+                "logitnet.core.softmax",
             ), f"{name}:{line} imports {target}"
 
 

@@ -178,7 +178,7 @@ def test_float32_fit_makes_no_float64_copy_of_X(monkeypatch):
     ("X", "y", "message"),
     [
         ([[0.0], [1.0]], [1, 1], "2 classes.*got 1 class"),
-        ([[0.0], [1.0], [2.0]], [0, 1, 2], "Only binary classification.*got 3 classes"),
+        ([[0.0], [1.0], [2.0]], ["a", "a", "a"], "at least 2 classes.*got 1 class"),
         ([[np.nan], [1.0]], [0, 1], "NaN"),
         ([[np.inf], [1.0]], [0, 1], "infinity"),
         ([0.0, 1.0], [0, 1], "2D array"),

@@ -37,14 +37,15 @@ __all__ = [
     "CHUNKS_PER_COMPUTE",
     "FAN_IN",
     "IO_THREADS_PER_CORE",
-    "any_positive_in_both",
     "array_module",
     "check_X",
     "check_labels",
     "check_weights",
     "chunked",
+    "classes_with_positive_weight",
     "compute",
     "connect",
+    "label_codes",
     "row_map",
     "row_sums",
 ]
@@ -112,6 +113,14 @@ def check_labels(y, m: int, rows: tuple[int, ...]):
     return np.asarray(da.unique(y).compute()), y.rechunk((rows,))
 
 
+def label_codes(y, classes: np.ndarray, dtype: np.dtype):
+    """A Dask y's labels as codes 0.0 .. k-1 (their places in the sorted
+    ``classes``), lazily, chunk by chunk."""
+    return y.map_blocks(
+        lambda block: np.searchsorted(classes, block).astype(dtype), dtype=dtype
+    )
+
+
 def chunked(values: np.ndarray, rows: tuple[int, ...]):
     """A NumPy vector as a Dask array chunked as X's rows."""
     import dask.array as da
@@ -136,15 +145,12 @@ def check_weights(weights, m: int, dtype: np.dtype, rows: tuple[int, ...]):
     return weights
 
 
-def any_positive_in_both(y01, weights) -> bool:
-    """Whether each class of the 0/1 labels has an example of positive weight."""
-    import dask
+def classes_with_positive_weight(codes, weights) -> int:
+    """How many classes (codes 0 .. k-1) have an example of positive weight:
+    one pass."""
+    import dask.array as da
 
-    positive = weights > 0
-    ones, zeros = dask.compute(
-        (positive & (y01 == 1)).any(), (positive & (y01 == 0)).any()
-    )
-    return bool(ones and zeros)
+    return int(da.unique(codes[weights > 0]).compute().size)
 
 
 # -- passes ------------------------------------------------------------------------
@@ -252,22 +258,27 @@ def row_map(
     dtype=None,
 ):
     """``block(Xb, *shared)`` of every row chunk: a lazy Dask array of one
-    value per row, chunked as X's rows, in the dtype ``block`` returns."""
+    value (or one row of k values) per row, chunked as X's rows, in the
+    dtype ``block`` returns."""
     import dask
 
     X = _whole_rows(X)
-    # The dtype of the values: what the block gives for no rows.
-    out = _chunk_map(
+    # The dtype and shape of the values: what the block gives for no rows.
+    probe = _chunk_map(
         block, np.empty((0, X.shape[1]), X.dtype), *shared, convert=convert, dtype=dtype
-    ).dtype
-    shared = [dask.delayed(v, pure=True) for v in shared]
-    return X.map_blocks(
-        functools.partial(_chunk_map, block, convert=convert, dtype=dtype),
-        *shared,
-        drop_axis=1,
-        dtype=out,
-        meta=np.empty((0,), out),
     )
+    shared = [dask.delayed(v, pure=True) for v in shared]
+    mapped = functools.partial(_chunk_map, block, convert=convert, dtype=dtype)
+    if probe.ndim == 2:  # k values per row: the one column chunk becomes k
+        return X.map_blocks(
+            mapped,
+            *shared,
+            chunks=(X.chunks[0], (probe.shape[1],)),
+            dtype=probe.dtype,
+            meta=np.empty((0, 0), probe.dtype),
+        )
+    meta = np.empty((0,), probe.dtype)
+    return X.map_blocks(mapped, *shared, drop_axis=1, dtype=probe.dtype, meta=meta)
 
 
 def _compute(result, reads_files: bool = False):

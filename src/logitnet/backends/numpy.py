@@ -140,12 +140,13 @@ def row_map(
     convert: Callable | None = None,
     dtype=None,
 ) -> np.ndarray:
-    """``block(Xb, *shared)`` of each row block, one value per row, in the
-    dtype ``block`` returns; blocks of about :data:`MAP_BLOCK_BYTES`."""
+    """``block(Xb, *shared)`` of each row block: one value (or one row of
+    values) per row, in the dtype ``block`` returns; blocks of about
+    :data:`MAP_BLOCK_BYTES`."""
     out = None
     for start, stop, Xb in row_blocks(X, convert, dtype, MAP_BLOCK_BYTES):
         values = block(Xb, *shared)
         if out is None:
-            out = np.empty(X.shape[0], values.dtype)
+            out = np.empty((X.shape[0], *values.shape[1:]), values.dtype)
         out[start:stop] = values
     return out

@@ -36,14 +36,14 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import column_or_1d
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from logitnet.backends import array_api as array_api_backend
 from logitnet.backends import dask as dask_backend
 from logitnet.backends import is_other_namespace, namespace, to_numpy
 from logitnet.checks import check_learning_rate, check_real
+from logitnet.core.divergence import require_finite_result
+from logitnet.core.inputs import fit_inputs, is_lazy, move_to_namespace_of
 from logitnet.core.loss import (
     decision_function,
     loss_and_grad,
@@ -51,15 +51,15 @@ from logitnet.core.loss import (
     softplus,
 )
 from logitnet.core.pixels import ScaledPixels
+from logitnet.core.softmax import log_softmax
 from logitnet.core.solvers import (
     COST_EVERY,
     REPRESENTATIONS,
     Step,
     gradient_descent,
     lbfgs,
-    require_finite_result,
 )
-from logitnet.core.weights import check_class_weight, check_sample_weight, weighted
+from logitnet.core.weights import check_class_weight, weighted
 
 __all__ = ["DivergenceWarning", "LogisticRegression"]
 
@@ -185,7 +185,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
+        tags.classifier_tags.multi_class = True
         tags.array_api_support = True
         return tags
 
@@ -236,21 +236,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             cost overflow). The estimator is then left unfitted.
         """
         dtype = self._check_params()
-        if isinstance(X, ScaledPixels):
-            X = ScaledPixels(X.pixels, dtype, X.from_file)
-        if _is_lazy(X):
-            X, y01, weights = self._check_dask_data(X, y, sample_weight, dtype)
-            namespace = None
-        elif is_other_namespace(X) or isinstance(X, ScaledPixels):
-            X, y01, weights = self._check_in_memory_data(X, y, sample_weight, dtype)
-            namespace = None if isinstance(X, ScaledPixels) else X
-        else:
-            X, y = validate_data(self, X, y, dtype=dtype, y_numeric=False)
-            y01 = self._encode_labels(y, dtype)
-            weights = check_sample_weight(sample_weight, X.shape[0], dtype)
-            namespace = None
-        weights = weighted(y01, weights, self.class_weight, self.classes_)
-        w0 = np.zeros(X.shape[1], dtype)
+        X, codes, weights, there = fit_inputs(self, X, y, sample_weight, dtype)
+        weights = weighted(codes, weights, self.class_weight, self.classes_)
+        k = len(self.classes_)
+        # Two classes: one sigmoid (w, b); k >= 3: a softmax over k columns.
+        w0 = np.zeros(X.shape[1] if k == 2 else (X.shape[1], k), dtype)
+        b0 = 0.0 if k == 2 else np.zeros(k)
         every = COST_EVERY if self.solver == "gd" else 1  # for verbose
 
         def report(step: Step) -> None:
@@ -264,9 +255,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if self.solver == "gd":
             result = gradient_descent(
                 w0,
-                0.0,
+                b0,
                 X,
-                y01,
+                codes,
                 learning_rate=float(self.learning_rate),
                 num_iterations=self.max_iter,
                 tol=float(self.tol),
@@ -278,14 +269,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
             if not result.converged:
                 # The curve ends where the weights do, after the last step.
-                final, _, _ = loss_and_grad(result.w, result.b, X, y01, **problem)
+                final, _, _ = loss_and_grad(result.w, result.b, X, codes, **problem)
                 result.costs.append(final)
         else:
             result = lbfgs(
                 w0,
-                0.0,
+                b0,
                 X,
-                y01,
+                codes,
                 max_iter=self.max_iter,
                 tol=float(self.tol),
                 on_record=report,
@@ -293,13 +284,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 representation=self.representation,
                 **problem,
             )
-        coef = result.w.astype(dtype, copy=False).reshape(1, -1)
-        intercept = np.array([result.b], dtype=dtype)
+        # coef_ (1, n) for two classes, (k, n) for more: scikit-learn's shapes.
+        coef = result.w.T if result.w.ndim == 2 else result.w.reshape(1, -1)
+        coef = np.ascontiguousarray(coef, dtype=dtype)
+        intercept = np.array(result.b, dtype=dtype).reshape(-1)
         require_finite_result(coef, intercept, result.costs)
         self.coef_, self.intercept_ = coef, intercept
         self.n_iter_ = np.array([result.n_iter])
-        if namespace is not None:
-            self._move_to_namespace_of(namespace)
+        if there is not None:
+            move_to_namespace_of(self, there)
         self.loss_curve_ = result.costs
         self.converged_ = result.converged
         self.representation_ = result.representation
@@ -352,102 +345,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         return dtype
 
-    def _encode_labels(self, y: NDArray, dtype: np.dtype) -> NDArray[np.floating]:
-        """Set ``classes_``; y as 0.0 / 1.0 in ``dtype`` (1 = ``classes_[1]``)."""
-        check_classification_targets(y)
-        self.classes_, y01 = np.unique(y, return_inverse=True)
-        self._check_two_classes()
-        return y01.astype(dtype)
-
-    def _check_two_classes(self) -> None:
-        if self.classes_.size > 2:
-            raise ValueError(
-                f"Only binary classification is supported: LogisticRegression "
-                f"needs exactly 2 classes in y; got {self.classes_.size} classes"
-            )
-        if self.classes_.size != 2:
-            found = ", ".join(repr(c) for c in self.classes_[:5].tolist())
-            raise ValueError(
-                f"LogisticRegression needs exactly 2 classes in y; got "
-                f"{self.classes_.size} class{'es' if self.classes_.size > 1 else ''}"
-                f" ({found})"
-            )
-
-    def _set_n_features(self, X) -> None:
-        self.n_features_in_ = int(X.shape[1])
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-
-    def _check_dask_data(self, X, y, sample_weight, dtype):
-        """X, y01 and the weights of a Dask fit (X a Dask array, or Dask
-        pixels), all lazy Dask arrays.
-
-        Only the labels (and weights) are computed here, each with one cheap
-        pass; X is never read: its finiteness is checked by the solver on
-        the first pass of the fit (:func:`logitnet.core.solvers._check_start`).
-        """
-        if not isinstance(X, ScaledPixels):
-            X = dask_backend.check_X(X, dtype)
-        self._set_n_features(X)
-        m, rows = X.shape[0], X.chunks[0]
-        if is_dask_array(y):
-            classes, y = dask_backend.check_labels(y, m, rows)
-            check_classification_targets(classes)
-            self.classes_ = classes
-            self._check_two_classes()
-            y01 = (y == classes[1]).astype(dtype)
-        else:
-            y01 = dask_backend.chunked(self._labels01(y, m, dtype), rows)
-        if sample_weight is None:
-            return X, y01, None
-        if not is_dask_array(sample_weight):
-            weights = check_sample_weight(sample_weight, m, dtype)
-            return X, y01, dask_backend.chunked(weights, rows)
-        return X, y01, dask_backend.check_weights(sample_weight, m, dtype, rows)
-
-    def _labels01(self, y, m: int, dtype: np.dtype) -> NDArray[np.floating]:
-        """NumPy-like labels of the m rows of X as 0.0 / 1.0 in ``dtype``."""
-        y = column_or_1d(to_numpy(y) if is_other_namespace(y) else np.asarray(y))
-        if y.shape[0] != m:
-            raise ValueError(
-                f"Found input variables with inconsistent numbers of samples: "
-                f"[{m}, {y.shape[0]}]"
-            )
-        return self._encode_labels(y, dtype)
-
-    def _check_in_memory_data(self, X, y, sample_weight, dtype):
-        """X, y01 and the weights of a fit on another array-API library's
-        arrays, on X's device (only the labels and weights visit NumPy), or
-        on NumPy pixels."""
-        if not isinstance(X, ScaledPixels):
-            X = array_api_backend.check_X(X, dtype)
-        self._set_n_features(X)
-        m = X.shape[0]
-        y01 = self._labels01(y, m, dtype)
-        if sample_weight is not None and is_other_namespace(sample_weight):
-            sample_weight = to_numpy(sample_weight)
-        weights = check_sample_weight(sample_weight, m, dtype)
-        if isinstance(X, ScaledPixels):
-            return X, y01, weights
-
-        def there(a):
-            return None if a is None else array_api_backend.to_namespace_of(a, X)
-
-        return X, there(y01), there(weights)
-
-    def _move_to_namespace_of(self, X) -> None:
-        """The fitted arrays in X's namespace and on its device, as
-        scikit-learn's array-API convention has them."""
-        for name in ("coef_", "intercept_", "n_iter_"):
-            there = array_api_backend.to_namespace_of(getattr(self, name), X)
-            setattr(self, name, there)
-        if self.classes_.dtype.kind in "biuf":
-            self.classes_ = array_api_backend.to_namespace_of(self.classes_, X)
-
     # -- using the fitted neuron ---------------------------------------------
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.floating]:
-        """z = X w + b, the log-odds of the positive class ``classes_[1]``.
+        """z = X w + b: two classes, the log-odds of ``classes_[1]``; k >= 3,
+        Z = X coef_^T + intercept_, one column per class.
 
         Parameters
         ----------
@@ -456,7 +358,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        z : array of shape (n_samples,), float64
+        z : array of shape (n_samples,) or (n_samples, k), float64
             NumPy for NumPy-like X; lazy Dask for Dask X; else X's library
             on X's device. Each row's z is that row's alone, bit for bit
             (:func:`logitnet.core.loss.row_dot`).
@@ -464,16 +366,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self._z(X, "decision_function")
 
     def _z(self, X, method: str):
-        """z for ``method``, X checked."""
+        """z (two classes) or Z (k classes) for ``method``, X checked."""
         X = self._check_predict_X(X, method)
-        coef = self.coef_[0, :]
+        coef = self.coef_
         if not is_other_namespace(X):
             coef = to_numpy(coef)
-        return decision_function(coef, float(self.intercept_[0]), X)
+        if coef.shape[0] == 1:
+            return decision_function(coef[0, :], float(self.intercept_[0]), X)
+        return decision_function(coef.T, to_numpy(self.intercept_), X)
 
     def _check_predict_X(self, X, method: str):
         check_is_fitted(self)
-        if get_config()["array_api_dispatch"] and not _is_lazy(X):
+        if get_config()["array_api_dispatch"] and not is_lazy(X):
             array_api_backend.check_same_namespace(X, self.coef_, method)
         dtype = to_numpy(self.coef_).dtype
         if isinstance(X, ScaledPixels):
@@ -500,9 +404,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        proba : array of shape (n_samples, 2)
+        proba : array of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1. The kind of
-            array :meth:`decision_function` returns.
+            array :meth:`decision_function` returns. Two classes: sigma(-z),
+            sigma(z); more: the softmax of each row of Z.
         """
         return probabilities(self._z(X, "predict_proba"))
 
@@ -511,10 +416,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        log_proba : array of shape (n_samples, 2)
+        log_proba : array of shape (n_samples, n_classes)
             The kind of array :meth:`decision_function` returns.
         """
         z = self._z(X, "predict_log_proba")
+        if z.ndim == 2:
+            return log_softmax(z)
         # log sigma(z) = -softplus(-z), log(1 - sigma(z)) = -softplus(z).
         return namespace(z).stack([-softplus(z), -softplus(-z)], axis=1)
 
@@ -524,25 +431,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Returns
         -------
         labels : array of shape (n_samples,)
-            Values from ``classes_``; ``classes_[1]`` where sigma(z) > 0.5.
-            A NumPy array for NumPy-like X; a lazy Dask array for a Dask X;
-            for another library's X, an array of that library when the
-            labels are numbers (NumPy when they are strings).
+            Values from ``classes_``: two classes, ``classes_[1]`` where
+            sigma(z) > 0.5; more, the class of each row's largest z (the
+            first of equal ones). A NumPy array for NumPy-like X; a lazy
+            Dask array for a Dask X; for another library's X, an array of
+            that library when the labels are numbers (NumPy when strings).
         """
         z = self._z(X, "predict")
         classes = to_numpy(self.classes_)
+        index = namespace(z).argmax(z, axis=1) if z.ndim == 2 else z > 0
         if is_dask_array(z):
-            return (
-                (z > 0)
-                .astype(np.intp)
-                .map_blocks(functools.partial(np.take, classes), dtype=classes.dtype)
-            )
-        labels = classes[to_numpy(z > 0).astype(np.intp)]
+            take = functools.partial(np.take, classes)
+            return index.astype(np.intp).map_blocks(take, dtype=classes.dtype)
+        labels = classes[to_numpy(index).astype(np.intp)]
         if is_numpy_array(z) or classes.dtype.kind not in "biuf":
             return labels
         return array_api_backend.to_namespace_of(labels, z)
-
-
-def _is_lazy(X) -> bool:
-    """Whether X is a Dask array, or pixels stored in one."""
-    return is_dask_array(X.pixels if isinstance(X, ScaledPixels) else X)

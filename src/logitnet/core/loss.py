@@ -51,6 +51,8 @@ from scipy.special import expit
 from logitnet.backends import Array, backend_for, namespace
 from logitnet.backends.array_api import accumulator, as_weights, to_numpy
 from logitnet.core.pixels import ScaledPixels, scale
+from logitnet.core.softmax import example_sums as softmax_sums
+from logitnet.core.softmax import softmax
 
 __all__ = [
     "block_decision",
@@ -91,18 +93,23 @@ def _sigmoid(z: Array, xp) -> Array:
 
 
 def probabilities(z: Array) -> Array:
-    """Both classes' probabilities from decision values z.
+    """Every class's probabilities from decision values.
 
     Parameters
     ----------
-    z : array of shape (k,), real floating dtype
+    z : array of shape (m,) or (m, k), real floating dtype
+        Two classes: z, the log-odds of class 1. k >= 3 classes: one column
+        per class (:func:`logitnet.core.softmax.softmax`).
 
     Returns
     -------
-    array of shape (k, 2)
-        Column 0 is sigma(-z) (class 0), column 1 sigma(z) (class 1); rows
-        sum to 1. sigma(-z), not 1 - sigma(z): no rounding to 0 for large z.
+    array of shape (m, 2) or (m, k)
+        Two classes: column 0 is sigma(-z) (class 0), column 1 sigma(z)
+        (class 1); sigma(-z), not 1 - sigma(z): no rounding to 0 for large
+        z. Rows sum to 1.
     """
+    if z.ndim == 2:
+        return softmax(z)
     return namespace(z).stack([sigmoid(-z), sigmoid(z)], axis=1)
 
 
@@ -154,9 +161,10 @@ def block_sums(
         Labels 0.0 / 1.0, X's namespace and dtype.
     sample_weight : array of shape (n_samples,) or None
         X's namespace and dtype.
-    w : array of shape (n_features,)
-        Cast to X's dtype and device.
-    b : float
+    w : array of shape (n_features,) or (n_features, k)
+        Cast to X's dtype and device. Two dimensions: k >= 3 classes, y
+        labels 0 .. k-1 (:func:`logitnet.core.softmax.example_sums`).
+    b : float, or array of shape (k,)
     compute_loss : bool, default=True
         False skips the cost (one log per example); cost_sum is then None.
 
@@ -164,19 +172,20 @@ def block_sums(
     -------
     cost_sum : 0-d array or None
         float64 where the namespace has it, as is db_sum.
-    dw_sum : array of shape (n_features,)
+    dw_sum : array of the shape of w
         X's namespace and dtype.
-    db_sum : 0-d array
+    db_sum : 0-d array, or of shape (k,)
     weight_sum : 0-d array or float
         A Python float when there are no sample weights.
     """
     w = as_weights(w, X)
+    sums = example_sums
+    if w.ndim == 2:  # k classes: one product for all of them
+        b, sums = as_weights(b, X), softmax_sums
     with np.errstate(over="ignore", invalid="ignore"):
         z = X @ w
         z += b
-        cost_sum, dz, db_sum, weight_sum = example_sums(
-            z, y, sample_weight, compute_loss
-        )
+        cost_sum, dz, db_sum, weight_sum = sums(z, y, sample_weight, compute_loss)
         # X is still in cache from the first product: this one is cheap.
         dw = X.T @ dz
     return cost_sum, dw, db_sum, weight_sum
@@ -287,12 +296,21 @@ def row_dot(X: Array, w: Array) -> Array:
     return products[:, 0] if n == 1 else xp.zeros(products.shape[0], dtype=acc)
 
 
-def block_decision(X: Array, w: Array, b: float) -> Array:
-    """z = X w + b for one block of rows (:func:`row_dot`, then + b)."""
+def block_decision(X: Array, w: Array, b: float | tuple[float, ...]) -> Array:
+    """z = X w + b for one block of rows (:func:`row_dot`, then + b); for a
+    w of shape (n_features, k), one :func:`row_dot` per column (the block
+    is in cache) and b a tuple of k floats: Z of shape (rows, k)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        z = row_dot(X, w)
-        z += b  # a Python float: a NumPy scalar is not one to strict libraries
-    return z
+        if w.ndim == 1:
+            z = row_dot(X, w)
+            z += b  # a Python float: a NumPy scalar is not one to strict libraries
+            return z
+        columns = []
+        for j, bias in enumerate(b):
+            z = row_dot(X, w[:, j])
+            z += bias
+            columns.append(z)
+        return namespace(columns[0]).stack(columns, axis=1)
 
 
 def _pass(X: Array | ScaledPixels, dtype=None):
@@ -317,9 +335,9 @@ def decision_function(w: Array, b: float, X: Array | ScaledPixels) -> Array:
 
     Parameters
     ----------
-    w : array of shape (n_features,)
+    w : array of shape (n_features,), or (n_features, k) for k classes
         NumPy or X's namespace.
-    b : float
+    b : float, or array of shape (k,)
     X : array of shape (n_samples, n_features), or ScaledPixels
         Any memory layout; the course's (n_x, m) array is passed as its
         transpose ``X.T``, a view, so no copy is made. Any array-API array,
@@ -327,12 +345,14 @@ def decision_function(w: Array, b: float, X: Array | ScaledPixels) -> Array:
 
     Returns
     -------
-    z : array of shape (n_samples,), float64
+    z : array of shape (n_samples,), or (n_samples, k), float64
         X's namespace and device (a lazy Dask array for Dask); float64
         where the namespace and device have it.
     """
     backend, stored, options = _pass(X, dtype=np.float64)
-    return backend.row_map(block_decision, stored, (w, float(b)), **options)
+    multi = getattr(w, "ndim", 1) == 2
+    b = tuple(float(v) for v in to_numpy(b)) if multi else float(b)
+    return backend.row_map(block_decision, stored, (w, b), **options)
 
 
 def loss_and_grad(
@@ -361,9 +381,12 @@ def loss_and_grad(
 
     Parameters
     ----------
-    w : array of shape (n_features,)
+    w : array of shape (n_features,), or (n_features, k) for k >= 3 classes
         Weights: NumPy, or X's namespace; used in X's dtype and on its device.
-    b : float
+        With k columns the neuron is the softmax one
+        (:mod:`logitnet.core.softmax`): J sums -log a_y, every column is
+        penalized.
+    b : float, or array of shape (k,)
         Bias.
     X : array of shape (n_samples, n_features), or ScaledPixels
         Examples, one per row (a transposed view of the course's (n_x, m)),
@@ -371,8 +394,8 @@ def loss_and_grad(
         pixels (:class:`~logitnet.core.pixels.ScaledPixels`), converted a
         few rows at a time.
     y : array of shape (n_samples,)
-        Labels 0.0 or 1.0 in X's dtype and namespace (NumPy or Dask for a
-        Dask X).
+        Labels 0.0 or 1.0 (k classes: 0.0 .. k-1) in X's dtype and namespace
+        (NumPy or Dask for a Dask X).
     sample_weight : array of shape (n_samples,), optional
         Non-negative weights with a positive sum, like ``y``.
     alpha : float, default=0.0
@@ -384,29 +407,35 @@ def loss_and_grad(
     -------
     cost : float or None
         J(w, b), or None when ``compute_loss`` is False.
-    dw : array of shape (n_features,)
+    dw : array of the shape of w
         dJ/dw in X's dtype, namespace and device; for a Dask X, the computed
         array (NumPy for NumPy chunks).
-    db : float
+    db : float, or NumPy float64 array of shape (k,)
         dJ/db.
     """
     backend, stored, options = _pass(X)
+    classes = getattr(w, "ndim", 1) == 2
+    b = np.asarray(to_numpy(b), np.float64) if classes else float(b)
     cost_sum, dw, db_sum, total = backend.row_sums(
         block_sums,
         stored,
         (y, sample_weight),
-        (w, float(b), compute_loss),
+        (w, b, compute_loss),
         reads_files=isinstance(X, ScaledPixels) and X.from_file,
         **options,
     )
     total = float(total)
     with np.errstate(over="ignore", invalid="ignore"):
         dw /= total
-        db = float(db_sum) / total
+        if classes:
+            db = np.asarray(to_numpy(db_sum), np.float64) / total
+        else:
+            db = float(db_sum) / total
         cost = float(cost_sum) / total if compute_loss else None
         if alpha:
             w = as_weights(w, dw)
             dw += alpha * w
             if compute_loss:
-                cost += 0.5 * alpha * float(w @ w)
+                flat = namespace(w).reshape(w, (-1,))
+                cost += 0.5 * alpha * float(flat @ flat)
     return cost, dw, db

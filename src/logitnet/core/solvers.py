@@ -28,7 +28,6 @@ test), ``metric`` (inner products) and ``weights`` (w at the end).
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,9 +37,9 @@ from numpy.typing import NDArray
 
 from logitnet.backends import numpy_dtype, to_numpy
 from logitnet.core import span
+from logitnet.core.divergence import RISES_TO_DIVERGE, diverged, diverging
 from logitnet.core.loss import loss_and_grad
 from logitnet.core.quasinewton import Memory, iterate
-from logitnet.exceptions import DivergenceError
 
 __all__ = [
     "COST_EVERY",
@@ -50,7 +49,6 @@ __all__ = [
     "Step",
     "gradient_descent",
     "lbfgs",
-    "require_finite_result",
 ]
 
 #: ``representation``: chosen by the cost model, or forced.
@@ -62,12 +60,6 @@ LBFGS_EVALUATIONS = 50
 
 #: The course records (and prints) the cost every 100 iterations.
 COST_EVERY = 100
-
-#: Gradient descent is said to diverge when the cost, looked at every
-#: COST_EVERY iterations (as the course prints it), rises this many times in a
-#: row. Not every iteration: the course's own run wobbles from one step to the
-#: next while falling steadily over a hundred.
-RISES_TO_DIVERGE = 3
 
 #: L-BFGS keeps this many (step, gradient change) pairs.
 LBFGS_MEMORY = 10
@@ -196,7 +188,10 @@ def _representation(
                 "weights: use representation='primal' or 'auto'"
             )
     elif representation == "auto":
-        if not (span.available(X) and from_zero and span.pays(*X.shape, evaluations)):
+        k = w.shape[1] if w.ndim == 2 else 1
+        if not (
+            span.available(X) and from_zero and span.pays(*X.shape, evaluations, k)
+        ):
             representation = "primal"
         else:
             representation = "span"
@@ -279,8 +274,11 @@ def gradient_descent(
         w, X, y, sample_weight, alpha, representation, num_iterations
     )
     # In the span, w below holds the coefficients c of w = X^T c (from 0).
-    start = w.copy() if space.name == "primal" else np.zeros(X.shape[0], w.dtype)
-    result = SolverResult(w=start, b=float(b), representation=space.name)
+    if space.name == "primal":
+        start = w.copy()
+    else:
+        start = np.zeros((X.shape[0], *w.shape[1:]), w.dtype)
+    result = SolverResult(w=start, b=_bias(b), representation=space.name)
     w, b = result.w, result.b
     dw: NDArray[np.floating] | None = None
     db: float | None = None
@@ -292,10 +290,10 @@ def gradient_descent(
         if i == 0:
             _check_start(cost, dw, db)
         if not fit_intercept:
-            db = 0.0
+            db = db * 0.0
         if record:
             if math.isnan(cost):
-                raise _diverged(i, learning_rate)
+                raise diverged(i, learning_rate)
             result.costs.append(cost)
             if i % COST_EVERY == 0:
                 checkpoints.append(cost)
@@ -307,11 +305,11 @@ def gradient_descent(
         # In place on our own copy: the caller's w is never touched.
         with np.errstate(over="ignore", invalid="ignore"):
             w -= learning_rate * dw
-        b -= learning_rate * db
+        b -= learning_rate * db  # b: a float, or our own array of k biases
         # One pass over n_features values, against the two passes over
         # n_samples * n_features of the gradient: cheap enough to do always.
-        if not (math.isfinite(b) and np.isfinite(w).all()):
-            raise _diverged(i, learning_rate)
+        if not (np.isfinite(b).all() and np.isfinite(w).all()):
+            raise diverged(i, learning_rate)
         if on_iteration is not None:
             on_iteration(i)
     else:
@@ -324,7 +322,7 @@ def gradient_descent(
         else f"stopped after {i} iterations (the iteration limit)"
     )
     # Judged at the end: a run that recovers from a bad start is not diverging.
-    result.diverging = bool(checkpoints) and _diverging(checkpoints)
+    result.diverging = bool(checkpoints) and diverging(checkpoints)
     if result.diverging:
         result.message = (
             f"the cost rose instead of falling (every {COST_EVERY} iterations: "
@@ -333,19 +331,6 @@ def gradient_descent(
             f"the learning rate {learning_rate:g} is too large; try a smaller one"
         )
     return result
-
-
-def _diverging(costs: list[float]) -> bool:
-    """Whether gradient descent's costs every COST_EVERY iterations show a
-    step that is too large: the last is not finite or above the first, or
-    each of the last :data:`RISES_TO_DIVERGE` rose."""
-    last = costs[-1]
-    if not math.isfinite(last) or last > costs[0]:
-        return True
-    recent = costs[-RISES_TO_DIVERGE - 1 :]
-    return len(recent) > RISES_TO_DIVERGE and all(
-        a < b for a, b in itertools.pairwise(recent)
-    )
 
 
 def lbfgs(
@@ -420,38 +405,43 @@ def lbfgs(
         min(max_iter, LBFGS_EVALUATIONS) + 1,
     )
     if space.name == "span":
-        w = np.zeros(X.shape[0])  # the coefficients c of w = X^T c
-    n = w.shape[0]
+        # The coefficients c of w = X^T c: one per example (and class).
+        w = np.zeros((X.shape[0], *w.shape[1:]))
+    # theta = (w, b) flattened: n weights, then one bias (k for k classes).
+    shape, n, scalar = w.shape, w.size, np.ndim(b) == 0
     evaluations = 0
+
+    def parts(v: NDArray[np.float64]):
+        """(w, b) of a vector theta (or of a gradient or direction)."""
+        return v[:n].reshape(shape), float(v[n]) if scalar else v[n:]
 
     def evaluate(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         nonlocal evaluations
         evaluations += 1
-        cost, dw, db = space.loss_and_grad(
-            theta[:n].astype(dtype, copy=False), float(theta[n])
-        )
-        grad = np.empty(n + 1)
-        grad[:n] = dw
-        grad[n] = db if fit_intercept else 0.0
+        w_, b_ = parts(theta)
+        cost, dw, db = space.loss_and_grad(w_.astype(dtype, copy=False), b_)
+        grad = np.empty(theta.size)
+        grad[:n] = np.ravel(dw)
+        grad[n:] = db if fit_intercept else 0.0
         return cost, grad
 
     def metric(v: NDArray[np.float64]) -> NDArray[np.float64]:
         """M v, with u . M v the inner product of the weights u and v stand for."""
         if space.name == "primal":
             return v
-        return np.append(space.metric(v[:n]), v[n])
+        return np.append(np.ravel(space.metric(v[:n].reshape(shape))), v[n:])
 
-    theta = np.append(np.asarray(w, dtype=np.float64), float(b))
+    theta = np.append(np.ravel(np.asarray(w, dtype=np.float64)), np.ravel(b))
     cost, grad = evaluate(theta)
-    _check_start(cost, grad[:n], grad[n])
-    result = SolverResult(w=w, b=float(b), costs=[cost], representation=space.name)
-    steps = Memory(n + 1, memory, metric)
+    _check_start(cost, *parts(grad))
+    result = SolverResult(w=w, b=_bias(b), costs=[cost], representation=space.name)
+    steps = Memory(theta.size, memory, metric)
     message = f"stopped after {max_iter} iterations (the iteration limit)"
     k = 0
     while True:
         if on_record is not None:
-            on_record(_step(space, k, cost, evaluations, tol, grad[:n], grad[n]))
-        if space.within(grad[:n], grad[n], tol):
+            on_record(_step(space, k, cost, evaluations, tol, *parts(grad)))
+        if space.within(*parts(grad), tol):
             result.converged = True
             message = (
                 f"the largest gradient component fell to tol={tol:g} "
@@ -472,9 +462,9 @@ def lbfgs(
         theta += s
         k += 1
         result.costs.append(cost)
-    result.w, result.dw = space.weights(theta[:n].astype(dtype), grad[:n].astype(dtype))
-    result.b = float(theta[n])
-    result.db = float(grad[n])
+    (w, b), (dw, db) = parts(theta), parts(grad)
+    result.w, result.dw = space.weights(w.astype(dtype), dw.astype(dtype))
+    result.b, result.db = _bias(b), _bias(db)
     result.n_iter = k
     result.message = f"{message}; {evaluations} cost evaluations"
     return result
@@ -504,7 +494,7 @@ def _check_start(cost: float | None, dw: NDArray[np.floating], db: float) -> Non
     than on a pass of its own over data that may not fit in memory.
     """
     if (cost is not None and math.isnan(cost)) or not (
-        math.isfinite(db) and np.isfinite(dw).all()
+        np.isfinite(db).all() and np.isfinite(dw).all()
     ):
         raise ValueError(
             "the cost or gradient at the starting point is NaN or infinite: X "
@@ -513,31 +503,11 @@ def _check_start(cost: float | None, dw: NDArray[np.floating], db: float) -> Non
         )
 
 
-def _max_abs(dw: NDArray[np.floating], db: float) -> float:
-    return max(float(np.max(np.abs(dw))) if dw.size else 0.0, abs(db))
+def _max_abs(dw: NDArray[np.floating], db) -> float:
+    """The largest |component| of (dw, db); db a float or k biases."""
+    return max(float(np.max(np.abs(dw))) if dw.size else 0.0, float(np.max(np.abs(db))))
 
 
-def _diverged(iteration: int, learning_rate: float) -> DivergenceError:
-    return DivergenceError(
-        f"gradient descent diverged at iteration {iteration}: the weights "
-        f"overflowed to inf or NaN; use a smaller learning rate "
-        f"(got {learning_rate:g})"
-    )
-
-
-def require_finite_result(coef: np.ndarray, intercept: np.ndarray, costs) -> None:
-    """A fit that ends outside the float range is an error, never a model:
-    weights, bias and final cost must all be finite (in the fitted dtype)."""
-    with np.errstate(invalid="ignore"):
-        parts = {
-            "weights": bool(np.isfinite(coef).all()),
-            "bias": bool(np.isfinite(intercept).all()),
-            "final cost": not costs or bool(np.isfinite(costs[-1])),
-        }
-    bad = [name for name, finite in parts.items() if not finite]
-    if bad:
-        raise DivergenceError(
-            f"training ended with a non-finite {' and '.join(bad)} (inf or NaN): "
-            "the steps left the float range; use a smaller "
-            "learning rate or more regularization (alpha)"
-        )
+def _bias(b):
+    """b as the solvers keep it: a float, or a float64 copy of k biases."""
+    return float(b) if np.ndim(b) == 0 else np.array(b, np.float64)

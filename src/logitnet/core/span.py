@@ -40,10 +40,11 @@ import numpy as np
 from array_api_compat import is_dask_array
 from numpy.typing import NDArray
 
-from logitnet.backends import Array, to_numpy
+from logitnet.backends import Array, namespace, to_numpy
 from logitnet.backends.array_api import as_weights
 from logitnet.core.loss import example_sums
 from logitnet.core.pixels import ScaledPixels
+from logitnet.core.softmax import example_sums as softmax_sums
 
 __all__ = ["GRAM_SPEEDUP", "Span", "available", "gram", "pays"]
 
@@ -59,17 +60,20 @@ __all__ = ["GRAM_SPEEDUP", "Span", "available", "gram", "pays"]
 GRAM_SPEEDUP = 3.5
 
 
-def pays(n_samples: int, n_features: int, evaluations: int) -> bool:
+def pays(n_samples: int, n_features: int, evaluations: int, k: int = 1) -> bool:
     """Whether ``evaluations`` evaluations are cheaper in the span.
 
-    Primal: evaluations * 4 m n flops (two matrix-vector products over X).
-    Span: m^2 n for K at ``GRAM_SPEEDUP`` times the speed, then
-    evaluations * 4 m^2, and 2 m n for w = X^T c at the end. Roughly:
+    Primal: evaluations * 4 m n k flops (two products of X with k weight
+    columns). Span: m^2 n for K at ``GRAM_SPEEDUP`` times the speed, then
+    evaluations * 4 m^2 k, and 2 m n k for W = X^T C at the end. Roughly:
     n_features > n_samples and more evaluations than m / (4 GRAM_SPEEDUP).
+    With k columns the primal's products are matrix products too, faster
+    per flop than one matrix-vector product: up to ``GRAM_SPEEDUP`` times,
+    taken as min(k, GRAM_SPEEDUP), so that the span must pay for K by more.
     """
     m, n = n_samples, n_features
-    primal = evaluations * 4.0 * m * n
-    span = m * m * n / GRAM_SPEEDUP + evaluations * 4.0 * m * m + 2.0 * m * n
+    primal = evaluations * 4.0 * m * n * k / min(k, GRAM_SPEEDUP)
+    span = m * m * n / GRAM_SPEEDUP + evaluations * 4.0 * m * m * k + 2.0 * m * n * k
     return span < primal
 
 
@@ -118,10 +122,13 @@ class Span:
         length n_samples with dJ/dw = X^T g.
         """
         c = as_weights(c, self.K)
+        sums = example_sums
+        if c.ndim == 2:  # k classes: C of shape (m, k), b of shape (k,)
+            b, sums = as_weights(b, self.K), softmax_sums
         with np.errstate(over="ignore", invalid="ignore"):
             z = self.K @ c
             z += b
-            cost_sum, dz, db_sum, total = example_sums(
+            cost_sum, dz, db_sum, total = sums(
                 z, self.y, self.sample_weight, compute_loss
             )
             total = float(total)
@@ -130,8 +137,10 @@ class Span:
             if self.alpha:
                 dz += self.alpha * c
                 if compute_loss:
-                    cost += 0.5 * self.alpha * float(c @ (z - b))
-        return cost, to_numpy(dz), float(db_sum) / total
+                    # ||W||^2 = sum of c_i . (K c)_i over the classes
+                    cost += 0.5 * self.alpha * _dot(c, z - b)
+        db = to_numpy(db_sum) / total
+        return cost, to_numpy(dz), float(db) if db.ndim == 0 else db
 
     def weights(self, *vectors: NDArray[np.floating] | None) -> tuple:
         """w = X^T c for each c given (None stays None): NumPy arrays in X's
@@ -156,13 +165,19 @@ class Span:
         at least that over sqrt(n_features). Only when this lower bound is
         within twice tol (near convergence) is X^T g computed exactly.
         """
-        if abs(db) > tol:
+        if float(np.max(np.abs(db))) > tol:
             return False
-        norm = math.sqrt(max(float(np.asarray(g, np.float64) @ self.metric(g)), 0.0))
+        norm = math.sqrt(max(_dot(np.asarray(g, np.float64), self.metric(g)), 0.0))
         if norm > 2.0 * tol * math.sqrt(self.X.shape[1]):
             return False
         (dw,) = self.weights(g)
         return (float(np.max(np.abs(dw))) if dw.size else 0.0) <= tol
+
+
+def _dot(u: Array, v: Array) -> float:
+    """sum_ij u_ij v_ij: the inner product of vectors or of (m, k) arrays."""
+    xp = namespace(u)
+    return float(xp.sum(u * v))
 
 
 def available(X: Array) -> bool:

@@ -19,7 +19,7 @@ __all__ = [
     "check_class_weight",
     "check_sample_weight",
     "class_weighted",
-    "require_both_classes",
+    "require_every_class",
     "weighted",
 ]
 
@@ -37,29 +37,32 @@ def check_class_weight(class_weight) -> None:
         )
 
 
-def weighted(y01, weights, class_weight, classes):
-    """Each example's weight: its sample weight (checked: both classes keep
+def weighted(codes, weights, class_weight, classes):
+    """Each example's weight: its sample weight (checked: every class keeps
     a positive weight) times its class's weight (:func:`class_weighted`);
     None when there are neither."""
+    k = len(classes)
     if weights is not None:
-        require_both_classes(y01, weights, "sample_weight")
+        require_every_class(codes, weights, "sample_weight", k)
     if class_weight is not None:
-        weights = class_weighted(y01, weights, class_weight, classes)
-        require_both_classes(y01, weights, "class_weight")
+        weights = class_weighted(codes, weights, class_weight, classes)
+        require_every_class(codes, weights, "class_weight", k)
     return weights
 
 
-def require_both_classes(y01, weights, given: str) -> None:
+def require_every_class(codes, weights, given: str, k: int = 2) -> None:
     """Refuse weights that leave a class without an example of positive weight."""
-    if is_dask_array(y01):
-        both = dask_backend.any_positive_in_both(y01, weights)
+    if is_dask_array(codes):
+        kept = dask_backend.classes_with_positive_weight(codes, weights)
     else:
         positive = to_numpy(weights) > 0
-        both = np.unique(to_numpy(y01)[positive]).size == 2
-    if not both:
+        kept = np.unique(to_numpy(codes)[positive]).size
+    if kept < k:
+        which = "both classes" if k == 2 else f"all {k} classes"
+        have = "only one class has" if kept == 1 else f"only {kept} classes have"
         raise ValueError(
-            f"LogisticRegression needs examples of both classes with a positive "
-            f"weight; with this {given} only one class has any"
+            f"LogisticRegression needs examples of {which} with a positive "
+            f"weight; with this {given} {have} any"
         )
 
 
@@ -77,22 +80,22 @@ def check_sample_weight(
     return weights
 
 
-def class_weighted(y01, weights, class_weight, classes):
+def class_weighted(codes, weights, class_weight, classes):
     """The sample weights times the weights of the examples' classes.
 
     Parameters
     ----------
-    y01 : array of shape (n_samples,)
-        Labels 0.0 / 1.0 (1 = ``classes[1]``): NumPy, Dask or another
-        array-API library.
+    codes : array of shape (n_samples,)
+        Labels as codes 0.0 .. k-1 (``classes[code]``): NumPy, Dask or
+        another array-API library.
     weights : array of shape (n_samples,) or None
         Checked sample weights, like ``y01``.
     class_weight : None, "balanced" or dict {label: weight}
         As :class:`logitnet.LogisticRegression` takes it (scikit-learn's
         definition; "balanced" counts weighted by the sample weights, as
         ``sklearn.utils.class_weight.compute_class_weight`` does).
-    classes : array of shape (2,)
-        The two labels, sorted.
+    classes : array of shape (k,)
+        The labels, sorted.
 
     Returns
     -------
@@ -100,18 +103,24 @@ def class_weighted(y01, weights, class_weight, classes):
     """
     if class_weight is None:
         return weights
-    xp = namespace(y01)
+    xp = namespace(codes)
+    k = len(classes)
     if class_weight == "balanced":
         # Each class's total weight (its count without sample weights);
         # one pass for a Dask y.
-        if weights is None:
-            total, ones = float(y01.shape[0]), float(xp.sum(y01))
+        if k == 2:
+            if weights is None:
+                total, ones = float(codes.shape[0]), float(xp.sum(codes))
+            else:
+                total, ones = float(xp.sum(weights)), float(xp.sum(weights * codes))
+            counts = [total - ones, ones]
         else:
-            total, ones = float(xp.sum(weights)), float(xp.sum(weights * y01))
-        per_class = [total / (2 * (total - ones)), total / (2 * ones)]
+            counts = _class_totals(codes, weights, k)
+            total = sum(counts)
+        per_class = [total / (k * count) for count in counts]
     else:
         labels = to_numpy(classes).tolist()
-        unknown = [k for k in class_weight if k not in labels]
+        unknown = [c for c in class_weight if c not in labels]
         if unknown:
             raise ValueError(
                 f"class_weight has labels that are not classes of y: "
@@ -120,7 +129,21 @@ def class_weighted(y01, weights, class_weight, classes):
         per_class = [class_weight.get(label, 1.0) for label in labels]
         for label, value in zip(labels, per_class, strict=True):
             check_real(value, f"class_weight[{label!r}]", minimum=0.0, inclusive=True)
-    w0, w1 = (float(v) for v in per_class)
-    # w0 + (w1 - w0) y: the class's weight, for 0/1 labels of any library.
-    by_class = y01 * (w1 - w0) + w0
+    if k == 2:
+        w0, w1 = (float(v) for v in per_class)
+        # w0 + (w1 - w0) y: the class's weight, for 0/1 labels of any library.
+        by_class = codes * (w1 - w0) + w0
+    else:
+        by_class = xp.zeros_like(codes)
+        for code, value in enumerate(per_class):
+            by_class = by_class + xp.astype(codes == code, codes.dtype) * float(value)
     return by_class if weights is None else weights * by_class
+
+
+def _class_totals(codes, weights, k: int) -> list[float]:
+    """Each class's total sample weight (its count without weights)."""
+    xp = namespace(codes)
+    ones = xp.ones_like(codes) if weights is None else weights
+    return [
+        float(xp.sum(xp.where(codes == c, ones, xp.zeros_like(ones)))) for c in range(k)
+    ]

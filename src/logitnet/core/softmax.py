@@ -1,0 +1,147 @@
+"""The neuron with k outputs: softmax and its cross-entropy, one example at a time.
+
+For k >= 3 classes the neuron has a weight column and a bias per class,
+W of shape (n_features, k) and b of shape (k,), and for an example x with
+label y in 0..k-1:
+
+    forward    z_j = x . W[:, j] + b_j                 (j = 0 .. k-1)
+               a_j = e^{z_j} / sum_l e^{z_l}           (softmax)
+               L   = -log a_y = logsumexp(z) - z_y
+    backward   dz_j = a_j - [j == y]                   (a - onehot(y))
+               dW   = x dz^T,  db = dz
+
+Two classes keep the sigmoid of :mod:`logitnet.core.loss`: the softmax of
+(0, z) is (sigma(-z), sigma(z)), the same model with one weight vector.
+
+Both functions here subtract each row's largest z before exponentiating:
+every exponent is then <= 0, nothing overflows, the sum of the exponentials
+is at least 1, and its log is finite, for any finite z.
+
+:func:`softmax` gives answers about single pictures, so its exponential is
+through SciPy's sigma (the same code on every CPU), not NumPy's (which has AVX-512-only
+code whose last bits differ); :func:`example_sums` feeds training sums and
+may use either.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from logitnet.backends import Array, namespace
+from logitnet.backends.array_api import accumulator
+
+__all__ = ["example_sums", "log_softmax", "softmax"]
+
+
+def _shifted(Z: Array, xp) -> tuple[Array, Array]:
+    """Z minus each row's largest value, and that largest value (m, 1)."""
+    top = xp.max(Z, axis=1, keepdims=True)
+    return Z - top, top
+
+
+def _exp_fixed(t: Array, xp) -> Array:
+    """e^t, the same bits on every CPU for NumPy (t <= 0 here)."""
+    if xp is np:
+        from scipy.special import expit
+
+        # sigma(t) / sigma(-t) = e^t, through SciPy's sigma (the C library's
+        # exp: one code path on every x86-64 CPU with FMA), accurate to a few
+        # units in the last place for every t <= 0, tiny results included.
+        return expit(t) / expit(-t)
+    return xp.exp(t)
+
+
+def softmax(Z: Array) -> Array:
+    """Each row's class probabilities, e^{z_j} / sum_l e^{z_l}.
+
+    Parameters
+    ----------
+    Z : array of shape (n_samples, k), real floating dtype
+
+    Returns
+    -------
+    array of shape (n_samples, k)
+        Z's namespace and dtype; rows sum to 1 (to rounding). A row's
+        probabilities depend on that row alone, bit for bit.
+    """
+    xp = namespace(Z)
+    with np.errstate(over="ignore", invalid="ignore"):
+        shifted, _ = _shifted(Z, xp)
+        E = _exp_fixed(shifted, xp)
+        return E / xp.sum(E, axis=1, keepdims=True)
+
+
+def log_softmax(Z: Array) -> Array:
+    """log of :func:`softmax`, without rounding small probabilities to log(0).
+
+    Parameters
+    ----------
+    Z : array of shape (n_samples, k), real floating dtype
+
+    Returns
+    -------
+    array of shape (n_samples, k), <= 0
+    """
+    xp = namespace(Z)
+    with np.errstate(over="ignore", invalid="ignore"):
+        shifted, _ = _shifted(Z, xp)
+        return shifted - xp.log(xp.sum(_exp_fixed(shifted, xp), axis=1, keepdims=True))
+
+
+def example_sums(
+    Z: Array, y: Array, sample_weight: Array | None, compute_loss: bool = True
+) -> tuple[Array | None, Array, Array, Array | float]:
+    """The softmax neuron's per-example math, from Z to the sums.
+
+    With s_i the sample weights (1 when None):
+
+        dZ_i       = s_i (softmax(z_i) - onehot(y_i))
+        cost_sum   = sum_i s_i (logsumexp(z_i) - z_{i, y_i})
+        db_sum     = sum_i dZ_i                       (shape (k,))
+        weight_sum = sum_i s_i
+
+    Parameters
+    ----------
+    Z : array of shape (n_samples, k)
+        Pre-activations X W + b (or K C + b in the span). Only read.
+    y : array of shape (n_samples,)
+        Labels 0.0 .. k-1 in Z's namespace and dtype.
+    sample_weight : array of shape (n_samples,) or None
+    compute_loss : bool, default=True
+
+    Returns
+    -------
+    cost_sum : 0-d array or None
+        float64 where the namespace has it, as is db_sum.
+    dZ : array of shape (n_samples, k)
+        Z's namespace and dtype.
+    db_sum : array of shape (k,)
+    weight_sum : 0-d array or float
+    """
+    xp = namespace(Z)
+    acc = np.float64 if xp is np else accumulator(Z)
+    k = Z.shape[1]
+    is_label = y[:, None] == xp.arange(k, dtype=y.dtype)
+    onehot = xp.astype(is_label, Z.dtype)
+    shifted, _ = _shifted(Z, xp)
+    dZ = xp.exp(shifted)
+    total = xp.sum(dZ, axis=1, keepdims=True)  # >= 1: the largest term is e^0
+    dZ /= total
+    dZ -= onehot
+    if sample_weight is not None:
+        dZ *= sample_weight[:, None]
+    db_sum = xp.sum(dZ, axis=0, dtype=acc)
+    cost_sum = None
+    if compute_loss:
+        # logsumexp(z) - z_y = log(total) - (z_y - top): no overflow, >= 0.
+        # z_y picked, not multiplied out: -inf * 0 would be NaN.
+        zero = xp.zeros_like(shifted)
+        losses = xp.log(total[:, 0]) - xp.sum(xp.where(is_label, shifted, zero), axis=1)
+        if sample_weight is not None:
+            losses *= sample_weight
+        cost_sum = xp.sum(losses, dtype=acc)
+    if sample_weight is None:
+        weight_sum = float(Z.shape[0])
+    else:
+        weight_sum = xp.sum(sample_weight, dtype=acc)
+    return cost_sum, dZ, db_sum, weight_sum
