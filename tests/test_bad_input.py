@@ -353,7 +353,7 @@ CASES = [
     (["train", "--no-verify", "--data-dir", "{one_label}"], FAILURE,
      "{one_label}/train_catvnoncat.h5: train_set_y holds only label 0"),
     (["train", "--no-verify", "--data-dir", "{same_names}"], FAILURE,
-     "{same_names}/train_catvnoncat.h5: list_classes: 'classes' must be two "
+     "{same_names}/train_catvnoncat.h5: list_classes: 'classes' must be "
      "different names; got 'cat' twice"),
     (["train", "--data", "{root}/plain.h5", "--scheduler", "foo://x"], FAILURE,
      "foo://x: not a Dask scheduler address"),
@@ -389,7 +389,7 @@ CASES = [
     (["predict", "--model", "{root}/deep.npz", IMG], FAILURE,
      "{root}/deep.npz: metadata is nested too deep"),
     (["predict", "--model", "{root}/same_classes.npz", IMG], FAILURE,
-     "{root}/same_classes.npz: 'classes' must be two different names"),
+     "{root}/same_classes.npz: 'classes' must be different names"),
     (["predict", "--model", "{root}/fifo", IMG], FAILURE,
      "{root}/fifo: is a FIFO (named pipe), not a model file"),
     (["predict", "--model", "/dev/zero", IMG], FAILURE,

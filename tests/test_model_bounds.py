@@ -312,7 +312,7 @@ def _crafted(good) -> dict:
     case(
         "classes",
         lambda p: write_model(p, w, b, meta(classes=["cat", 2])),
-        "'classes' must be two names; got ['cat', 2]",
+        "'classes' must be 2 to 10000 names; got ['cat', 2]",
     )
     case(
         "n_features",

@@ -121,7 +121,7 @@ def test_output_path_checks(tmp_path):
         ({"w": np.zeros(5)}, r"weights must be float64 of shape \(12,\)"),
         ({"w": np.full(12, np.nan)}, "contain NaN or inf"),
         ({"b": np.inf}, "contain NaN or inf"),
-        ({"classes": ["cat"]}, "'classes' must be two names"),
+        ({"classes": ["cat"]}, "'classes' must be 2 to 10000 names"),
         ({"image_shape": (2, 2)}, "'image_shape' must be"),
         ({"training": {"lr": np.float32(0.1)}}, "must be JSON-serializable"),
     ],
@@ -171,7 +171,7 @@ def test_save_refuses_a_bad_path_before_writing(tmp_path, saved):
         (lambda p, m: write_raw(p, np.full(12, np.nan), m.b, metadata_of(m)),
          "contain NaN or inf"),
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "classes": ["a"]}),
-         "'classes' must be two names"),
+         "'classes' must be 2 to 10000 names"),
         (lambda p, m: write_raw(p, m.w, m.b, {**metadata_of(m), "image_shape": [12]}),
          "'image_shape' must be"),
         (lambda p, m: write_raw(p, m.w, m.b, ["not", "a", "dict"]),
@@ -217,7 +217,7 @@ def test_tampered_metadata_is_refused(tmp_path, saved, text, message):
 
 def test_duplicate_class_names_are_refused(tmp_path, saved):
     saved.classes = ["cat", "cat"]
-    with pytest.raises(ModelFileError, match="two different names; got 'cat' twice"):
+    with pytest.raises(ModelFileError, match="different names; got 'cat' twice"):
         save_model(tmp_path / "m.npz", saved)
     assert not (tmp_path / "m.npz").exists()
 
@@ -453,7 +453,7 @@ def test_class_names_for_labels(tmp_path, rng, pictures):
     assert loaded.classes == ["no", "cat"] and loaded.labels is None
     assert loaded.to_estimator().classes_.tolist() == ["no", "cat"]
     assert loaded.predict(images) == np.array(["no", "cat"])[clf.predict(X)].tolist()
-    with pytest.raises(ValueError, match="'classes' must be two names; got"):
+    with pytest.raises(ValueError, match="'classes' must be 2 to 10000 names; got"):
         save_model(tmp_path / "x.npz", clf, image_shape=SHAPE, classes=["cat"])
 
 

@@ -60,18 +60,25 @@ def check_int(
     return int(value)
 
 
+#: Most classes a model may have: far beyond any one neuron's use on
+#: pictures, and a bound on what a file's class list can cost.
+MAX_CLASSES = 10_000
+
+
 def check_class_names(classes: object) -> list[str]:
-    """Two distinct class names (label i is ``classes[i]``), else ValueError."""
+    """At least two distinct class names (label i is ``classes[i]``), else
+    ValueError."""
     if not (
         isinstance(classes, list | tuple)
-        and len(classes) == 2
+        and 2 <= len(classes) <= MAX_CLASSES
         and all(isinstance(c, str) for c in classes)
     ):
-        raise ValueError(f"'classes' must be two names; got {classes!r}")
-    if classes[0] == classes[1]:
-        raise ValueError(
-            f"'classes' must be two different names; got {classes[0]!r} twice"
-        )
+        shown = repr(classes)
+        shown = shown if len(shown) < 200 else shown[:200] + "..."
+        raise ValueError(f"'classes' must be 2 to {MAX_CLASSES} names; got {shown}")
+    if len(set(classes)) != len(classes):
+        twice = next(c for c in classes if list(classes).count(c) > 1)
+        raise ValueError(f"'classes' must be different names; got {twice!r} twice")
     return list(classes)
 
 

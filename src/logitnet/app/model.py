@@ -31,8 +31,10 @@ class SavedModel:
 
     Attributes
     ----------
-    w : ndarray of shape (n_x,), float64
-    b : float
+    w : ndarray of shape (n_x,), or (n_x, k) for k >= 3 classes, float64
+        Two classes: the sigmoid's weights (``classes[1]``'s log-odds);
+        k classes: the softmax's, one column per class.
+    b : float, or ndarray of shape (k,)
     classes : list of str
         Class names; label i is ``classes[i]``.
     image_shape : tuple of int, or None
@@ -56,7 +58,7 @@ class SavedModel:
     """
 
     w: NDArray[np.float64]
-    b: float
+    b: float | NDArray[np.float64]
     classes: list[str]
     image_shape: tuple[int, ...] | None
     training: dict[str, Any] = field(default_factory=dict)
@@ -68,8 +70,8 @@ class SavedModel:
 
     @property
     def n_features(self) -> int:
-        """n_x, the number of weights."""
-        return int(np.size(self.w))
+        """n_x, the number of inputs."""
+        return int(np.shape(self.w)[0])
 
     # -- to and from the estimator ---------------------------------------------
 
@@ -97,7 +99,7 @@ class SavedModel:
             height * width * channels = ``n_features_in_``. Without it the
             model takes features, not pictures.
         classes : list of str, optional
-            The names of ``classes_[0]`` and ``classes_[1]``, which
+            The names of ``classes_[0]``, ``classes_[1]``, ..., which
             :meth:`to_estimator`'s ``classes_`` will be. Default: the labels
             as text, numbers being kept as ``labels`` too.
         training : dict, optional
@@ -121,7 +123,7 @@ class SavedModel:
             If it is not fitted.
         ValueError
             If its class labels are neither strings nor numbers, or
-            ``classes`` is not two different names.
+            ``classes`` is not one different name per class.
         """
         from sklearn.exceptions import NotFittedError
 
@@ -158,9 +160,12 @@ class SavedModel:
                 names_of[k]: float(v) for k, v in weights.items() if k in names_of
             }
         feature_names = getattr(estimator, "feature_names_in_", None)
+        coef = to_numpy(estimator.coef_).astype(np.float64)
+        intercept = to_numpy(estimator.intercept_).astype(np.float64)
+        two = coef.shape[0] == 1
         return cls(
-            w=to_numpy(estimator.coef_)[0].astype(np.float64),
-            b=float(to_numpy(estimator.intercept_)[0]),
+            w=coef[0] if two else np.ascontiguousarray(coef.T),
+            b=float(intercept[0]) if two else intercept,
             classes=names,
             image_shape=None if image_shape is None else tuple(image_shape),
             training={
@@ -206,8 +211,9 @@ class SavedModel:
         est = LogisticRegression(**_settings(self.training, self.classes, classes))
         dtype = np.dtype(est.dtype)
         est.classes_ = classes
-        est.coef_ = np.asarray(self.w, np.float64).astype(dtype).reshape(1, -1)
-        est.intercept_ = np.array([self.b], dtype)
+        w = np.asarray(self.w, np.float64).astype(dtype)
+        est.coef_ = w.reshape(1, -1) if w.ndim == 1 else np.ascontiguousarray(w.T)
+        est.intercept_ = np.array(self.b, dtype).reshape(-1)
         est.n_features_in_ = est.coef_.shape[1]
         if self.feature_names is not None:
             est.feature_names_in_ = np.array(self.feature_names, dtype=object)
@@ -247,7 +253,7 @@ class SavedModel:
 
         Returns
         -------
-        proba : ndarray of shape (k, 2)
+        proba : ndarray of shape (m, n_classes)
             Columns in the order of ``classes``.
         """
         return classify(self, self._pictures(images)).probabilities

@@ -1,13 +1,15 @@
 """Model files: a trained neuron kept on disk, safely, and put to use.
 
-Format (version 2, and 3 for a model without a picture shape): a NumPy
-``.npz`` archive holding exactly
+Format (version 2; 3 for a model without a picture shape; 4 for k >= 3
+classes): a NumPy ``.npz`` archive holding exactly
 
-- ``w``: float64 array of shape (n_x,), the weights;
-- ``b``: float64 array of shape (), the bias;
+- ``w``: float64 array of shape (n_x,), the weights; for k >= 3 classes
+  (k, n_x), one row per class (``SavedModel.w`` is its transpose, one
+  column per class, as the core computes);
+- ``b``: float64 array of shape (), the bias; (k,) for k >= 3 classes;
 - ``metadata``: a 0-d unicode array, a JSON object with ``format``
   (``"logitnet-model"``), ``format_version``, ``logitnet_version``,
-  ``classes`` (the two class names, index = label), ``image_shape``
+  ``classes`` (the class names, index = label), ``image_shape``
   ([height, width, channels]; null in version 3, which gives
   ``n_features`` instead), ``preprocessing`` (how a photo becomes the
   input, see :mod:`logitnet.data.images`; empty without a picture shape),
@@ -17,8 +19,9 @@ Format (version 2, and 3 for a model without a picture shape): a NumPy
   labels when they are numbers, not the names) and ``feature_names``, and
   ``sha256``, the checksum of everything else: weights, bias and metadata.
 
-A model with a picture shape is written as version 2, so that every
-logitnet that reads version 2 reads it. :meth:`SavedModel.from_estimator`
+A two-class model with a picture shape is written as version 2, so that
+every logitnet that reads version 2 reads it; a file of a version this
+logitnet does not know is refused by its number. :meth:`SavedModel.from_estimator`
 (and :func:`save_model` given a fitted estimator) is the one conversion from
 a fitted :class:`logitnet.LogisticRegression`; :meth:`SavedModel.to_estimator`
 goes back, with the training settings the file records.
@@ -68,10 +71,11 @@ __all__ = [
 ]
 
 FORMAT = "logitnet-model"
-#: The newest version: 3 allows a model without a picture shape.
-FORMAT_VERSION = 3
+#: The newest version: 3 allows a model without a picture shape, 4 a model
+#: of k >= 3 classes (w of shape (k, n_x), b of shape (k,)).
+FORMAT_VERSION = 4
 #: Versions :func:`load_model` reads.
-READABLE_VERSIONS = (1, 2, 3)
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 #: What a file given as a model should have been.
 A_MODEL_FILE = "a model file from 'logitnet train --out'"
@@ -124,8 +128,8 @@ def save_model(
         ``n_features_in_`` features, and loads back for
         :meth:`SavedModel.to_estimator`.
     classes : list of str, optional
-        With an estimator: the names of its ``classes_[0]`` and
-        ``classes_[1]`` (default: the labels as text). A model is scored on
+        With an estimator: the names of its ``classes_[0]``,
+        ``classes_[1]``, ... (default: the labels as text). A model is scored on
         a data set whose class names are the model's, in the same order:
         ``["non-cat", "cat"]`` for one fitted on the course's 0/1 labels.
 
@@ -174,15 +178,19 @@ def save_model(
             "image_shape= and classes= are for an estimator; a SavedModel has its own"
         )
     check_output_path(path)
-    w = np.asarray(model.w, dtype=np.float64).ravel()
-    b = np.asarray(model.b, dtype=np.float64)
-    if b.size == 1:
-        b = b.reshape(())  # a one-element array is a scalar bias
     shape, names = model.image_shape, model.classes
+    w = np.asarray(model.w, dtype=np.float64)
+    b = np.asarray(model.b, dtype=np.float64)
+    if w.ndim == 2:  # k classes: one row of weights per class in the file
+        w = np.ascontiguousarray(w.T)
+    else:
+        w = w.ravel()
+        if b.size == 1:
+            b = b.reshape(())  # a one-element array is a scalar bias
     metadata = {
         "format": FORMAT,
         # The oldest version that has what this model needs.
-        "format_version": 2 if shape is not None else 3,
+        "format_version": 4 if w.ndim == 2 else 2 if shape is not None else 3,
         "logitnet_version": model.logitnet_version,
         "classes": list(names) if isinstance(names, tuple | list) else names,
         "image_shape": list(shape) if isinstance(shape, tuple | list) else shape,
@@ -191,14 +199,14 @@ def save_model(
         "metrics": undefined_as_none(model.metrics),  # NaN is written as null
     }
     if shape is None:
-        metadata["n_features"] = w.size
+        metadata["n_features"] = w.shape[-1]
     for key in ("labels", "feature_names"):
         if getattr(model, key) is not None:
             metadata[key] = getattr(model, key)
     _, shape, n_x = _check_metadata(path, metadata)
     if shape is not None:
         metadata["image_shape"] = list(shape)  # NumPy integers as ints
-    _check_parts(path, w, b, n_x, shape)
+    _check_parts(path, w, b, n_x, shape, len(names))
     try:
         text = json.dumps(metadata, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -261,13 +269,14 @@ def _load(path: Path, *, pictures: bool) -> SavedModel:
             version, shape, n_x = _check_metadata(path, metadata)
             if pictures and shape is None:
                 raise ModelFileError(f"{path}: {features_not_pictures(n_x)}")
-            w = _read_array(path, archive, "w", 8 * n_x)
-            b = _read_array(path, archive, "b", 8)
+            rows = _weight_rows(metadata)
+            w = _read_array(path, archive, "w", 8 * n_x * rows)
+            b = _read_array(path, archive, "b", 8 * rows)
     except ModelFileError:
         raise
     except _UNREADABLE as e:
         raise ModelFileError(f"{path}: not a readable model file ({_reason(e)})") from e
-    _check_parts(path, w, b, n_x, shape)
+    _check_parts(path, w, b, n_x, shape, len(metadata["classes"]))
     if version >= 2 and metadata.get("sha256") != _checksum(w, b, metadata):
         raise ModelFileError(
             f"{path}: weights or metadata do not match the file's checksum "
@@ -275,8 +284,8 @@ def _load(path: Path, *, pictures: bool) -> SavedModel:
         )
     default = PREPROCESSING if version >= 2 else _V1_PREPROCESSING
     return SavedModel(
-        w=w,
-        b=float(b),
+        w=w.T if w.ndim == 2 else w,  # (n_x, k): one column per class, as fitted
+        b=b.copy() if b.ndim else float(b),
         classes=metadata["classes"],
         image_shape=shape,
         training=metadata.get("training", {}),
@@ -436,6 +445,13 @@ def _check_metadata(path: Path, meta: Any) -> tuple[int, tuple | None, int]:
         check_fields(meta, n_x)
     except ValueError as e:
         raise ModelFileError(f"{path}: {e}") from None
+    k = len(meta["classes"])
+    if (k > 2) != (version >= 4):
+        raise ModelFileError(
+            f"{path}: a model file of format version {version} holds "
+            f"{'two classes' if version < 4 else 'three or more classes'}; "
+            f"this one names {k}"
+        )
     return version, shape, n_x
 
 
@@ -459,20 +475,31 @@ def _checksum(w: np.ndarray, b: np.ndarray, metadata: dict) -> str:
 
 
 def _check_parts(
-    path: Path, w: np.ndarray, b: np.ndarray, n_x: int, shape: tuple | None
+    path: Path, w: np.ndarray, b: np.ndarray, n_x: int, shape: tuple | None, k: int
 ) -> None:
     """What the arrays must be, whether a model is being saved or loaded:
     weights that fit the picture shape (or, when it is None, ``n_x``
-    features), a scalar bias, all finite."""
+    features), one row of them per class for k >= 3 classes, a bias per
+    class (a scalar for two), all finite."""
     fit = f"for {n_x} features" if shape is None else f"for images of shape {shape}"
-    if w.dtype != np.float64 or w.shape != (n_x,):
+    rows = () if k == 2 else (k,)
+    if w.dtype != np.float64 or w.shape != (*rows, n_x):
         raise ModelFileError(
-            f"{path}: weights must be float64 of shape ({n_x},) {fit}; "
+            f"{path}: weights must be float64 of shape {(*rows, n_x)} {fit}"
+            f"{'' if k == 2 else f' and {k} classes'}; "
             f"got {w.dtype} of shape {w.shape}"
         )
-    if b.dtype != np.float64 or b.shape != ():
+    if b.dtype != np.float64 or b.shape != rows:
+        kind = "a float64 scalar" if k == 2 else f"float64 of shape ({k},)"
         raise ModelFileError(
-            f"{path}: bias must be a float64 scalar; got {b.dtype} of shape {b.shape}"
+            f"{path}: bias must be {kind}; got {b.dtype} of shape {b.shape}"
         )
-    if not (np.isfinite(w).all() and np.isfinite(b)):
+    if not (np.isfinite(w).all() and np.isfinite(b).all()):
         raise ModelFileError(f"{path}: weights or bias contain NaN or inf")
+
+
+def _weight_rows(metadata: dict) -> int:
+    """Rows of weights a model's file holds: one for two classes (the
+    sigmoid's w), k for k >= 3 (the softmax's)."""
+    k = len(metadata["classes"])
+    return 1 if k == 2 else k

@@ -56,15 +56,16 @@ class Predictions:
 
     Attributes
     ----------
-    decision_values : ndarray of shape (k,), float64
-        z = w . x + b, the log-odds of ``classes[1]``.
-    probabilities : ndarray of shape (k, 2), float64
+    decision_values : ndarray of shape (k,) or (k, n_classes), float64
+        Two classes: z = w . x + b, the log-odds of ``classes[1]``; more:
+        one z per class.
+    probabilities : ndarray of shape (k, n_classes), float64
         The probability of each class, columns in the order of ``classes``.
     labels : list of str
-        The more probable class name of each picture (``classes[1]`` where
-        z > 0).
+        The most probable class name of each picture (two classes:
+        ``classes[1]`` where z > 0).
     classes : list of str
-        The model's two class names, the columns of ``probabilities``.
+        The model's class names, the columns of ``probabilities``.
     """
 
     decision_values: NDArray[np.float64]
@@ -157,18 +158,21 @@ def classify(model: SavedModel, pictures: ArrayLike) -> Predictions:
     if isinstance(pictures, ScaledPixels):
         from logitnet.backends.dask import compute
 
-        if pictures.shape[1] != model.w.size or pictures.shape[0] == 0:
+        n_x = model.n_features
+        if pictures.shape[1] != n_x or pictures.shape[0] == 0:
             raise ValueError(
-                f"expected k >= 1 pictures of {model.w.size} values; got "
+                f"expected k >= 1 pictures of {n_x} values; got "
                 f"{pictures.shape[0]} of {pictures.shape[1]}"
             )
         (z,) = compute(decision_function(model.w, model.b, pictures))
     else:
         z = decision_function(model.w, model.b, model_input(model, pictures))
+    # Two classes: classes[1] where z > 0; more: each row's largest z.
+    chosen = z.argmax(axis=1) if z.ndim == 2 else (z > 0)
     return Predictions(
         decision_values=z,
         probabilities=probabilities(z),
-        labels=[model.classes[int(positive)] for positive in z > 0],
+        labels=[model.classes[int(i)] for i in chosen],
         classes=list(model.classes),
     )
 
