@@ -106,7 +106,10 @@ def test_train_data_on_a_cluster(synth_file, tmp_path):
     with (
         mock.patch.dict(os.environ),
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: 8787 may be taken
         ) as cluster,
     ):
         result = run("train", "--data", str(synth_file), "--iterations", "5",
