@@ -28,6 +28,8 @@ it in the course's HDF5 layout.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -174,13 +176,11 @@ def read_image(
     height, width, _ = check_image_shape(image_shape, channels=(3,))
     Image, _ = _image_module()
     if isinstance(source, Image.Image):
-        return _to_input(source, (width, height), "image")
+        return _to_input(source, (width, height), "image", owned=False)
     if isinstance(source, np.ndarray):
-        return _to_input(_array_to_image(source), (width, height), "array")
+        return _to_input(_array_to_image(source), (width, height), "array", owned=True)
     if isinstance(source, bytes | bytearray | memoryview):
-        import io
-
-        return _decode(io.BytesIO(source), (width, height), name)
+        return _decode(io.BytesIO(source), (width, height), name, data=source)
     if not isinstance(source, str | os.PathLike):
         raise DataError(
             "expected an image file path, a PIL image or an ndarray; "
@@ -190,9 +190,10 @@ def read_image(
     return _decode(path, (width, height), str(path))
 
 
-def _decode(file, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
-    """An image file (a path or a binary file object) opened, its size
-    checked from the header, then decoded in full and brought to ``size``."""
+def _decode(file, size: tuple[int, int], name: str, data=None) -> NDArray[np.uint8]:
+    """An image file (a path, or a binary file object over the bytes
+    ``data``) opened, its size checked from the header, then decoded in
+    full and brought to ``size``."""
     Image, _ = _image_module()
     try:
         with warnings.catch_warnings():
@@ -200,10 +201,12 @@ def _decode(file, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(file) as im:
                 _check_pixels(im, name)
+                if im.format in ("JPEG", "MPO"):
+                    _check_jpeg(im, file if data is None else data, name)
                 # Decoded in full, never at a reduced JPEG scale (draft): that
                 # is faster on large photos, but a Pillow image or an array
                 # of the same photo would then get another probability.
-                return _to_input(im, size, name)
+                return _to_input(im, size, name, owned=True)
     except DataError:
         raise
     except Image.DecompressionBombError as e:
@@ -213,6 +216,30 @@ def _decode(file, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated or damaged data as any of these.
         raise DataError(f"{name}: damaged or truncated image ({e})") from e
+
+
+def _check_jpeg(im, source, name: str) -> None:
+    """Refuse a JPEG whose coded data ends before its picture does
+    (:mod:`logitnet.data.jpeg`: libjpeg would fill the rest with gray, and
+    Pillow does not say so); decodes ``im``. ``source``: the file's path or
+    bytes."""
+    import mmap
+
+    from logitnet.data import jpeg
+
+    with contextlib.ExitStack() as stack:
+        data = source
+        if isinstance(source, str | os.PathLike):
+            f = stack.enter_context(open(source, "rb"))
+            data = stack.enter_context(
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            )
+        layout = jpeg.read_layout(data)
+        if layout is None:
+            return  # not a JPEG by its markers: Pillow's decoder says why
+        jpeg.check_coded_data(layout, name)
+        im.load()
+        jpeg.check_decoded(data, layout, im, name)
 
 
 def _check_pixels(im, name: str) -> None:
@@ -256,34 +283,95 @@ def _array_to_image(array: np.ndarray):
     return Image.fromarray(np.ascontiguousarray(pixels))
 
 
-def _to_input(im, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
-    """Upright, RGB, 8-bit, resized: the steps of :data:`PREPROCESSING`."""
-    Image, ImageOps = _image_module()
+def _to_input(
+    im, size: tuple[int, int], name: str, *, owned: bool
+) -> NDArray[np.uint8]:
+    """Upright, RGB, 8-bit, resized: the steps of :data:`PREPROCESSING`.
+
+    Memory stays near the decoded picture's own: no step holds a copy of
+    the full-size picture in a wider type, the conversions that need one
+    (16 bits to 8, alpha over white) run :data:`_STRIP_ROWS` rows at a
+    time, and a grayscale picture is resized before it becomes RGB (the
+    same pixels: Lanczos works on each channel alone). ``owned``: the
+    image is ours to transpose in place (not a caller's Pillow image).
+    """
+    Image, _ = _image_module()
     _check_pixels(im, name)
-    im = ImageOps.exif_transpose(im)
-    im = _rgb(im, name)
+    im = _upright(im, owned)
+    im = _gray_or_rgb(im, name)
     if im.size != size:
         im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if im.mode == "L":
+        im = im.convert("RGB")
     return np.asarray(im, dtype=np.uint8).copy()
 
 
-def _rgb(im, name: str):
-    Image, _ = _image_module()
+#: Rows converted at a time where a picture changes mode (16 bits to 8,
+#: alpha over white): a few MiB of temporary pixels whatever its size.
+_STRIP_ROWS = 256
+
+_SIXTEEN_BIT = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def _upright(im, owned: bool):
+    """The EXIF orientation applied (decoding the picture)."""
+    _, ImageOps = _image_module()
+    if owned:
+        ImageOps.exif_transpose(im, in_place=True)
+        return im
+    # Pillow's exif_transpose copies even an upright picture: ask first.
+    if im.getexif().get(_ORIENTATION, 1) in range(2, 9):
+        return ImageOps.exif_transpose(im)
+    return im
+
+
+#: The EXIF tag of a picture's orientation.
+_ORIENTATION = 0x0112
+
+
+def _gray_or_rgb(im, name: str):
+    """The picture as 8-bit grayscale ("L") or "RGB"."""
     mode = im.mode
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        # 16-bit grayscale: Pillow's own conversion to "L" clips at 255.
-        wide = np.asarray(im).astype(np.int64)
-        im = Image.fromarray(((np.clip(wide, 0, 65535) + 128) // 257).astype(np.uint8))
-        mode = "L"
-    elif mode == "F":
+    if mode == "F":
         raise DataError(f"{name}: 32-bit float images are not supported")
-    if (mode == "P" and "transparency" in im.info) or mode in ("PA", "LA", "La"):
-        im = im.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "RGBa"):
-        background = Image.new("RGBA", im.size, (*_WHITE, 255))
-        return Image.alpha_composite(background, im.convert("RGBA")).convert("RGB")
-    return im.convert("RGB")
+    if mode in _SIXTEEN_BIT:
+        return _sixteen_to_eight_bits(im)
+    if mode in ("1", "L"):
+        return im.convert("L") if mode == "1" else im
+    if mode in _ALPHA or (mode == "P" and "transparency" in im.info):
+        return _over_white(im)
+    return im if mode == "RGB" else im.convert("RGB")
+
+
+def _sixteen_to_eight_bits(im):
+    """A 16-bit (or 32-bit integer) grayscale picture as "L": v / 257,
+    rounded (Pillow's own conversion clips at 255), a strip of rows at a
+    time."""
+    Image, _ = _image_module()
+    width, height = im.size
+    gray = np.empty((height, width), np.uint8)
+    for top in range(0, height, _STRIP_ROWS):
+        bottom = min(top + _STRIP_ROWS, height)
+        # int32 holds both uint16 and "I" pixels, and v + 128.
+        strip = np.asarray(im.crop((0, top, width, bottom))).astype(np.int32)
+        gray[top:bottom] = (np.clip(strip, 0, 65535) + 128) // 257
+    return Image.fromarray(gray)
+
+
+def _over_white(im):
+    """A picture with transparency composited over white, as "RGB", a strip
+    of rows at a time (Pillow's alpha_composite works pixel by pixel)."""
+    Image, _ = _image_module()
+    width, height = im.size
+    out = Image.new("RGB", im.size)
+    white = Image.new("RGBA", (width, min(_STRIP_ROWS, height)), (*_WHITE, 255))
+    for top in range(0, height, _STRIP_ROWS):
+        strip = im.crop((0, top, width, min(top + _STRIP_ROWS, height)))
+        strip = strip.convert("RGBA")
+        background = white.crop((0, 0, width, strip.height))
+        out.paste(Image.alpha_composite(background, strip).convert("RGB"), (0, top))
+    return out
 
 
 def load_image_folder(
