@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FAILURE, run
+from conftest import FAILURE, USAGE, run
 from logitnet.app.modelfile import SavedModel, save_model
 
 needs_prlimit = pytest.mark.skipif(
@@ -263,3 +263,331 @@ def test_pillow_never_loads_truncated_images():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+# -- zarr stores on --data: read as what they claim, in bounded memory -----------
+
+
+def _rle_zstd(n: int) -> bytes:
+    """A zstd frame of ``n`` zero bytes in run-length blocks: 4 bytes per
+    128 KiB, so a 1.2 GB chunk takes 37 KB."""
+    frame = [struct.pack("<IB", 0xFD2FB528, 0xE0), struct.pack("<Q", n)]
+    while n:
+        size = min(128 * 1024, n)
+        n -= size
+        frame.append(struct.pack("<I", (n == 0) | 1 << 1 | size << 3)[:3] + b"\0")
+    return b"".join(frame)
+
+
+def _store(path: Path, zarr_format: int, **options) -> Path:
+    """A store in the course's layout: 40 training and 20 test pictures in
+    chunks of 10, every chunk written."""
+    import zarr
+
+    rng = np.random.default_rng(4)
+    group = zarr.open_group(str(path), mode="w", zarr_format=zarr_format)
+    options = {"config": {"write_empty_chunks": True}, **options}
+    for split, m in (("train", 40), ("test", 20)):
+        x = rng.integers(0, 256, (m, 64, 64, 3), dtype=np.uint8)
+        group.create_array(f"{split}_set_x", data=x, chunks=(10, 64, 64, 3), **options)
+        group.create_array(f"{split}_set_y", data=np.arange(m) % 2, **options)
+    return path
+
+
+def _chunk(store: Path, key: str, zarr_format: int, index: int = 0) -> Path:
+    """The file of chunk ``index`` (along the rows) of an array."""
+    coords = [str(index)] + ["0"] * (3 if key.endswith("_x") else 0)
+    name = ".".join(coords) if zarr_format == 2 else "c/" + "/".join(coords)
+    return store / key / name
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["zarr-v2", "zarr-v3"])
+def stores(request, tmp_path_factory) -> dict[str, Path]:
+    import zarr
+
+    fmt = request.param
+    root = tmp_path_factory.mktemp(f"stores{fmt}")
+    places = {"root": root, "format": fmt}
+    places["good"] = _store(root / "good.zarr", fmt)
+    places["missing"] = _store(root / "missing.zarr", fmt)
+    _chunk(places["missing"], "test_set_x", fmt, 1).unlink()
+    # zarr's own default leaves out a chunk of fill values: here the first
+    # four labels, all 0. Nothing tells it from a lost one.
+    places["omitted"] = root / "omitted.zarr"
+    group = zarr.open_group(str(places["omitted"]), mode="w", zarr_format=fmt)
+    x = np.zeros((8, 64, 64, 3), np.uint8) + 7
+    group.create_array("train_set_x", data=x, chunks=(4, 64, 64, 3))
+    group.create_array(
+        "train_set_y", data=np.array([0, 0, 0, 0, 1, 0, 1, 1]), chunks=(4,)
+    )
+    places["garbage"] = _store(root / "garbage.zarr", fmt)
+    _chunk(places["garbage"], "train_set_x", fmt, 2).write_bytes(os.urandom(5000))
+    places["truncated"] = _store(root / "truncated.zarr", fmt, compressors=None)
+    chunk = _chunk(places["truncated"], "train_set_x", fmt, 2)
+    chunk.write_bytes(chunk.read_bytes()[: 10 * 64 * 64 * 3 // 2])
+    # The test set: 100,000 pictures in one zstd chunk of 1.2 GB, 37 KB on disk.
+    places["bomb"] = _store(root / "bomb.zarr", fmt)
+    group = zarr.open_group(str(places["bomb"]), mode="a", zarr_format=fmt)
+    del group["test_set_x"], group["test_set_y"]
+    n = 100_000
+    codec = {"compressors": zarr.codecs.ZstdCodec() if fmt == 3 else None}
+    if fmt == 2:
+        import numcodecs
+
+        codec = {"compressors": numcodecs.Zstd()}
+    group.create_array("test_set_x", shape=(n, 64, 64, 3), chunks=(n, 64, 64, 3),
+                       dtype="uint8", **codec)  # fmt: skip
+    group.create_array("test_set_y", data=np.arange(n) % 2, chunks=(n,),
+                       config={"write_empty_chunks": True}, **codec)  # fmt: skip
+    bomb = _chunk(places["bomb"], "test_set_x", fmt)
+    bomb.parent.mkdir(parents=True, exist_ok=True)
+    bomb.write_bytes(_rle_zstd(n * 64 * 64 * 3))
+    places["tiny_chunks"] = _store(root / "tiny.zarr", fmt)
+    group = zarr.open_group(str(places["tiny_chunks"]), mode="a", zarr_format=fmt)
+    del group["train_set_x"]
+    group.create_array("train_set_x", data=np.ones((40, 64, 64, 3), np.uint8),
+                       chunks=(1, 8, 8, 3))  # fmt: skip
+    places["linked"] = _store(root / "linked.zarr", fmt)
+    chunk = _chunk(places["linked"], "train_set_x", fmt, 1)
+    chunk.unlink()
+    chunk.symlink_to(_chunk(places["good"], "train_set_x", fmt, 1))
+    if fmt == 3:
+        places["sharded"] = _store(root / "sharded.zarr", fmt)
+        group = zarr.open_group(str(places["sharded"]), mode="a")
+        del group["train_set_x"]
+        group.create_array("train_set_x", data=np.ones((40, 64, 64, 3), np.uint8),
+                           chunks=(10, 64, 64, 3), shards=(20, 64, 64, 3))  # fmt: skip
+    return places
+
+
+def _train_on(stores, name: str, cap: int | None = None):
+    """``train --data STORE --out MODEL``: the result and whether a model
+    file was left behind."""
+    out = stores["root"] / f"{name}.npz"
+    args = ["train", "--data", str(stores[name]), "--iterations", "5", "--out",
+            str(out), "--quiet"]  # fmt: skip
+    result = capped(args, cap) if cap else run(*args)
+    return result, out.exists()
+
+
+def test_a_good_store_trains(stores):
+    result, saved = _train_on(stores, "good")
+    assert result.returncode == 0, result.stderr
+    assert saved
+
+
+def test_a_missing_chunk_is_refused_not_read_as_zeros(stores):
+    result, saved = _train_on(stores, "missing")
+    key = "1.0.0.0" if stores["format"] == 2 else "c/1/0/0/0"
+    one_line_error(
+        result,
+        f"{stores['missing']}: test_set_x is missing 1 of its 2 chunks (first: "
+        f"{key}), which zarr would read as 0;",
+    )
+    assert not saved
+
+
+def test_chunks_zarr_left_out_are_refused_with_the_way_to_keep_them(stores):
+    result, saved = _train_on(stores, "omitted")
+    line = one_line_error(result, f"{stores['omitted']}: train_set_y is missing 1")
+    assert "write_empty_chunks=True" in line
+    assert not saved
+
+
+def test_a_garbage_chunk_is_one_line_and_leaves_no_model(stores):
+    result, saved = _train_on(stores, "garbage")
+    one_line_error(
+        result,
+        f"{stores['garbage']}: train_set_x has a chunk that cannot be read, the "
+        "store is damaged",
+    )
+    assert not saved
+
+
+def test_a_truncated_chunk_is_refused_before_any_pass(stores):
+    result, saved = _train_on(stores, "truncated")
+    one_line_error(
+        result,
+        f"{stores['truncated']}: train_set_x's chunk "
+        f"{'2.0.0.0' if stores['format'] == 2 else 'c/2/0/0/0'} holds 61440 bytes, "
+        "not the 122880 its shape declares",
+    )
+    assert "Cost" not in result.stdout and not saved
+
+
+@needs_prlimit
+def test_a_chunk_bomb_is_refused_from_the_metadata(stores):
+    # 1.2 GB of zeros in 37 KB: it took 53 s and 2.7 GB, and trained.
+    start = time.monotonic()
+    result, saved = _train_on(stores, "bomb", cap=2 * 1024**3)
+    one_line_error(
+        result,
+        f"{stores['bomb']}: test_set_x is stored in chunks of shape "
+        "(100000, 64, 64, 3) (1 chunks of 1228800000 bytes); logitnet reads chunks",
+    )
+    assert not saved and time.monotonic() - start < 20
+
+
+def test_many_tiny_chunks_are_refused(stores):
+    result, _ = _train_on(stores, "tiny_chunks")
+    one_line_error(
+        result,
+        f"{stores['tiny_chunks']}: train_set_x is stored in chunks of shape "
+        "(1, 8, 8, 3) (2560 chunks of 192 bytes)",
+    )
+
+
+def test_a_chunk_that_links_elsewhere_is_refused(stores):
+    result, _ = _train_on(stores, "linked")
+    one_line_error(
+        result,
+        f"{stores['linked']}: train_set_x holds a symbolic link, "
+        f"{_chunk(stores['linked'], 'train_set_x', stores['format'], 1).relative_to(stores['linked'])}",
+    )
+
+
+def test_a_sharded_array_is_refused(stores):
+    if "sharded" not in stores:
+        pytest.skip("sharding is zarr v3's")
+    result, _ = _train_on(stores, "sharded")
+    one_line_error(result, f"{stores['sharded']}: train_set_x uses sharding_indexed")
+
+
+def test_the_other_commands_check_stores_too(stores, pictures):
+    model = str(pictures["model"])
+    for args in (
+        ["predict", "--model", model, "--data", str(stores["missing"])],
+        ["evaluate", "--model", model, "--data", str(stores["missing"])],
+        ["explain", "--model", model, "--data", str(stores["missing"]), "--out",
+         str(stores["root"] / "x.png")],
+    ):  # fmt: skip
+        one_line_error(run(*args), f"{stores['missing']}: test_set_x is missing")
+    assert not (stores["root"] / "x.png").exists()
+
+
+# -- the small edges of the command line ----------------------------------------
+
+
+def test_an_index_beyond_any_integer_is_a_usage_error(pictures, tmp_path):
+    result = run(
+        "explain", "--model", str(pictures["model"]), "--data", str(tmp_path / "s.zarr"),
+        "--index", "99999999999999999999", "--out", str(tmp_path / "x.png"),
+    )  # fmt: skip
+    one_line_error(
+        result,
+        "argument --index: expected a whole number >= 0 and at most 2**63 - 1; "
+        "got '99999999999999999999'",
+        status=USAGE,
+    )
+
+
+def test_a_tree_1500_levels_deep_is_walked(pictures, tmp_path):
+    # Walked with a stack, not by recursion (RecursionError before).
+    folder = tmp_path / "deep"
+    os.mkdir(folder)
+    level = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(1500):  # relative to the last level: paths stay short
+            os.mkdir("d", dir_fd=level)
+            below = os.open("d", os.O_RDONLY, dir_fd=level)
+            os.close(level)
+            level = below
+        with open(os.open("x.jpg", os.O_WRONLY | os.O_CREAT, dir_fd=level), "wb") as f:
+            f.write(pictures["photo"].read_bytes())
+    finally:
+        os.close(level)
+    result = run("predict", "--model", str(pictures["model"]), str(folder))
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.startswith(f"{folder}/d/d/d/") and "/x.jpg: " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda root: os.mkfifo(root / "fifo") or root / "fifo", "a FIFO (named pipe)"),
+        (lambda root: Path("/dev/zero"), "a character device"),
+    ],
+    ids=["fifo", "dev-zero"],
+)
+def test_data_that_is_not_a_file_is_named_for_what_it_is(
+    pictures, tmp_path, make, what
+):
+    data = make(tmp_path)
+    result = run("predict", "--model", str(pictures["model"]), "--data", str(data),
+                 timeout=30)  # fmt: skip
+    one_line_error(result, f"{data}: is {what}, not an HDF5 file or zarr store")
+
+
+def test_a_loop_of_links_given_as_a_photo(pictures, tmp_path):
+    (tmp_path / "a.jpg").symlink_to(tmp_path / "b.jpg")
+    (tmp_path / "b.jpg").symlink_to(tmp_path / "a.jpg")
+    for args in (
+        ["predict", "--model", str(pictures["model"]), str(tmp_path / "a.jpg")],
+        ["explain", "--model", str(pictures["model"]), str(tmp_path / "a.jpg"),
+         "--out", str(tmp_path / "x.png")],
+    ):  # fmt: skip
+        one_line_error(
+            run(*args),
+            f"{tmp_path / 'a.jpg'}: cannot be read: too many levels of symbolic links",
+        )
+    one_line_error(
+        run("explain", "--model", str(pictures["model"]), str(pictures["photo"]),
+            "--out", str(tmp_path / "a.jpg")),
+        f"{tmp_path / 'a.jpg'}: cannot be written: too many levels of symbolic links",
+    )  # fmt: skip
+
+
+def test_a_sweep_keeps_the_rates_that_finished(tmp_path):
+    # The same picture in both classes: steps of 1e308 leave the float range.
+    rng = np.random.default_rng(5)
+    for name, count in (("a", 3), ("b", 2)):
+        (tmp_path / "clash" / name).mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "clash" / name / f"{i}.png")
+    same = (tmp_path / "clash" / "a" / "0.png").read_bytes()
+    (tmp_path / "clash" / "b" / "0.png").write_bytes(same)
+    plot = tmp_path / "rates.png"
+    result = run(
+        "sweep", "--images", str(tmp_path / "clash"), "--test-fraction", "0",
+        "--learning-rates", "0.005", "1e308", "--iterations", "300",
+        "--plot", str(plot), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == FAILURE, result.stderr
+    assert "learning rate is: 0.005\ntrain accuracy: " in result.stdout
+    assert "learning rate is: 1e+308\ndiverged:" in result.stdout
+    one_line_error(result, "learning rate 1e+308: ")
+    assert result.stderr.rstrip().endswith("(the other rates are reported and plotted)")
+    assert plot.stat().st_size > 1000
+
+
+def test_library_warnings_are_one_line_without_paths(pictures, tmp_path):
+    # Pillow on damaged EXIF data, Matplotlib on a glyph its font lacks:
+    # each one line of logitnet's, no site-packages path, no code line.
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    Image.fromarray(_photo(64, 64)).save(buffer, "JPEG", exif=exif)
+    good = buffer.getvalue()
+    at = good.index(b"Exif\0\0") + 6 + 8
+    damaged = tmp_path / "exif.jpg"
+    damaged.write_bytes(good[:at] + b"\xff\xff" + good[at + 2 :])
+    result = run("predict", "--model", str(pictures["model"]), str(damaged))
+    assert result.returncode == 0 and result.stdout.startswith(f"{damaged}: ")
+    assert result.stderr.splitlines() == [
+        f"logitnet: warning: {damaged}: Corrupt EXIF data. Expecting to read 12 "
+        "bytes but only got 4. (Pillow)"
+    ]
+    model = SavedModel(
+        w=np.zeros(64 * 64 * 3), b=0.0, classes=["猫", "狗"], image_shape=(64, 64, 3)
+    )
+    save_model(tmp_path / "cjk.npz", model)
+    result = run("explain", "--model", str(tmp_path / "cjk.npz"),
+                 str(pictures["photo"]), "--out", str(tmp_path / "x.png"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # (Where a font with these glyphs is installed, there is nothing to say.)
+    assert all(
+        line.startswith("logitnet: warning: Glyph ")
+        for line in result.stderr.splitlines()
+    ), result.stderr
+    assert "site-packages" not in result.stderr and "savefig" not in result.stderr

@@ -28,11 +28,10 @@ it in the course's HDF5 layout.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.checks import check_image_shape
-from logitnet.exceptions import DataError, TooManyPixelsError
+from logitnet.exceptions import DataError, PictureWarning, TooManyPixelsError
 from logitnet.files import check_input_file, shown
 
 __all__ = [
@@ -98,44 +97,56 @@ def expand_paths(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Files named, with each directory replaced by the images under it.
 
     A directory contributes the image files (by suffix, see
-    :func:`is_image_file`) in it and in its sub-directories, at any depth,
-    so that a folder of class folders (what ``--images`` trains on) is
-    classified whole. Each directory's entries are taken in sorted name
-    order (a sub-directory's pictures where its name falls), hidden files
-    and directories are skipped, and a directory reached a second time (a
-    symbolic link back up the tree, or two links to one place) is not walked
-    again: the list is the same on every run and always finite. A file
-    named directly is always kept, whatever its suffix, so that an error
-    can be reported for it. The order of ``sources`` is kept.
+    :func:`is_image_file`) in it and in its sub-directories, at any depth
+    (walked with a stack of its own, not by recursion: a tree thousands of
+    levels deep is walked like any other), so that a folder of class
+    folders (what ``--images`` trains on) is classified whole. Each
+    directory's entries are taken in sorted name order (a sub-directory's
+    pictures where its name falls), hidden files and directories are
+    skipped, and a directory reached a second time (a symbolic link back up
+    the tree, or two links to one place) is not walked again: the list is
+    the same on every run and always finite. A file named directly is
+    always kept, whatever its suffix, so that an error can be reported for
+    it. The order of ``sources`` is kept.
     """
     paths: list[Path] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            paths.extend(_images_under(path, seen=set()))
+            paths.extend(_images_under(path))
         else:
             paths.append(path)
     return paths
 
 
-def _images_under(directory: Path, seen: set[tuple[int, int]]) -> Iterable[Path]:
-    """The image files under ``directory``, depth first in name order; the
-    directories in ``seen`` (device, inode) are not walked again."""
+def _images_under(directory: Path) -> Iterator[Path]:
+    """The image files under ``directory``, depth first in name order, each
+    directory (device, inode) walked once."""
+    seen: set[tuple[int, int]] = set()
+    stack = [iter(_entries(directory, seen))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+        elif entry.is_dir():
+            stack.append(iter(_entries(entry, seen)))
+        elif entry.is_file() and is_image_file(entry):
+            yield entry
+
+
+def _entries(directory: Path, seen: set[tuple[int, int]]) -> list[Path]:
+    """A directory's entries in name order, hidden ones left out; none for
+    a directory in ``seen`` (then added to it) or one that cannot be read
+    (a file named directly still errors)."""
     try:
         info = directory.stat()
         entries = sorted(directory.iterdir())
     except OSError:
-        return  # unreadable: as if empty (a file named directly still errors)
+        return []
     if (info.st_dev, info.st_ino) in seen:
-        return
+        return []
     seen.add((info.st_dev, info.st_ino))
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            yield from _images_under(entry, seen)
-        elif entry.is_file() and is_image_file(entry):
-            yield entry
+    return [entry for entry in entries if not entry.name.startswith(".")]
 
 
 def read_image(
@@ -193,20 +204,22 @@ def read_image(
 def _decode(file, size: tuple[int, int], name: str, data=None) -> NDArray[np.uint8]:
     """An image file (a path, or a binary file object over the bytes
     ``data``) opened, its size checked from the header, then decoded in
-    full and brought to ``size``."""
+    full and brought to ``size``. What Pillow warns of on the way is told
+    again as a :class:`PictureWarning` naming the picture."""
     Image, _ = _image_module()
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns below twice its own limit; ours is firmer.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
             with Image.open(file) as im:
                 _check_pixels(im, name)
                 if im.format in ("JPEG", "MPO"):
-                    _check_jpeg(im, file if data is None else data, name)
+                    from logitnet.data import jpeg
+
+                    jpeg.check(im, file if data is None else data, name)
                 # Decoded in full, never at a reduced JPEG scale (draft): that
                 # is faster on large photos, but a Pillow image or an array
                 # of the same photo would then get another probability.
-                return _to_input(im, size, name, owned=True)
+                image = _to_input(im, size, name, owned=True)
     except DataError:
         raise
     except Image.DecompressionBombError as e:
@@ -216,30 +229,28 @@ def _decode(file, size: tuple[int, int], name: str, data=None) -> NDArray[np.uin
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated or damaged data as any of these.
         raise DataError(f"{name}: damaged or truncated image ({e})") from e
+    _retell(said, name)
+    return image
 
 
-def _check_jpeg(im, source, name: str) -> None:
-    """Refuse a JPEG whose coded data ends before its picture does
-    (:mod:`logitnet.data.jpeg`: libjpeg would fill the rest with gray, and
-    Pillow does not say so); decodes ``im``. ``source``: the file's path or
-    bytes."""
-    import mmap
-
-    from logitnet.data import jpeg
-
-    with contextlib.ExitStack() as stack:
-        data = source
-        if isinstance(source, str | os.PathLike):
-            f = stack.enter_context(open(source, "rb"))
-            data = stack.enter_context(
-                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            )
-        layout = jpeg.read_layout(data)
-        if layout is None:
-            return  # not a JPEG by its markers: Pillow's decoder says why
-        jpeg.check_coded_data(layout, name)
-        im.load()
-        jpeg.check_decoded(data, layout, im, name)
+def _retell(said: list[warnings.WarningMessage], name: str) -> None:
+    """Warnings caught while decoding ``name``, told again: Pillow's
+    (damaged EXIF data, a malformed MPO index) once each as a
+    :class:`PictureWarning` naming the picture, not Pillow's source line;
+    its bomb warning never (:data:`MAX_PIXELS` is firmer); others as they
+    were."""
+    Image, _ = _image_module()
+    told = set()
+    for w in said:
+        if issubclass(w.category, Image.DecompressionBombWarning):
+            continue
+        if not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        text = " ".join(str(w.message).split())
+        if text not in told:
+            told.add(text)
+            warnings.warn(f"{name}: {text} (Pillow)", PictureWarning, stacklevel=4)
 
 
 def _check_pixels(im, name: str) -> None:

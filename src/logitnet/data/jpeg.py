@@ -31,15 +31,18 @@ pixels, and lossless JPEG (rare; libjpeg's own checks only).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
+import mmap
+import os
 import re
 from dataclasses import dataclass
 
 from logitnet.exceptions import DataError
 
-__all__ = ["Layout", "check_coded_data", "check_decoded", "read_layout"]
+__all__ = ["Layout", "check", "check_coded_data", "check_decoded", "read_layout"]
 
 #: Start-of-frame markers, and which of them are progressive, lossless, or
 #: arithmetic-coded (whose data can take less than a bit per block).
@@ -66,6 +69,34 @@ _AGAIN_IN_FULL = 1024 * 1024
 
 #: What a block without data decodes to: zero coefficients, mid gray.
 _NO_DATA = {"L": 128, "RGB": (128, 128, 128)}
+
+
+def check(im, source, name: str) -> None:
+    """Refuse a JPEG whose coded data ends before its picture does:
+    :func:`check_coded_data` before decoding, :func:`check_decoded` after.
+
+    Parameters
+    ----------
+    im : PIL.Image.Image
+        The file opened with Pillow, not yet decoded; decoded here.
+    source : path-like or bytes-like
+        The file: its path (read through a memory map) or its bytes.
+    name : str
+        What error messages call it.
+    """
+    with contextlib.ExitStack() as stack:
+        data = source
+        if isinstance(source, str | os.PathLike):
+            f = stack.enter_context(open(source, "rb"))
+            data = stack.enter_context(
+                mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            )
+        layout = read_layout(data)
+        if layout is None:
+            return  # not a JPEG by its markers: Pillow's decoder says why
+        check_coded_data(layout, name)
+        im.load()
+        check_decoded(data, layout, im, name)
 
 
 @dataclass(frozen=True)
