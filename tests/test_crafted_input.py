@@ -591,3 +591,24 @@ def test_library_warnings_are_one_line_without_paths(pictures, tmp_path):
         for line in result.stderr.splitlines()
     ), result.stderr
     assert "site-packages" not in result.stderr and "savefig" not in result.stderr
+
+
+def test_an_hdf5_file_with_chunks_never_written_is_refused(tmp_path):
+    # The rule zarr stores now follow holds for HDF5 chunks too: h5py reads
+    # a chunk that was never written as zeros.
+    import h5py
+
+    path = tmp_path / "partial.h5"
+    with h5py.File(path, "w") as f:
+        x = f.create_dataset("train_set_x", (40, 64, 64, 3), np.uint8,
+                             chunks=(10, 64, 64, 3))  # fmt: skip
+        x[:20] = np.random.default_rng(6).integers(0, 256, (20, 64, 64, 3))
+        f["train_set_y"] = np.arange(40) % 2
+    out = tmp_path / "m.npz"
+    result = run("train", "--data", str(path), "--iterations", "3", "--out", str(out))
+    one_line_error(
+        result,
+        f"{path}: train_set_x stores 2 of its 4 chunks; h5py would read the "
+        "others as zeros",
+    )
+    assert not out.exists()
