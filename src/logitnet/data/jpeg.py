@@ -65,7 +65,7 @@ _FILLER = _FILLER.replace(b"\xff", b"\x7f")
 
 #: Pictures of up to this many pixels (a few ms to decode) are decoded
 #: again in full whatever their kind: a cut inside the last block counts.
-_AGAIN_IN_FULL = 1024 * 1024
+_AGAIN_IN_FULL = 512 * 512
 
 #: What a block without data decodes to: zero coefficients, mid gray.
 _NO_DATA = {"L": 128, "RGB": (128, 128, 128)}
