@@ -13,6 +13,7 @@ __all__ = [
     "ModelFileError",
     "OutputPathError",
     "PathClashError",
+    "PictureWarning",
     "TooManyPixelsError",
 ]
 
@@ -44,3 +45,8 @@ class OutputPathError(LogitnetError, ValueError):
 
 class PathClashError(OutputPathError):
     """An output path names an input, or another output: a usage error."""
+
+
+class PictureWarning(UserWarning):
+    """A picture was decoded, but its file is not quite right (Pillow found
+    damaged EXIF data, a malformed MPO index...): the message names it."""

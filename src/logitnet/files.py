@@ -37,6 +37,7 @@ __all__ = [
     "check_output_path",
     "describe_file",
     "file_kind",
+    "not_a_file",
     "remove_temporary_files",
     "shown",
 ]
@@ -168,6 +169,10 @@ def _is_text(head: bytes) -> bool:
     return all(ch.isprintable() or ch in "\t\n\r\f\v" for ch in text.lstrip("\ufeff"))
 
 
+#: What :func:`file_kind` answers for a path that exists.
+_KIND_NAMES = {"file", "special file", *(name for _, name in _KINDS)}
+
+
 def check_input_file(
     path: str | os.PathLike[str],
     what: str,
@@ -185,8 +190,23 @@ def check_input_file(
     if kind is None:
         raise error(f"{path}: {missing}")
     if kind != "file":
-        raise error(f"{path}: is a {kind}, not {what}")
+        raise error(f"{path}: {not_a_file(kind, what)}")
     return path
+
+
+def not_a_file(kind: str, what: str) -> str:
+    """Why a path of :func:`file_kind` ``kind`` (not ``"file"``) cannot be
+    read as ``what``: ``"is a FIFO (named pipe), not an image file"``, or,
+    where asking failed, the reason (``"cannot be read: too many levels of
+    symbolic links"``)."""
+    if kind in _KIND_NAMES:
+        return f"is a {kind}, not {what}"
+    return f"cannot be read: {_reason(kind)}"
+
+
+def _reason(strerror: str) -> str:
+    """An OS error's reason as part of a sentence: first letter lower."""
+    return strerror[:1].lower() + strerror[1:]
 
 
 def shown(text: object) -> str:
@@ -211,11 +231,13 @@ def shown(text: object) -> str:
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: the same resolved path, or the same
     device and inode (a hard link, a bind mount)."""
-    if a.resolve() == b.resolve():
-        return True
     try:
+        if a.resolve() == b.resolve():
+            return True
         return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist yet
+    except (OSError, RuntimeError):  # one does not exist yet, or is a loop
+        # of symbolic links (RuntimeError before Python 3.13): not one file
+        # the other names; the loop is refused when it is used.
         return False
 
 
@@ -279,6 +301,8 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     kind = file_kind(path)
     if kind == "directory":
         raise OutputPathError(f"{shown(path)}: is a directory; give a file name")
+    if kind not in (None, *_KIND_NAMES):
+        raise OutputPathError(f"{shown(path)}: cannot be written: {_reason(kind)}")
     if kind not in (None, "file"):
         raise OutputPathError(
             f"{shown(path)}: is not a regular file ({kind}); give a file name"
@@ -287,6 +311,11 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     if parent_kind is None:
         raise OutputPathError(
             f"{shown(path)}: directory {shown(parent)} does not exist"
+        )
+    if parent_kind not in _KIND_NAMES:
+        raise OutputPathError(
+            f"{shown(path)}: cannot be written in {shown(parent)}: "
+            f"{_reason(parent_kind)}"
         )
     if parent_kind != "directory":
         raise OutputPathError(f"{shown(path)}: {shown(parent)} is not a directory")

@@ -9,7 +9,8 @@ error: ...``, and a non-zero exit status: 2 for a usage error (a bad or
 missing option), 1 for bad data or files. No traceback, and no output file
 is left behind. SIGTERM and SIGHUP are handled as Ctrl-C is: the temporary
 files being written are removed, one line says so, and the status is 128
-plus the signal's number (143, 129).
+plus the signal's number (143, 129). A warning, logitnet's or a library's,
+is one line too, ``logitnet: warning: ...``, without a source path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
 from logitnet import __version__
@@ -108,11 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             previous[signum] = signal.signal(signum, _terminate)
     except ValueError:  # not the main thread (main() called from a thread)
         pass
+    shown_before, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         return _run(parser, args)
     finally:
+        warnings.showwarning = shown_before
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Any library's warning (Pillow's about a picture, Matplotlib's about a
+    glyph) as one line of logitnet's, ``logitnet: warning: ...``: never a
+    source path in site-packages and a line of its code."""
+    print(f"logitnet: warning: {one_line(message)}", file=file or sys.stderr)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

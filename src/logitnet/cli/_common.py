@@ -62,13 +62,26 @@ def non_negative(text: str) -> float:
         ) from None
 
 
+#: The largest whole number an option takes when it names no maximum: what
+#: NumPy's int64 holds (a larger one would overflow deep inside, as an
+#: index, a count or a shape).
+MAX_WHOLE_NUMBER = 2**63 - 1
+
+
 def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
-            return check_int(int(text), "value", minimum=minimum, maximum=maximum)
+            return check_int(
+                int(text),
+                "value",
+                minimum=minimum,
+                maximum=MAX_WHOLE_NUMBER if maximum is None else maximum,
+            )
         except ValueError:
             pass
         allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        if maximum is None and text.strip().lstrip("+").isdigit():
+            allowed += " and at most 2**63 - 1"  # digits: too large
         raise argparse.ArgumentTypeError(
             f"expected a whole number {allowed}; got {text!r}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from functools import partial
 
 from logitnet.cli._common import (
@@ -16,6 +17,7 @@ from logitnet.cli._common import (
     int_at_least,
     learning_rate,
     load_data,
+    one_line,
     print_accuracies,
     print_json,
 )
@@ -27,7 +29,8 @@ def add_parser(commands) -> None:
         help="compare learning rates, as the course does",
         description="Train from zeros with gradient descent at each learning "
         "rate; print the train and test accuracy of each and plot the cost "
-        "curves together.",
+        "curves together. A rate whose training diverges is reported as such "
+        "and left out of the plot, the others kept; the exit status is then 1.",
     )
     add_data(parser)
     add_data_file(
@@ -52,13 +55,16 @@ def add_parser(commands) -> None:
     add_feedback(
         parser,
         json_help="print a JSON array: learning rate, costs, final cost and "
-        "metrics of each",
+        "metrics of each (or the error of a rate that diverged)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train at each rate; a rate that diverges is reported and the others
+    kept (their lines, JSON and plot): exit status 1 then, 0 otherwise."""
     from logitnet.app.training import train, train_on_file
+    from logitnet.exceptions import DivergenceError
 
     check_outputs(args, {"--plot": args.plot})
     feedback = Feedback(args)
@@ -67,15 +73,24 @@ def run(args: argparse.Namespace) -> int:
         trainer = partial(train_on_file, args.data)  # out of core, with Dask
     else:
         trainer = partial(train, load_data(args, feedback))
-    runs = []
+    results = []  # (rate, model, None) or (rate, None, why it diverged)
     for rate in args.learning_rates:
-        model = fit(args, feedback, trainer, learning_rate=rate)
-        runs.append((rate, model))
+        try:
+            results.append(
+                (rate, fit(args, feedback, trainer, learning_rate=rate), None)
+            )
+        except DivergenceError as e:
+            results.append((rate, None, one_line(e)))
         if not args.json:
+            rate, model, _ = results[-1]
             print(f"learning rate is: {rate}")
-            print_accuracies(model.metrics)
+            if model is None:
+                print("diverged: no accuracy, and no curve in the plot")
+            else:
+                print_accuracies(model.metrics)
             print("-" * 55)
-    if args.plot is not None:
+    runs = [(rate, model) for rate, model, _ in results if model is not None]
+    if args.plot is not None and runs:
         from logitnet.viz import curves, plots
 
         figure = curves.learning_rate_comparison(
@@ -85,16 +100,26 @@ def run(args: argparse.Namespace) -> int:
         plots.save_png(figure, args.plot)
         feedback.note(f"cost curves saved to {args.plot}")
     if args.json:
-        print_json(
-            [
-                {
-                    "learning_rate": rate,
-                    "final_cost": model.training["final_cost"],
-                    "cost_every": model.training["cost_every"],
-                    "costs": model.training["costs"],
-                    "metrics": model.metrics,
-                }
-                for rate, model in runs
-            ]
+        print_json([_entry(*result) for result in results])
+    diverged = [(rate, why) for rate, _, why in results if why is not None]
+    kept = "the other rates are reported" if runs else "no rate finished"
+    if args.plot is not None:
+        kept += " and plotted" if runs else "; no plot drawn"
+    for rate, why in diverged:
+        print(
+            f"logitnet: error: learning rate {rate:g}: {why} ({kept})", file=sys.stderr
         )
-    return 0
+    return 1 if diverged else 0
+
+
+def _entry(rate: float, model, diverged: str | None) -> dict:
+    """One rate's object in --json: its curve and metrics, or its error."""
+    if model is None:
+        return {"learning_rate": rate, "error": diverged}
+    return {
+        "learning_rate": rate,
+        "final_cost": model.training["final_cost"],
+        "cost_every": model.training["cost_every"],
+        "costs": model.training["costs"],
+        "metrics": model.metrics,
+    }

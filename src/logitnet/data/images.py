@@ -28,9 +28,10 @@ it in the course's HDF5 layout.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from logitnet.checks import check_image_shape
-from logitnet.exceptions import DataError, TooManyPixelsError
+from logitnet.exceptions import DataError, PictureWarning, TooManyPixelsError
 from logitnet.files import check_input_file, shown
 
 __all__ = [
@@ -96,44 +97,56 @@ def expand_paths(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Files named, with each directory replaced by the images under it.
 
     A directory contributes the image files (by suffix, see
-    :func:`is_image_file`) in it and in its sub-directories, at any depth,
-    so that a folder of class folders (what ``--images`` trains on) is
-    classified whole. Each directory's entries are taken in sorted name
-    order (a sub-directory's pictures where its name falls), hidden files
-    and directories are skipped, and a directory reached a second time (a
-    symbolic link back up the tree, or two links to one place) is not walked
-    again: the list is the same on every run and always finite. A file
-    named directly is always kept, whatever its suffix, so that an error
-    can be reported for it. The order of ``sources`` is kept.
+    :func:`is_image_file`) in it and in its sub-directories, at any depth
+    (walked with a stack of its own, not by recursion: a tree thousands of
+    levels deep is walked like any other), so that a folder of class
+    folders (what ``--images`` trains on) is classified whole. Each
+    directory's entries are taken in sorted name order (a sub-directory's
+    pictures where its name falls), hidden files and directories are
+    skipped, and a directory reached a second time (a symbolic link back up
+    the tree, or two links to one place) is not walked again: the list is
+    the same on every run and always finite. A file named directly is
+    always kept, whatever its suffix, so that an error can be reported for
+    it. The order of ``sources`` is kept.
     """
     paths: list[Path] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            paths.extend(_images_under(path, seen=set()))
+            paths.extend(_images_under(path))
         else:
             paths.append(path)
     return paths
 
 
-def _images_under(directory: Path, seen: set[tuple[int, int]]) -> Iterable[Path]:
-    """The image files under ``directory``, depth first in name order; the
-    directories in ``seen`` (device, inode) are not walked again."""
+def _images_under(directory: Path) -> Iterator[Path]:
+    """The image files under ``directory``, depth first in name order, each
+    directory (device, inode) walked once."""
+    seen: set[tuple[int, int]] = set()
+    stack = [iter(_entries(directory, seen))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+        elif entry.is_dir():
+            stack.append(iter(_entries(entry, seen)))
+        elif entry.is_file() and is_image_file(entry):
+            yield entry
+
+
+def _entries(directory: Path, seen: set[tuple[int, int]]) -> list[Path]:
+    """A directory's entries in name order, hidden ones left out; none for
+    a directory in ``seen`` (then added to it) or one that cannot be read
+    (a file named directly still errors)."""
     try:
         info = directory.stat()
         entries = sorted(directory.iterdir())
     except OSError:
-        return  # unreadable: as if empty (a file named directly still errors)
+        return []
     if (info.st_dev, info.st_ino) in seen:
-        return
+        return []
     seen.add((info.st_dev, info.st_ino))
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            yield from _images_under(entry, seen)
-        elif entry.is_file() and is_image_file(entry):
-            yield entry
+    return [entry for entry in entries if not entry.name.startswith(".")]
 
 
 def read_image(
@@ -174,13 +187,11 @@ def read_image(
     height, width, _ = check_image_shape(image_shape, channels=(3,))
     Image, _ = _image_module()
     if isinstance(source, Image.Image):
-        return _to_input(source, (width, height), "image")
+        return _to_input(source, (width, height), "image", owned=False)
     if isinstance(source, np.ndarray):
-        return _to_input(_array_to_image(source), (width, height), "array")
+        return _to_input(_array_to_image(source), (width, height), "array", owned=True)
     if isinstance(source, bytes | bytearray | memoryview):
-        import io
-
-        return _decode(io.BytesIO(source), (width, height), name)
+        return _decode(io.BytesIO(source), (width, height), name, data=source)
     if not isinstance(source, str | os.PathLike):
         raise DataError(
             "expected an image file path, a PIL image or an ndarray; "
@@ -190,20 +201,25 @@ def read_image(
     return _decode(path, (width, height), str(path))
 
 
-def _decode(file, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
-    """An image file (a path or a binary file object) opened, its size
-    checked from the header, then decoded in full and brought to ``size``."""
+def _decode(file, size: tuple[int, int], name: str, data=None) -> NDArray[np.uint8]:
+    """An image file (a path, or a binary file object over the bytes
+    ``data``) opened, its size checked from the header, then decoded in
+    full and brought to ``size``. What Pillow warns of on the way is told
+    again as a :class:`PictureWarning` naming the picture."""
     Image, _ = _image_module()
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns below twice its own limit; ours is firmer.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
             with Image.open(file) as im:
                 _check_pixels(im, name)
+                if im.format in ("JPEG", "MPO"):
+                    from logitnet.data import jpeg
+
+                    jpeg.check(im, file if data is None else data, name)
                 # Decoded in full, never at a reduced JPEG scale (draft): that
                 # is faster on large photos, but a Pillow image or an array
                 # of the same photo would then get another probability.
-                return _to_input(im, size, name)
+                image = _to_input(im, size, name, owned=True)
     except DataError:
         raise
     except Image.DecompressionBombError as e:
@@ -213,6 +229,28 @@ def _decode(file, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated or damaged data as any of these.
         raise DataError(f"{name}: damaged or truncated image ({e})") from e
+    _retell(said, name)
+    return image
+
+
+def _retell(said: list[warnings.WarningMessage], name: str) -> None:
+    """Warnings caught while decoding ``name``, told again: Pillow's
+    (damaged EXIF data, a malformed MPO index) once each as a
+    :class:`PictureWarning` naming the picture, not Pillow's source line;
+    its bomb warning never (:data:`MAX_PIXELS` is firmer); others as they
+    were."""
+    Image, _ = _image_module()
+    told = set()
+    for w in said:
+        if issubclass(w.category, Image.DecompressionBombWarning):
+            continue
+        if not issubclass(w.category, UserWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        text = " ".join(str(w.message).split())
+        if text not in told:
+            told.add(text)
+            warnings.warn(f"{name}: {text} (Pillow)", PictureWarning, stacklevel=4)
 
 
 def _check_pixels(im, name: str) -> None:
@@ -256,34 +294,95 @@ def _array_to_image(array: np.ndarray):
     return Image.fromarray(np.ascontiguousarray(pixels))
 
 
-def _to_input(im, size: tuple[int, int], name: str) -> NDArray[np.uint8]:
-    """Upright, RGB, 8-bit, resized: the steps of :data:`PREPROCESSING`."""
-    Image, ImageOps = _image_module()
+def _to_input(
+    im, size: tuple[int, int], name: str, *, owned: bool
+) -> NDArray[np.uint8]:
+    """Upright, RGB, 8-bit, resized: the steps of :data:`PREPROCESSING`.
+
+    Memory stays near the decoded picture's own: no step holds a copy of
+    the full-size picture in a wider type, the conversions that need one
+    (16 bits to 8, alpha over white) run :data:`_STRIP_ROWS` rows at a
+    time, and a grayscale picture is resized before it becomes RGB (the
+    same pixels: Lanczos works on each channel alone). ``owned``: the
+    image is ours to transpose in place (not a caller's Pillow image).
+    """
+    Image, _ = _image_module()
     _check_pixels(im, name)
-    im = ImageOps.exif_transpose(im)
-    im = _rgb(im, name)
+    im = _upright(im, owned)
+    im = _gray_or_rgb(im, name)
     if im.size != size:
         im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if im.mode == "L":
+        im = im.convert("RGB")
     return np.asarray(im, dtype=np.uint8).copy()
 
 
-def _rgb(im, name: str):
-    Image, _ = _image_module()
+#: Rows converted at a time where a picture changes mode (16 bits to 8,
+#: alpha over white): a few MiB of temporary pixels whatever its size.
+_STRIP_ROWS = 256
+
+_SIXTEEN_BIT = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def _upright(im, owned: bool):
+    """The EXIF orientation applied (decoding the picture)."""
+    _, ImageOps = _image_module()
+    if owned:
+        ImageOps.exif_transpose(im, in_place=True)
+        return im
+    # Pillow's exif_transpose copies even an upright picture: ask first.
+    if im.getexif().get(_ORIENTATION, 1) in range(2, 9):
+        return ImageOps.exif_transpose(im)
+    return im
+
+
+#: The EXIF tag of a picture's orientation.
+_ORIENTATION = 0x0112
+
+
+def _gray_or_rgb(im, name: str):
+    """The picture as 8-bit grayscale ("L") or "RGB"."""
     mode = im.mode
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
-        # 16-bit grayscale: Pillow's own conversion to "L" clips at 255.
-        wide = np.asarray(im).astype(np.int64)
-        im = Image.fromarray(((np.clip(wide, 0, 65535) + 128) // 257).astype(np.uint8))
-        mode = "L"
-    elif mode == "F":
+    if mode == "F":
         raise DataError(f"{name}: 32-bit float images are not supported")
-    if (mode == "P" and "transparency" in im.info) or mode in ("PA", "LA", "La"):
-        im = im.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "RGBa"):
-        background = Image.new("RGBA", im.size, (*_WHITE, 255))
-        return Image.alpha_composite(background, im.convert("RGBA")).convert("RGB")
-    return im.convert("RGB")
+    if mode in _SIXTEEN_BIT:
+        return _sixteen_to_eight_bits(im)
+    if mode in ("1", "L"):
+        return im.convert("L") if mode == "1" else im
+    if mode in _ALPHA or (mode == "P" and "transparency" in im.info):
+        return _over_white(im)
+    return im if mode == "RGB" else im.convert("RGB")
+
+
+def _sixteen_to_eight_bits(im):
+    """A 16-bit (or 32-bit integer) grayscale picture as "L": v / 257,
+    rounded (Pillow's own conversion clips at 255), a strip of rows at a
+    time."""
+    Image, _ = _image_module()
+    width, height = im.size
+    gray = np.empty((height, width), np.uint8)
+    for top in range(0, height, _STRIP_ROWS):
+        bottom = min(top + _STRIP_ROWS, height)
+        # int32 holds both uint16 and "I" pixels, and v + 128.
+        strip = np.asarray(im.crop((0, top, width, bottom))).astype(np.int32)
+        gray[top:bottom] = (np.clip(strip, 0, 65535) + 128) // 257
+    return Image.fromarray(gray)
+
+
+def _over_white(im):
+    """A picture with transparency composited over white, as "RGB", a strip
+    of rows at a time (Pillow's alpha_composite works pixel by pixel)."""
+    Image, _ = _image_module()
+    width, height = im.size
+    out = Image.new("RGB", im.size)
+    white = Image.new("RGBA", (width, min(_STRIP_ROWS, height)), (*_WHITE, 255))
+    for top in range(0, height, _STRIP_ROWS):
+        strip = im.crop((0, top, width, min(top + _STRIP_ROWS, height)))
+        strip = strip.convert("RGBA")
+        background = white.crop((0, 0, width, strip.height))
+        out.paste(Image.alpha_composite(background, strip).convert("RGB"), (0, top))
+    return out
 
 
 def load_image_folder(

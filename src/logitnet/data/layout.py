@@ -185,8 +185,9 @@ def check_storage(path: Path, f: h5py.File, key: str) -> None:
     files, any file), a virtual dataset (its values live in source files,
     read as zeros where a source is missing), and chunks smaller than
     :data:`MIN_CHUNK_BYTES` or larger than :data:`MAX_CHUNK_BYTES`, and
-    plain storage holding fewer bytes than the shape declares (read as
-    zeros). The metadata alone decides, before any value is read.
+    plain storage holding fewer bytes than the shape declares, or chunked
+    storage fewer chunks (both read as zeros). The metadata alone decides,
+    before any value is read.
     """
     link = f.get(key, getlink=True)
     if isinstance(link, h5py.ExternalLink):
@@ -228,6 +229,12 @@ def check_storage(path: Path, f: h5py.File, key: str) -> None:
             f"of {MIN_CHUNK_BYTES} bytes to {MAX_CHUNK_BYTES // 2**20} MiB "
             "(or a few smaller ones) in bounded memory: rewrite the file with "
             "larger chunks or none (e.g. h5repack -l CHUNK=...)"
+        )
+    stored = d.id.get_num_chunks()
+    if stored < n_chunks:
+        raise DataError(
+            f"{path}: {key} stores {stored} of its {n_chunks} chunks; h5py would "
+            "read the others as zeros: the file is damaged or was never filled in"
         )
 
 

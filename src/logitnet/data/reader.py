@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from logitnet.core.pixels import ScaledPixels
+from logitnet.data import zarr_store
 from logitnet.data.layout import (
     check_both_labels,
     check_labels,
@@ -35,6 +36,7 @@ from logitnet.data.layout import (
     open_hdf5,
 )
 from logitnet.exceptions import DataError
+from logitnet.files import file_kind, not_a_file
 
 __all__ = [
     "CHUNK_BYTES",
@@ -129,10 +131,8 @@ class _StoredRows:
         if self.offset is not None and rows.step in (None, 1):
             block = self._read_raw(*rows.indices(self.shape[0])[:2])
         elif self.zarr_store:
-            import zarr
-
-            stored = zarr.open_array(self.path, path=self.key, mode="r")
-            block = stored[(0, rows) if self._labels_in_a_row else rows]
+            selection = (0, rows) if self._labels_in_a_row else rows
+            block = zarr_store.read(Path(self.path), self.key, selection)
         else:
             with open_hdf5(self.path) as f:
                 stored = f[self.key]
@@ -280,8 +280,13 @@ def open_images(
     Raises
     ------
     DataError
-        Naming the file and what is wrong: missing, not HDF5 nor zarr, a
-        missing array, a wrong shape or dtype, labels other than 0 / 1.
+        Naming the file and what is wrong: missing, not HDF5 nor zarr (a
+        FIFO or a device is named as one, never opened), a missing array, a
+        wrong shape or dtype, labels other than 0 / 1, storage refused by
+        :func:`logitnet.data.layout.check_storage` or
+        :func:`logitnet.data.zarr_store.check_array` (a missing chunk, a
+        chunk bomb), or, when a chunk is read, a zarr chunk that cannot be
+        decoded.
     ValueError
         For a bad ``split``, ``chunk_rows`` or ``dtype``.
 
@@ -377,13 +382,12 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
             raise no_train from None
         n_train = 0
     if is_zarr:
-        import zarr
-
-        group = zarr.open_group(str(path), mode="r")
-        keys = set(group.array_keys())
-        read = lambda key: np.asarray(group[key][...])  # noqa: E731
-        test_shape = group["test_set_x"].shape if "test_set_x" in keys else None
-        classes = read("list_classes") if "list_classes" in keys else None
+        (test_x, classes), _ = zarr_store.checked_arrays(
+            path, "test_set_x", "list_classes", required=0
+        )
+        test_shape = test_x.shape if test_x is not None else None
+        if classes is not None:
+            classes = zarr_store.read(path, "list_classes")
     else:
         with open_hdf5(path) as f:
             keys = set(f.keys())
@@ -423,13 +427,16 @@ def read_pictures(path: str | os.PathLike[str], split: str, rows) -> NDArray[np.
     """
     X, _ = open_images(path, split)
     shape = describe_images(path)["image_shape"]
-    rows = np.asarray(rows, np.intp).reshape(-1)
+    numbered = f"{path}: {split} pictures are numbered 0 to {X.shape[0] - 1}"
+    try:
+        rows = np.asarray(rows, np.intp).reshape(-1)
+    except OverflowError:
+        raise DataError(f"{numbered}; got a row number beyond 2**63") from None
     if rows.size == 0:
         return np.empty((0, *shape), np.uint8)
     if rows.min() < 0 or rows.max() >= X.shape[0]:
         raise DataError(
-            f"{path}: {split} pictures are numbered 0 to {X.shape[0] - 1}; "
-            f"got {int(rows.min() if rows.min() < 0 else rows.max())}"
+            f"{numbered}; got {int(rows.min() if rows.min() < 0 else rows.max())}"
         )
     return np.asarray(X.pixels[rows].compute()).reshape(-1, *shape)
 
@@ -438,36 +445,20 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     """Whether ``path`` is a zarr store, and (shape, dtype, raw offset) of X
     and y, checked for the course's layout without reading the data (the
     offset, for :class:`_StoredRows`, is None but for plain HDF5 storage)."""
-    if not path.exists():
+    kind = file_kind(path)
+    if kind is None:
         raise DataError(f"{path}: no such file or zarr store")
-    if path.is_dir():
-        try:
-            import zarr
-        except ImportError as e:  # a dependency, but say so plainly if absent
-            raise DataError(
-                f"{path}: is a directory, read as a zarr store, but the zarr "
-                f"package is not installed (pip install zarr)"
-            ) from e
-        try:
-            group = zarr.open_group(str(path), mode="r")
-            found = sorted(group.array_keys())
-        except Exception as e:
-            raise DataError(
-                f"{path}: is a directory but not a zarr store ({type(e).__name__}: {e})"
-            ) from e
-        for key in (x_key, y_key):
-            if key not in found:
-                raise DataError(
-                    f"{path}: missing array {key!r} (it has: "
-                    f"{', '.join(found) or 'nothing'})"
-                )
-        x, y = group[x_key], group[y_key]
+    if kind == "directory":
+        (x, y), _ = zarr_store.checked_arrays(path, x_key, y_key)
         check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
         return (
             True,
             (x.shape, np.dtype(x.dtype), None),
             (y.shape, np.dtype(y.dtype), None),
         )
+    if kind != "file":
+        # Never opened: a FIFO would block, a device never end.
+        raise DataError(f"{path}: {not_a_file(kind, 'an HDF5 file or zarr store')}")
     reason = not_hdf5_reason(path)
     if reason:
         raise DataError(f"{path}: {reason} (nor a zarr store)")
