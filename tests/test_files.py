@@ -13,6 +13,7 @@ from logitnet.files import (
     ZIP_ARCHIVE,
     atomic_path,
     check_output_path,
+    describe_bytes,
     describe_file,
 )
 
@@ -164,6 +165,18 @@ def test_describe_file_names_what_a_file_holds(tmp_path, make, what):
     path = tmp_path / "file.npz"  # the name says nothing
     make(path)
     assert describe_file(path).startswith(what)
+
+
+def test_describe_bytes_says_what_describe_file_says(tmp_path):
+    from PIL import Image
+
+    for name in ("a.png", "a.jpg", "a.gif", "a.webp", "a.bmp", "a.tiff"):
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+        data = (tmp_path / name).read_bytes()
+        assert describe_bytes(data) == describe_file(tmp_path / name)
+        assert describe_bytes(data).endswith(" image"), name
+    assert describe_bytes(b"a=1&b=2") == "a text file"
+    assert describe_bytes(b"") == "an empty file"
 
 
 def test_describe_file_never_opens_a_device_and_knows_a_missing_file(tmp_path):

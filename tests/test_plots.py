@@ -165,6 +165,36 @@ def test_explanation(image, w):
     assert colorbar_ax.get_label() == "<colorbar>"
 
 
+def test_a_tall_explanation_is_the_same_one_above_the_other(image, w):
+    wide, tall = (
+        plots.explanation(
+            image, w, 0.25, classes=["non-cat", "cat"], image_shape=SHAPE, layout=layout
+        )
+        for layout in ("wide", "tall")
+    )
+    for a, b in zip(wide.axes[:3], tall.axes[:3], strict=True):
+        for x, y in zip(a.get_images(), b.get_images(), strict=True):
+            np.testing.assert_array_equal(x.get_array(), y.get_array())
+    # The panels in one column, the colour bar lying under the map.
+    image_ax, heat_ax, weights_ax, colorbar_ax = tall.axes
+    tall.canvas.draw()
+    tops = [ax.get_position().y0 for ax in (image_ax, heat_ax, weights_ax)]
+    assert tops == sorted(tops, reverse=True)
+    assert colorbar_ax.get_position().width > colorbar_ax.get_position().height
+    # The words are the same, in lines that fit a phone.
+    assert wide._suptitle.get_text() == " ".join(tall._suptitle.get_text().split())
+    assert max(map(len, tall._suptitle.get_text().splitlines())) <= 46
+    width, height = tall.get_size_inches()
+    assert height > 2 * width
+
+
+def test_an_explanation_s_layout_is_wide_or_tall(image, w):
+    with pytest.raises(ValueError, match='layout must be "wide" or "tall"; got'):
+        plots.explanation(
+            image, w, 0.0, classes=["a", "b"], image_shape=SHAPE, layout="square"
+        )
+
+
 @pytest.mark.parametrize(("b", "predicted"), [(50.0, "cat"), (-50.0, "non-cat")])
 def test_explanation_names_the_predicted_class(image, w, b, predicted):
     fig = plots.explanation(image, w, b, classes=["non-cat", "cat"], image_shape=SHAPE)

@@ -3,8 +3,10 @@ answers, each bad input and limit, the headers, slow clients, signals."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import re
 import select
 import signal
 import socket
@@ -110,7 +112,6 @@ def test_explain_gives_z_probabilities_and_the_explain_picture(
     want = json.loads(done.stdout)
     assert answer["label"] == want["label"]
     assert answer["decision_value"] == pytest.approx(want["decision_value"], abs=1e-12)
-    import base64
 
     png = base64.b64decode(answer["png"])
     drawn = np.asarray(Image.open(io.BytesIO(png)))
@@ -134,9 +135,135 @@ def test_model_health_schema_and_docs(server):
     assert {"multipart/form-data", "image/*"} <= set(body)
     status, _, page = server.request("GET", "/docs")
     assert status == 200 and b"openapi.json" in page
-    assert b"http://" not in page and b"https://" not in page
-    assert server.request("GET", "/nowhere")[0] == 404
-    assert server.request("GET", "/api/predict")[0] == 405
+
+
+def test_the_model_says_how_good_it_is(server):
+    status, meta = server.json("GET", "/api/model")
+    assert status == 200
+    assert meta["accuracy_in_words"] == (
+        "right on 70 % of its 50 test pictures; trained on 209 64×64 pictures"  # noqa: RUF001
+    )
+    assert meta["metrics"]["test_accuracy"] == 70.0
+
+
+def resolve(schema, spec):
+    """``schema`` with its ``$ref`` followed, one level."""
+    ref = schema.get("$ref")
+    return spec["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
+
+def test_openapi_describes_every_answer(server, photos):
+    _, spec = server.json("GET", "/openapi.json")
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            schema = operation["responses"]["200"]["content"]["application/json"][
+                "schema"
+            ]
+            assert schema, (method, path)
+            # Every refusal is one shape: {"error": ...}.
+            for status, response in operation["responses"].items():
+                if status != "200":
+                    refusal = resolve(
+                        response["content"]["application/json"]["schema"], spec
+                    )
+                    assert set(refusal["properties"]) == {"error"}, (path, status)
+    model = resolve(
+        spec["paths"]["/api/model"]["get"]["responses"]["200"]["content"][
+            "application/json"
+        ]["schema"],
+        spec,
+    )
+    assert {"classes", "image_shape", "accuracy_in_words", "metrics"} <= set(
+        model["properties"]
+    )
+    explain = spec["paths"]["/api/explain"]["post"]
+    assert [p["name"] for p in explain["parameters"]] == ["layout"]
+
+
+def test_real_answers_fit_their_description(server, photos):
+    from pydantic import TypeAdapter
+
+    from logitnet.server import schemas
+
+    body, headers = multipart(
+        [(n, (photos / n).read_bytes()) for n in ("cat.png", "notes.txt")]
+    )
+    _, answers = server.json("POST", "/api/predict", body, headers)
+    predicted = TypeAdapter(list[schemas.Prediction | schemas.FileError])
+    assert [type(a).__name__ for a in predicted.validate_python(answers)] == [
+        "Prediction",
+        "FileError",
+    ]
+    # Each entry has exactly its model's fields, no more.
+    assert set(answers[0]) == set(schemas.Prediction.model_fields)
+    assert set(answers[1]) == set(schemas.FileError.model_fields)
+    body, headers = multipart([("cat.png", (photos / "cat.png").read_bytes())])
+    _, explained = server.json("POST", "/api/explain", body, headers)
+    assert set(explained) == set(schemas.Explanation.model_fields)
+    schemas.Explanation.model_validate(explained)
+    _, meta = server.json("GET", "/api/model")
+    assert set(meta) == set(schemas.ModelInfo.model_fields)
+    schemas.ModelInfo.model_validate(meta)
+    schemas.Health.model_validate(server.json("GET", "/healthz")[1])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "message"),
+    [
+        ("GET", "/nowhere", 404, "nothing here: /nowhere"),
+        ("GET", "/docs/nothing.js", 404, "nothing here: /docs/nothing.js"),
+        (
+            "GET",
+            "/api/predict",
+            405,
+            "GET is not answered at /api/predict; it takes POST",
+        ),
+        ("DELETE", "/healthz", 405, "DELETE is not answered at /healthz; it takes GET"),
+        ("POST", "/api/explain?layout=sideways", 422, "query parameter layout: "),
+    ],
+)
+def test_every_error_is_one_shape(server, photos, method, path, status, message):
+    body = (photos / "cat.png").read_bytes() if method == "POST" else None
+    got, _, data = server.request(method, path, body)
+    assert got == status
+    answer = json.loads(data)
+    assert list(answer) == ["error"]
+    assert answer["error"].startswith(message)
+
+
+def test_explain_draws_for_a_phone_when_asked(server, photos):
+    heights = {}
+    for layout in ("wide", "tall"):
+        body, headers = multipart([("cat.png", (photos / "cat.png").read_bytes())])
+        status, answer = server.json(
+            "POST", f"/api/explain?layout={layout}", body, headers
+        )
+        assert status == 200
+        png = Image.open(io.BytesIO(base64.b64decode(answer["png"])))
+        heights[layout] = png.height / png.width
+    assert heights["wide"] < 1 < 2 < heights["tall"]
+
+
+def test_the_docs_page_is_swagger_ui_from_this_server(server):
+    for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}"):
+        status, headers, page = server.request("GET", "/docs", headers={"Host": host})
+        assert status == 200
+        # The examples use the address the request came to.
+        assert f"curl -F file=@cat.jpg http://{host}/api/explain".encode() in page
+        assert b"`" not in page
+        csp = headers["content-security-policy"]
+        assert "script-src 'self' 'sha256-" in csp
+        assert "default-src 'none'" in csp
+    # Everything it loads is this server's own.
+    loaded = re.findall(rb'(?:src|href)="([^"]*)"', page)
+    assert loaded and all(not re.match(rb"[a-z]+://", u) for u in loaded), loaded
+    for name, kind in [
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-ui.css", "text/css"),
+    ]:
+        status, headers, data = server.request("GET", f"/docs/{name}")
+        assert status == 200 and headers["content-type"].startswith(kind)
+        assert len(data) > 50_000
 
 
 def test_security_headers_on_every_answer(server):
@@ -187,6 +314,36 @@ def test_a_text_file_is_an_error_entry_of_its_own(server, model_path, photos):
     status, (answer,) = server.json("POST", "/api/predict", b"hello")
     assert status == 200 and answer["error"] == want["error"]
     assert server.answers()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain", "application/json"],
+)
+def test_a_picture_sent_with_the_wrong_type_is_classified(
+    server, model_path, photos, content_type
+):
+    # curl --data-binary @photo.jpg says its body is a form.
+    (want,) = predict_json(model_path, photos / "big.jpg")
+    status, (answer,) = server.json(
+        "POST",
+        "/api/predict",
+        (photos / "big.jpg").read_bytes(),
+        {"Content-Type": content_type},
+    )
+    assert status == 200
+    assert answer["label"] == want["label"]
+    for name, p in want["probabilities"].items():
+        assert answer["probabilities"][name] == pytest.approx(p, abs=1e-12)
+    # Bytes that are no picture, in a type that says none: still 415.
+    status, answer = server.json(
+        "POST", "/api/predict", b"a=1&b=2", {"Content-Type": content_type}
+    )
+    assert status == 415
+    assert answer == {
+        "error": "expected multipart/form-data or a picture as the body; "
+        f"got {content_type}"
+    }
 
 
 def test_a_bomb_is_422_with_the_cli_s_message(server, model_path, tmp_path):
@@ -427,3 +584,44 @@ def test_a_signal_lets_the_request_in_flight_finish(
     said = f" ({signal.Signals(signum).name})"
     assert err.strip().splitlines()[-1] == f"logitnet: stopped{said}"
     assert "Traceback" not in err
+
+
+# --- how good the model is, in words ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("metrics", "training", "said"),
+    [
+        (
+            {"test_accuracy": 70.0, "train_accuracy": 99.04},
+            {"n_train": 209, "n_test": 50},
+            "right on 70 % of its 50 test pictures; trained on 209 4{x}4 pictures",
+        ),
+        (
+            {"test_accuracy": 64.70588235294117},
+            {"n_train": 65, "n_test": 17},
+            "right on 64.7 % of its 17 test pictures; trained on 65 4{x}4 pictures",
+        ),
+        (
+            {"test_accuracy": 99.99},
+            {"n_train": 40_000, "n_test": 10_000},
+            "right on 99.9 % of its 10,000 test pictures; trained on 40,000 4{x}4 pictures",
+        ),
+        (
+            {"train_accuracy": 98.0},
+            {"n_train": 100, "n_test": 0},
+            "not tested: its file records no test accuracy (right on 98 % of the "
+            "pictures it was trained on, which says little of new ones); trained "
+            "on 100 4{x}4 pictures",
+        ),
+        ({}, {}, "not tested: its file records no test accuracy; it takes 4{x}4 pictures"),
+    ],
+    ids=["course", "images", "never-100", "train-only", "nothing"],
+)  # fmt: skip
+def test_accuracy_in_words(tiny_model, metrics, training, said):
+    from dataclasses import replace
+
+    from logitnet.server.page import accuracy_in_words
+
+    model = replace(tiny_model, metrics=metrics, training=training)
+    assert accuracy_in_words(model) == said.format(x="\N{MULTIPLICATION SIGN}")

@@ -337,7 +337,14 @@ def test_no_local_path_is_shown(server, data_dir):
 
 
 def test_head_wherever_get_works(server):
-    for path in ["/healthz", "/", "/api/model", "/docs", "/openapi.json"]:
+    for path in [
+        "/healthz",
+        "/",
+        "/api/model",
+        "/docs",
+        "/openapi.json",
+        "/docs/swagger-ui.css",
+    ]:
         status, headers, data = server.request("HEAD", path)
         _, got_headers, got = server.request("GET", path)
         assert (status, data) == (200, b""), path

@@ -35,6 +35,7 @@ __all__ = [
     "check_apart",
     "check_input_file",
     "check_output_path",
+    "describe_bytes",
     "describe_file",
     "file_kind",
     "not_a_file",
@@ -145,6 +146,16 @@ def describe_file(path: str | os.PathLike[str]) -> str | None:
             head = f.read(_HEAD_BYTES)
     except OSError as e:
         return f"unreadable ({e.strerror or e})"
+    return describe_bytes(head)
+
+
+def describe_bytes(head: bytes) -> str:
+    """What a file that starts with ``head`` holds, in words, as
+    :func:`describe_file` says it (``"a PNG image"``, ``"a text file"``,
+    ``"an empty file"``, ...): for bytes that are not on disk, such as an
+    upload. Only the first 4 KiB are looked at; nothing is parsed. Every
+    picture format is named ``"... image"``."""
+    head = head[:_HEAD_BYTES]
     if not head:
         return "an empty file"
     for offset, signature, what in _SIGNATURES:

@@ -11,19 +11,23 @@ draws) and the model card to :func:`logitnet.viz.report.model_card`.
 The API:
 
 - ``POST /api/predict``: ``multipart/form-data`` with one or more files, or
-  one raw image body. Answers a JSON array of what ``predict --json``
+  one picture as the body (its bytes say it is one, whatever its
+  Content-Type). Answers a JSON array of what ``predict --json``
   prints, one object per file: ``{"path", "label", "probabilities"}``, or
   ``{"path", "error"}`` for a file that is not a picture. ``path`` is the
   name the client gave (``upload`` for a raw body); it is only echoed,
   never used to open anything.
 - ``POST /api/explain``: one picture (raw body, or a multipart with one
   file): predict's object for it with z (``decision_value``) and the
-  explanation as a base64 PNG (``png``); ``{"path", "error"}`` for a file
-  that is not a picture.
-- ``GET /api/model``: the model file's metadata, without the weights.
-- ``GET /healthz``, ``GET /openapi.json``, ``GET /docs`` (a page of this
-  server's own, no CDN), ``GET /`` (the page). ``HEAD`` wherever ``GET``
-  works.
+  explanation as a base64 PNG (``png``; ``?layout=tall`` for a phone);
+  ``{"path", "error"}`` for a file that is not a picture.
+- ``GET /api/model``: the model file's metadata, without the weights, and
+  its recorded test accuracy in words.
+- ``GET /healthz``, ``GET /openapi.json`` (each answer described by the
+  models of :mod:`logitnet.server.schemas`), ``GET /docs`` (Swagger UI,
+  served from this server: :mod:`logitnet.server.docs`), ``GET /`` (the
+  page). ``HEAD`` wherever ``GET`` works. Every error, a 404 or a 405
+  too, is ``{"error": "..."}``.
 
 Limits (:class:`Limits`): a body larger than the per-request limit by its
 Content-Length, or a file that grows past the per-file limit while it is
@@ -45,21 +49,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 from dataclasses import replace
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 
 from logitnet.app.prediction import without_name
 from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.files import shown
+from logitnet.server import schemas
 from logitnet.server.budget import DecodeBudget, ServerBusy, decode_within
+from logitnet.server.headers import HeadAsGet, SecurityHeaders, csp_of
 from logitnet.server.hosts import HostCheck, allowed_names
 from logitnet.server.uploads import Limits, RequestError, parse_body
 
@@ -93,8 +99,11 @@ def predict_uploads(
     return predict_pictures(model, files, fatal=(TooManyPixelsError,))
 
 
-def explain_upload(model: SavedModel, name: str, data: bytes) -> dict[str, Any]:
-    """One picture explained as ``explain`` explains it, the picture as PNG.
+def explain_upload(
+    model: SavedModel, name: str, data: bytes, layout: str = "wide"
+) -> dict[str, Any]:
+    """One picture explained as ``explain`` explains it, the picture as PNG
+    (``layout``: :func:`logitnet.viz.plots.explanation`'s).
 
     Raises
     ------
@@ -109,7 +118,12 @@ def explain_upload(model: SavedModel, name: str, data: bytes) -> dict[str, Any]:
     image = read_image(data, model.image_shape, name=name)
     answer = classify(model, image[None])
     figure = plots.explanation(
-        image, model.w, model.b, classes=model.classes, image_shape=model.image_shape
+        image,
+        model.w,
+        model.b,
+        classes=model.classes,
+        image_shape=model.image_shape,
+        layout=layout,
     )
     return {
         "path": name,
@@ -121,12 +135,16 @@ def explain_upload(model: SavedModel, name: str, data: bytes) -> dict[str, Any]:
 
 def model_metadata(model: SavedModel) -> dict[str, Any]:
     """What a model file records, without the weights, and without local
-    paths (:func:`without_local_paths`): JSON-ready."""
+    paths (:func:`without_local_paths`): JSON-ready
+    (:class:`logitnet.server.schemas.ModelInfo`)."""
+    from logitnet.server.page import accuracy_in_words
+
     return {
         "classes": list(model.classes),
         "image_shape": list(model.image_shape),
         "n_weights": int(model.w.size),
         "bias": float(model.b),
+        "accuracy_in_words": accuracy_in_words(model),
         "training": without_local_paths(_jsonable(model.training)),
         "metrics": without_local_paths(_jsonable(model.metrics)),
         "preprocessing": dict(model.preprocessing),
@@ -163,83 +181,6 @@ def _jsonable(value: Any) -> Any:
 # --- the application -------------------------------------------------------------
 
 
-#: The OpenAPI description of an upload: multipart files or one raw picture.
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                        }
-                    },
-                }
-            },
-            "image/*": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
-
-
-#: What ``POST /api/predict`` answers.
-PREDICT_RESPONSES = {
-    200: {"description": "one object per file, in order"},
-    400: {"description": "a malformed request"},
-    408: {"description": "the body came too slowly"},
-    413: {"description": "a file or the request over its limit"},
-    415: {"description": "neither multipart nor a raw picture"},
-    421: {"description": "a Host this server was not started for"},
-    422: {"description": "a decompression bomb, or a picture over the decode budget"},
-    503: {"description": "no room in the decode budget: retry after Retry-After s"},
-}
-
-
-class SecurityHeaders:
-    """ASGI middleware: every answer gets a Content-Security-Policy (``csp``
-    unless the endpoint set its own), ``X-Content-Type-Options: nosniff``,
-    ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and, unless
-    set, ``Cache-Control: no-store``. Plain ASGI rather than Starlette's
-    ``BaseHTTPMiddleware``: the request body passes through untouched."""
-
-    def __init__(self, app, csp: str) -> None:
-        self.app = app
-        self.csp = csp
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", self.csp)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = "no-referrer"
-                headers.setdefault("Cache-Control", "no-store")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class HeadAsGet:
-    """ASGI middleware: ``HEAD`` is answered wherever ``GET`` is, with
-    ``GET``'s status and headers (uvicorn sends no body for a ``HEAD``)."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "HEAD":
-            scope = {**scope, "method": "GET"}
-        await self.app(scope, receive, send)
-
-
 log = logging.getLogger("logitnet.server")
 
 #: Seconds a client told 503 is asked to wait before it tries again.
@@ -268,33 +209,44 @@ def _refused(
     )
 
 
-def _csp(script: str = "", style: str = "") -> str:
-    """The Content-Security-Policy of an answer: nothing from elsewhere; a
-    page's one inline script and style allowed by their hashes."""
-
-    def digest(text: str) -> str:
-        return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
-
-    scripts = f"'sha256-{digest(script)}'" if script else "'none'"
-    styles = f"'sha256-{digest(style)}'" if style else "'none'"
-    return (
-        f"default-src 'none'; script-src {scripts}; style-src {styles}; "
-        "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'none'"
-    )
-
-
-def explain_one(model: SavedModel, files: list[tuple[str, bytes]]) -> dict[str, Any]:
+def explain_one(
+    model: SavedModel, files: list[tuple[str, bytes]], layout: str = "wide"
+) -> dict[str, Any]:
     """``/api/explain``'s answer for its one file."""
     ((name, data),) = files
     try:
-        return explain_upload(model, name, data)
+        return explain_upload(model, name, data, layout)
     except TooManyPixelsError:
         raise
     except DataError as e:
         # A file that is not a picture: its own error object, as in
         # predict's answer (a bomb refuses the request).
         return {"path": name, "error": without_name(str(e), name)}
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    """Starlette's own refusals (404, 405) in the API's one shape,
+    ``{"error": ...}``, rather than FastAPI's ``{"detail": ...}``."""
+    path = shown(request.url.path)
+    if error.status_code == 404:
+        message = f"nothing here: {path} (the API is listed at /docs)"
+    elif error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow", "")
+        message = f"{request.method} is not answered at {path}; it takes {allowed}"
+    else:
+        message = str(error.detail)
+    return JSONResponse(
+        {"error": message}, status_code=error.status_code, headers=error.headers
+    )
+
+
+async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    """A query parameter out of its range: 422, ``{"error": ...}``."""
+    message = "; ".join(
+        f"{e['loc'][0]} parameter {'.'.join(map(str, e['loc'][1:]))}: {e['msg']}"
+        for e in error.errors()
+    )
+    return _refused(request, 422, message)
 
 
 def create_app(
@@ -324,10 +276,8 @@ def create_app(
     FastAPI
     """
     from logitnet import __version__
-    from logitnet.server import page as server_page
 
     limits = limits or Limits()
-    budget = DecodeBudget(limits.max_decode_bytes)
     app = FastAPI(
         title="logitnet",
         version=__version__,
@@ -336,18 +286,22 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    shown_model = replace(model, training=without_local_paths(model.training))
-    page = server_page.render_page(shown_model, model_name=model_name, limits=limits)
-    page_csp = _csp(script=server_page.SCRIPT, style=server_page.STYLE)
-    docs_page = server_page.DOCS_PAGE
-    docs_csp = _csp(script=server_page.DOCS_SCRIPT, style=server_page.STYLE)
-    metadata = model_metadata(model)
-
     # The last added runs first: HEAD becomes GET after the Host check, and
     # every answer, a refusal too, gets the security headers.
     app.add_middleware(HeadAsGet)
     app.add_middleware(HostCheck, names=hosts or allowed_names("127.0.0.1"))
-    app.add_middleware(SecurityHeaders, csp=_csp())
+    app.add_middleware(SecurityHeaders, csp=csp_of())
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    _add_api(app, model, limits)
+    _add_pages(app, model, model_name, limits)
+    return app
+
+
+def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
+    """The endpoints under ``/api/``, and ``/healthz``."""
+    budget = DecodeBudget(limits.max_decode_bytes)
+    metadata = model_metadata(model)
 
     async def files_of(request: Request, one: bool) -> list[tuple[str, bytes]]:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -386,9 +340,13 @@ def create_app(
 
     @app.post(
         "/api/predict",
-        summary="Classify pictures: what `logitnet predict --json` prints",
-        openapi_extra=UPLOAD_BODY,
-        responses=PREDICT_RESPONSES,
+        summary="Classify pictures: what logitnet predict --json prints",
+        description="One entry per file, in the order sent; a file that is "
+        "not a picture is an entry with its error, the others are answered.",
+        tags=["pictures"],
+        openapi_extra=schemas.UPLOAD_BODY,
+        response_model=list[schemas.Prediction | schemas.FileError],
+        responses={200: {"description": "one entry per file"}, **schemas.ERRORS},
     )
     async def predict(request: Request) -> Response:
         return await answer(request, lambda files: predict_uploads(model, files))
@@ -396,26 +354,82 @@ def create_app(
     @app.post(
         "/api/explain",
         summary="Explain one picture: z, the probabilities, the picture as PNG",
-        openapi_extra=UPLOAD_BODY,
-        responses=PREDICT_RESPONSES,
+        tags=["pictures"],
+        openapi_extra=schemas.UPLOAD_BODY,
+        response_model=schemas.Explanation | schemas.FileError,
+        responses={
+            200: {"description": "the explanation, or why the file is not a picture"},
+            **schemas.ERRORS,
+        },
     )
-    async def explain(request: Request) -> Response:
-        return await answer(request, lambda files: explain_one(model, files), one=True)
+    async def explain(
+        request: Request,
+        layout: Literal["wide", "tall"] = Query(
+            "wide",
+            description="The picture's panels side by side (wide), or one "
+            "above the other, for a phone (tall).",
+        ),
+    ) -> Response:
+        return await answer(
+            request, lambda files: explain_one(model, files, layout), one=True
+        )
 
-    @app.get("/api/model", summary="The model's metadata, without the weights")
+    @app.get(
+        "/api/model",
+        summary="The model's metadata, without the weights, and how good it is",
+        tags=["the model"],
+        response_model=schemas.ModelInfo,
+        responses={200: {"description": "what the model file records"}},
+    )
     async def model_info() -> Response:
         return JSONResponse(metadata)
 
-    @app.get("/healthz", summary="Whether the server answers")
+    @app.get(
+        "/healthz",
+        summary="Whether the server answers",
+        tags=["the model"],
+        response_model=schemas.Health,
+        responses={200: {"description": "it does"}},
+    )
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})
+
+
+def _add_pages(
+    app: FastAPI, model: SavedModel, model_name: str, limits: Limits
+) -> None:
+    """``/`` (the page to try photos) and ``/docs`` (the API page), with
+    Swagger UI's files at ``/docs/<name>``."""
+    from logitnet.server import docs as server_docs
+    from logitnet.server import page as server_page
+
+    shown_model = replace(model, training=without_local_paths(model.training))
+    page = server_page.render_page(shown_model, model_name=model_name, limits=limits)
+    page_csp = csp_of(script=server_page.SCRIPT, style=server_page.STYLE)
+    docs_csp = csp_of(
+        script=server_docs.DOCS_SCRIPT, style=server_docs.DOCS_STYLE, own_files=True
+    )
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
         return HTMLResponse(page, headers={"Content-Security-Policy": page_csp})
 
     @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_csp})
+    async def docs(request: Request) -> Response:
+        text = server_docs.render_docs(
+            str(request.base_url),
+            title=app.title,
+            version=app.version,
+            description=app.description,
+        )
+        return HTMLResponse(text, headers={"Content-Security-Policy": docs_csp})
 
-    return app
+    @app.get("/docs/{name}", include_in_schema=False)
+    async def docs_file(name: str) -> Response:
+        if name not in server_docs.ASSETS:
+            raise HTTPException(404)
+        return Response(
+            server_docs.asset(name),
+            media_type=server_docs.ASSETS[name],
+            headers={"Cache-Control": "max-age=3600"},
+        )

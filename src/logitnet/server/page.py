@@ -1,11 +1,15 @@
-"""The page ``logitnet serve`` shows at ``/``, and its ``/docs`` page.
+"""The page ``logitnet serve`` shows at ``/``.
 
-One HTML document each, with its one inline style and script; the server's
+One HTML document, with its one inline style and script; the server's
 Content-Security-Policy allows exactly those (by their SHA-256) and
 requests to itself, nothing else, so the page works offline. A person
 picks, drops or pastes photos; each is sent to ``/api/explain`` and shown
-as a row: the thumbnail, the label, a probability bar and the explanation
-``explain`` draws. The model card is :func:`logitnet.viz.report.model_card`.
+as a row, in the order given: the thumbnail, the label, the probabilities
+as the command line prints them (``cat 78.1 %, non-cat 21.9 %``), a bar
+and the explanation ``explain`` draws (one panel above the other on a
+phone). Above the answers, how far to trust them: the model's recorded
+test accuracy and what it was trained on (:func:`accuracy_in_words`).
+The model card is :func:`logitnet.viz.report.model_card`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ if TYPE_CHECKING:
     from logitnet.app.modelfile import SavedModel
     from logitnet.server.uploads import Limits
 
-__all__ = ["DOCS_PAGE", "DOCS_SCRIPT", "SCRIPT", "STYLE", "render_page"]
+__all__ = ["SCRIPT", "STYLE", "accuracy_in_words", "render_page"]
 
 STYLE = """
 :root { color-scheme: light; }
@@ -39,16 +43,25 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2rem; }
        justify-content: center; background: #f6d8da; color: #a51d2d;
        font-size: 2.5rem; border-radius: 0.3rem; }
 .row.error { border-color: #c01c28; background: #fdf0f0; }
+.row { grid-template-columns: 6rem minmax(0, 1fr); }
 .row .label { font-weight: 600; font-size: 1.2rem; }
+.percent { white-space: nowrap; }
 .row .message { color: #a51d2d; }
+.row .name { overflow-wrap: anywhere; }
 .row meter { width: 100%; max-width: 20rem; height: 1.2rem; }
+/* Blue, not green: a long bar is a confident model, not a right one. */
+.row meter::-webkit-meter-optimum-value { background: #1a5fb4; }
+.row meter::-moz-meter-bar { background: #1a5fb4; }
 .row details img, .card img { max-width: 100%; height: auto; }
+#trust { border-left: 4px solid #1a5fb4; background: #eef4fc; margin: 0.8rem 0;
+         padding: 0.4rem 0.8rem; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }
 th { background: #f3f3f3; font-weight: 600; }
 code { background: #f3f3f3; padding: 0 0.2rem; }
 @media (max-width: 30rem) {
-  .row { grid-template-columns: 1fr; }
+  body { padding: 0.6rem; }
+  .row { grid-template-columns: minmax(0, 1fr); }
   .row img.thumb { width: 100%; height: auto; max-height: 14rem; }
 }
 """
@@ -66,7 +79,37 @@ function element(tag, className, text) {
   return node;
 }
 
-function percent(p) { return (100 * p).toFixed(1) + " %"; }
+// A probability as the command line prints it, the one rule of logitnet
+// (Python's f"{100 * p:.1f} %"): one decimal, a space before %. toFixed
+// rounds the same exact value, but a tie upwards where Python rounds it to
+// even; a tie is exactly when 4 * 100p is an odd integer (0.25, 99.75).
+function percent(p) {
+  const v = 100 * p;
+  const quarters = 4 * v;
+  if (Number.isInteger(quarters) && quarters % 2 !== 0) {
+    const n = Math.floor(10 * v);  // 10 v ends in .5, exactly
+    return ((n % 2 === 0 ? n : n + 1) / 10).toFixed(1) + " %";
+  }
+  return v.toFixed(1) + " %";
+}
+
+// [class, p] pairs, the most probable first (ties in the model's order).
+function ranked(probabilities) {
+  return Object.entries(probabilities).sort((a, b) => b[1] - a[1]);
+}
+
+// "cat 78.1 %, non-cat 21.9 %" as text, each percentage kept on one line.
+function shares(probabilities) {
+  const line = element("div", "shares");
+  ranked(probabilities).forEach(([name, p], i) => {
+    if (i) line.append(", ");
+    line.append(name + " ", element("span", "percent", percent(p)));
+  });
+  return line;
+}
+
+// The layout of the explanation: one panel above the other on a phone.
+const narrow = window.matchMedia("(max-width: 40rem)");
 
 async function explain(file) {
   const row = element("article", "row pending");
@@ -80,12 +123,14 @@ async function explain(file) {
   body.append(element("div", "name", file.name),
               element("div", "status", "asking the model…"));
   row.append(thumb, body);
-  results.prepend(row);
+  results.append(row);  // in the order the photos were given
   const form = new FormData();
   form.append("file", file, file.name);
+  const layout = narrow.matches ? "tall" : "wide";
   let answer, failed;
   try {
-    const response = await fetch("api/explain", {method: "POST", body: form});
+    const response = await fetch("api/explain?layout=" + layout,
+                                 {method: "POST", body: form});
     answer = await response.json();
     failed = !response.ok;
   } catch (e) {
@@ -104,17 +149,12 @@ async function explain(file) {
     thumb.replaceWith(none);
     return;
   }
-  const classes = Object.keys(answer.probabilities);
-  const positive = classes[classes.length - 1];
-  const p = answer.probabilities[answer.label];
-  body.append(element("div", "label", answer.label + " (" + percent(p) + ")"));
+  body.append(element("div", "label", answer.label),
+              shares(answer.probabilities));
   const bar = element("meter");
-  bar.min = 0; bar.max = 1; bar.value = answer.probabilities[positive];
-  bar.id = "meter-" + Math.random().toString(36).slice(2);
-  const barLabel = element("label", "note",
-                           "P(" + positive + ") = " + percent(bar.value) + " ");
-  barLabel.htmlFor = bar.id;
-  body.append(barLabel, bar);
+  bar.min = 0; bar.max = 1; bar.value = answer.probabilities[answer.label];
+  bar.setAttribute("aria-label", "P(" + answer.label + ")");
+  body.append(bar);
   body.append(element("div", "note", "z = " + answer.decision_value.toFixed(3)));
   const details = element("details", "explanation");
   details.open = true;
@@ -128,7 +168,12 @@ async function explain(file) {
 }
 
 function take(files) {
+  const first = results.children.length;
   for (const file of Array.from(files)) explain(file);
+  // The first new row is shown: the newest are at the end.
+  if (results.children[first]) {
+    results.children[first].scrollIntoView({block: "nearest"});
+  }
 }
 
 input.addEventListener("change", () => { take(input.files); input.value = ""; });
@@ -159,6 +204,7 @@ def render_page(model: SavedModel, *, model_name: str, limits: Limits) -> str:
 
     classes = [html.escape(str(c)) for c in model.classes]
     name = html.escape(model_name)
+    trust = html.escape(f"{model_name} is {accuracy_in_words(model)}")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -182,6 +228,7 @@ are not kept.</p>
 <span class="note">Up to {limits.max_files} at a time,
 {limits.max_file_bytes // (1024 * 1024)} MB each.</span>
 </label>
+<p id="trust"><strong>How far to trust the answers:</strong> {trust}.</p>
 <section id="results" aria-live="polite" aria-label="results"></section>
 {model_card(model)}
 <p class="note">The API: <a href="docs">docs</a> ·
@@ -193,40 +240,42 @@ are not kept.</p>
 """
 
 
-DOCS_SCRIPT = """
-"use strict";
-fetch("openapi.json").then((r) => r.json()).then((spec) => {
-  const list = document.getElementById("endpoints");
-  for (const [path, methods] of Object.entries(spec.paths)) {
-    for (const [method, op] of Object.entries(methods)) {
-      const item = document.createElement("li");
-      const code = document.createElement("code");
-      code.textContent = method.toUpperCase() + " " + path;
-      item.append(code, " " + (op.summary || ""));
-      const kinds = op.requestBody ? Object.keys(op.requestBody.content) : [];
-      if (kinds.length) item.append(" (body: " + kinds.join(" or ") + ")");
-      list.append(item);
-    }
-  }
-});
-"""
+def accuracy_in_words(model: SavedModel) -> str:
+    """How good ``model`` is, as its file records it, in one phrase: "right
+    on 70 % of its 50 test pictures; trained on 209 64×64 pictures".
 
-DOCS_PAGE = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>logitnet API</title>
-<link rel="icon" href="data:,">
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>logitnet API</h1>
-<p class="note">From this server's <a href="openapi.json">openapi.json</a>;
-no outside scripts. Example:
-<code>curl -F file=@cat.jpg 127.0.0.1:8000/api/predict</code></p>
-<ul id="endpoints"></ul>
-<script>{DOCS_SCRIPT}</script>
-</body>
-</html>
-"""
+    The test accuracy is the one recorded when the model was trained
+    (``metrics["test_accuracy"]``, with ``training["n_test"]``); a model
+    that records none says so, with its training accuracy if it has one
+    (which says little of new pictures).
+    """  # noqa: RUF002 (the multiplication sign: it is read by people)
+    metrics, training = model.metrics or {}, model.training or {}
+    height, width = model.image_shape[:2]
+    n_train, n_test = training.get("n_train"), training.get("n_test")
+    test = metrics.get("test_accuracy")
+    if test is not None and n_test:
+        said = f"right on {_percent(test)} of its {int(n_test):,} test pictures"
+    elif test is not None:
+        said = f"right on {_percent(test)} of its test pictures"
+    else:
+        said = "not tested: its file records no test accuracy"
+        train = metrics.get("train_accuracy")
+        if train is not None:
+            said += (
+                f" (right on {_percent(train)} of the pictures it was trained "
+                "on, which says little of new ones)"
+            )
+    # The multiplication sign: it is read by people.
+    pictures = f"{height}×{width} pictures"  # noqa: RUF001
+    if n_train:
+        return f"{said}; trained on {int(n_train):,} {pictures}"
+    return f"{said}; it takes {pictures}"
+
+
+def _percent(value: float) -> str:
+    """A recorded accuracy in percent: "70 %", "64.7 %"; never "100 %"
+    unless every picture was right."""
+    text = f"{float(value):.1f}".removesuffix(".0")
+    if text == "100" and value < 100:
+        text = "99.9"
+    return f"{text} %"

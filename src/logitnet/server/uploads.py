@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from logitnet.files import shown
+from logitnet.files import describe_bytes, shown
 
 __all__ = ["MB", "Limits", "RequestError", "parse_body"]
 
@@ -89,7 +89,10 @@ async def parse_body(
         413 for a body or a file over its limit or too many files, decided
         as soon as it is known (from Content-Length, or while reading); 400
         for a malformed or empty multipart body, or none at all; 415 for a
-        body that is neither multipart nor a raw picture.
+        body that is neither multipart nor a picture: a raw body is one when
+        its Content-Type says so (``image/*``, ``application/octet-stream``
+        or none) or when its first bytes are a picture's, whatever the
+        header says (:func:`logitnet.files.describe_bytes`).
     """
     length = headers.get("content-length")
     if length is not None:
@@ -105,11 +108,17 @@ async def parse_body(
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "multipart/form-data":
         return await _multipart(content_type, chunks, limits)
-    if kind in ("application/octet-stream", "") or kind.startswith("image/"):
-        return [("upload", await _raw(chunks, limits))]
+    body = await _raw(chunks, limits)
+    # A body whose type says nothing of it is taken as it is: `curl
+    # --data-binary @photo.jpg` calls its photo a form
+    # (application/x-www-form-urlencoded), and a picture's first bytes say
+    # what it is whatever the header claims.
+    said = kind in ("application/octet-stream", "") or kind.startswith("image/")
+    if said or describe_bytes(body).endswith(" image"):
+        return [("upload", body)]
     raise RequestError(
         415,
-        f"expected multipart/form-data or a raw image body; got {shown(kind)}",
+        f"expected multipart/form-data or a picture as the body; got {shown(kind)}",
     )
 
 

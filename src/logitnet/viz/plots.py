@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -264,6 +265,7 @@ def explanation(
     *,
     classes: Sequence[str],
     image_shape: Sequence[int],
+    layout: str = "wide",
 ) -> Figure:
     """Why the neuron decided as it did on one image.
 
@@ -284,6 +286,12 @@ def explanation(
         Class names; label i is ``classes[i]``.
     image_shape : sequence of 3 int
         (height, width, channels) the model takes.
+    layout : {"wide", "tall"}
+        ``"wide"``: the three panels side by side (12 x 5 inches), for a
+        screen or a file. ``"tall"``: one above the other, the colour bar
+        beneath the map and the text in lines that fit (4.2 inches wide,
+        1.2 times larger text), so that a phone shows it near its drawn
+        size and the words stay readable.
 
     Returns
     -------
@@ -292,9 +300,12 @@ def explanation(
     Raises
     ------
     ValueError
-        If the image does not have ``image_shape``, ``w`` does not fit it, or
-        ``b`` is not a finite number.
+        If the image does not have ``image_shape``, ``w`` does not fit it,
+        ``b`` is not a finite number, or ``layout`` is neither.
     """
+    if layout not in ("wide", "tall"):
+        raise ValueError(f'layout must be "wide" or "tall"; got {layout!r}')
+    tall = layout == "tall"
     shape = check_image_shape(image_shape, channels=(1, 3))
     image = _check_images(image, "image", 3)
     if image.shape != shape:
@@ -309,9 +320,10 @@ def explanation(
     # The course's rule: sigma(z) > 0.5 is class 1.
     predicted = classes[1] if probability > 0.5 else classes[0]
 
-    fig = Figure(figsize=(12, 5), layout="constrained")
-    image_ax, heat_ax, weights_ax = fig.subplots(1, 3)
-    _show(image_ax, image, "input image")
+    text_size = "medium" if tall else "small"
+    fig = Figure(figsize=(4.2, 12.5) if tall else (12, 5), layout="constrained")
+    image_ax, heat_ax, weights_ax = fig.subplots(3, 1) if tall else fig.subplots(1, 3)
+    _show(image_ax, image, "input picture")
     limit = float(np.max(np.abs(heat))) or 1.0
     # The map over the photo, faded to grey so that the colours are the
     # map's: where in the picture the push came from.
@@ -328,22 +340,30 @@ def explanation(
     heat_ax.set_axis_off()
     # A Greek sigma in the title: it is read by people, as the lecture writes it.
     heat_ax.set_title(
-        f"contribution of each pixel, sum(w·x) + b = z = {z:.3f}\n"
+        f"contribution of each pixel,{chr(10) if tall else ' '}"
+        f"sum(w·x) + b = z = {z:.3f}\n"
         f"predicted: {_literal(predicted)}, "
         f"P({_literal(classes[1])}) = σ(z) = {probability:.3f}",  # noqa: RUF001
-        fontsize="small",
+        fontsize=text_size,
     )
-    colorbar = fig.colorbar(shown, ax=heat_ax, shrink=0.8)
+    colorbar = fig.colorbar(
+        shown,
+        ax=heat_ax,
+        shrink=0.8,
+        orientation="horizontal" if tall else "vertical",
+    )
     colorbar.set_label(
-        f"← {_literal(classes[0])}   w·x   {_literal(classes[1])} →", fontsize="small"
+        f"← {_literal(classes[0])}   w·x   {_literal(classes[1])} →", fontsize=text_size
     )
     weights_picture(w, shape, ax=weights_ax)
-    fig.suptitle(
+    how_to_read = (
         f"How to read it: red pixels pushed the decision towards "
         f"{_literal(classes[1])}, blue ones towards {_literal(classes[0])}, the "
-        "stronger the colour the larger the push; all pushes plus b add up to z.",
-        fontsize="small",
+        "stronger the colour the larger the push; all pushes plus b add up to z."
     )
+    if tall:
+        how_to_read = textwrap.fill(how_to_read, 46)
+    fig.suptitle(how_to_read, fontsize=text_size)
     return fig
 
 
