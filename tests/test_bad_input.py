@@ -108,7 +108,7 @@ def world(tmp_path_factory) -> dict[str, str]:
     }.items():
         places[f"h5_{name}"] = str(_course_dir(root, f"h5_{name}", **train))
     places["one_class"] = str(_folder(root, "one_class", {"cat": 2}))
-    places["three"] = str(_folder(root, "three", {"a": 1, "b": 1, "c": 1}))
+    places["three"] = str(_folder(root, "three", {"a": 1, "b": 1, "c": 0}))
     places["no_images"] = str(_folder(root, "no_images", {"a": 2, "b": 0}))
     places["bad_image"] = str(_folder(root, "bad_image", {"a": 2, "b": 2}, "b/x.png"))
     places["tiny"] = str(_folder(root, "tiny", {"a": 1, "b": 1}))
@@ -301,7 +301,8 @@ CASES = [
     (["train", "--no-verify", "--data-dir", "{h5_nlabels}"], FAILURE,
      "{h5_nlabels}/train_catvnoncat.h5: train_set_y must have shape (4,)"),
     (["train", "--no-verify", "--data-dir", "{h5_classes}"], FAILURE,
-     "{h5_classes}/train_catvnoncat.h5: list_classes must be 2 class names"),
+     "{h5_classes}/train_catvnoncat.h5: train_set_y has no picture of class 2 (c); "
+     "training needs pictures of every class in list_classes (3 names)"),
     (["train", "--data-dir", "{root}/afile"], FAILURE, "{root}/afile"),
     (["evaluate", "--model", M, "--data-dir", "{root}/nowhere"], FAILURE,
      "{root}/nowhere: data directory does not exist"),
@@ -310,9 +311,10 @@ CASES = [
     (["train", "--images", "{root}/image.png"], FAILURE,
      "{root}/image.png: not a directory (expected DIR/<class name>/<images>)"),
     (["train", "--images", "{one_class}"], FAILURE,
-     "{one_class}: expected exactly 2 class folders"),
+     "{one_class}: expected at least 2 class folders (DIR/<class name>/<images>); "
+     "found 1 (cat)"),
     (["convert", "{three}", "{root}/new.h5"], FAILURE,
-     "{three}: expected exactly 2 class folders (DIR/<class name>/<images>); found 3"),
+     "{three}/c: class folder holds no image files"),
     (["evaluate", "--model", M, "--images", "{no_images}"], FAILURE,
      "{no_images}/b: class folder holds no image files"),
     (["train", "--images", "{bad_image}", "--out", "{root}/existing.npz"], FAILURE,

@@ -29,7 +29,7 @@ def synth_file(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "out": str(path), "n_train": 1500, "n_test": 300,
-        "image_shape": [64, 64, 3], "seed": 4,
+        "image_shape": [64, 64, 3], "n_classes": 2, "seed": 4,
     }  # fmt: skip
     return path
 

@@ -266,15 +266,43 @@ def test_load_image_folder(tmp_path, rng):
 @pytest.mark.parametrize(
     ("counts", "message"),
     [
-        ({"cat": 1}, r"expected exactly 2 class folders .* found 1 \(cat\)"),
-        ({"a": 1, "b": 1, "c": 1}, r"found 3 \(a, b, c\)"),
+        ({"cat": 1}, r"expected at least 2 class folders .* found 1 \(cat\)$"),
+        ({}, r"expected at least 2 class folders .* found 0 \(none\)$"),
         ({"cat": 1, "dog": 0}, "dog: class folder holds no image files"),
+        ({"a": 1, "b": 1, "c": 0}, "c: class folder holds no image files"),
     ],
 )
 def test_bad_folders(tmp_path, rng, counts, message):
+    (tmp_path / "data").mkdir()
     root = _folder(tmp_path / "data", counts, rng)
     with pytest.raises(DataError, match=message):
         load_image_folder(root)
+
+
+def test_k_class_folders(tmp_path, rng):
+    root = _folder(tmp_path / "data", {"rocket": 2, "cat": 1, "coffee": 3}, rng)
+    pictures, labels, classes, paths = load_image_folder(root)
+    assert classes == ["cat", "coffee", "rocket"]  # label i: the i-th name
+    assert labels.tolist() == [0, 1, 1, 1, 2, 2]
+    assert [p.parent.name for p in paths] == [classes[i] for i in labels]
+    assert pictures.shape == (6, 64, 64, 3)
+
+
+def test_too_many_class_folders(tmp_path, rng, monkeypatch):
+    monkeypatch.setattr(images_module, "MAX_CLASSES", 3)
+    root = _folder(tmp_path / "data", dict.fromkeys("abcd", 1), rng)
+    with pytest.raises(DataError, match=r"expected at most 3 class folders .* found 4"):
+        load_image_folder(root)
+
+
+def test_class_folders_shown_alike_are_refused(tmp_path, rng):
+    # "a\nb" (a backslash) and "a" newline "b" are both shown as a\nb.
+    root = _folder(tmp_path / "data", {"a\\nb": 1, "a\nb": 1}, rng)
+    with pytest.raises(DataError) as info:
+        load_image_folder(root)
+    assert str(info.value) == (
+        f"{root}: class folders: 'classes' must be different names; got 'a\\\\nb' twice"
+    )
 
 
 def test_missing_folder_file_instead_and_bad_image(tmp_path, rng):
@@ -287,6 +315,16 @@ def test_missing_folder_file_instead_and_bad_image(tmp_path, rng):
     (root / "b" / "broken.png").write_text("no")
     with pytest.raises(DataError, match=r"broken.png: not an image file"):
         load_image_folder(root)
+
+
+def test_split_of_k_classes_is_stratified(rng):
+    pictures = rng.integers(0, 256, size=(60, 4, 4, 3), dtype=np.uint8)
+    labels = np.repeat([0, 1, 2], [10, 20, 30])
+    _, train_y, _, test_y = split_dataset(pictures, labels, test_fraction=0.2, seed=0)
+    assert np.bincount(test_y).tolist() == [2, 4, 6]
+    assert np.bincount(train_y).tolist() == [8, 16, 24]
+    with pytest.raises(DataError, match="of 60 images with all 3 classes on each side"):
+        split_dataset(pictures, labels, test_fraction=0.02, seed=0)
 
 
 def test_split_is_stratified_and_reproducible(rng):

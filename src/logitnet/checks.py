@@ -77,7 +77,8 @@ def check_class_names(classes: object) -> list[str]:
         shown = shown if len(shown) < 200 else shown[:200] + "..."
         raise ValueError(f"'classes' must be 2 to {MAX_CLASSES} names; got {shown}")
     if len(set(classes)) != len(classes):
-        twice = next(c for c in classes if list(classes).count(c) > 1)
+        seen: set[str] = set()
+        twice = next(c for c in classes if c in seen or seen.add(c))
         raise ValueError(f"'classes' must be different names; got {twice!r} twice")
     return list(classes)
 
@@ -210,8 +211,16 @@ def check_image_shape(
 
 def check_binary_labels(labels: np.ndarray, name: str) -> None:
     """Labels must be 0 or 1; the message shows the first that is not."""
-    bad = (labels != 0) & (labels != 1)
+    check_class_labels(labels, name, 2)
+
+
+def check_class_labels(labels: np.ndarray, name: str, n_classes: int) -> None:
+    """Labels must be whole numbers 0 .. ``n_classes`` - 1, one class's index
+    each; the message shows the first that is not."""
+    bad = (labels < 0) | (labels >= n_classes)
+    if not np.issubdtype(labels.dtype, np.integer):
+        bad |= labels != np.floor(labels)  # 0.5; NaN too (NaN != NaN)
     if bad.any():
-        raise ValueError(
-            f"{name} must hold labels 0 and 1 only; got {labels[bad].flat[0].item()!r}"
-        )
+        allowed = "0 and 1" if n_classes == 2 else f"0 to {n_classes - 1}"
+        first = labels[bad].flat[0].item()
+        raise ValueError(f"{name} must hold labels {allowed} only; got {first!r}")

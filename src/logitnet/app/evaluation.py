@@ -3,7 +3,9 @@
 Accuracy, precision, recall, F1, ROC AUC, log loss and the confusion matrix
 are scikit-learn's (``sklearn.metrics``), computed from the model's
 probabilities; nothing here re-derives them. The positive class is label 1,
-``classes[1]`` ("cat" in the course's data).
+``classes[1]`` ("cat" in the course's data). With k >= 3 classes, precision,
+recall and F1 are macro averages (over the classes where each is defined)
+and ROC AUC is one-vs-rest.
 
 A metric that is undefined on the pictures (ROC AUC when they hold one
 class, precision when the model calls none of them positive, ...) is None:
@@ -71,14 +73,15 @@ class Evaluation:
         ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` and
         ``log_loss`` (fractions, not percent); None where undefined (see
         :func:`classification_metrics`).
-    confusion : ndarray of shape (2, 2), int64
+    confusion : ndarray of shape (2, 2), or (n_classes, n_classes), int64
         Row i, column j: pictures of class i predicted as class j.
     labels : ndarray of shape (k,), int64
-        The true labels, 0 or 1.
+        The true labels, 0 or 1 (0 .. n_classes-1).
     predicted : ndarray of shape (k,), int64
         The predicted labels.
-    probability : ndarray of shape (k,), float64
-        The probability of class 1 for each picture.
+    probability : ndarray of shape (k,), or (k, n_classes), float64
+        The probability of class 1 for each picture; for n_classes >= 3,
+        the probability of each class.
     """
 
     metrics: dict[str, float | None]
@@ -107,7 +110,9 @@ def classification_metrics(
     predicted : ndarray of shape (k,), int
         Predicted labels, 0 or 1.
     probability : ndarray of shape (k,), float
-        Predicted probability of label 1.
+        Predicted probability of label 1; or, of shape (k, n_classes) for
+        n_classes >= 3 (labels 0 .. n_classes-1), each class's (see
+        :func:`_multiclass_metrics`).
 
     Returns
     -------
@@ -123,6 +128,8 @@ def classification_metrics(
 
     labels = np.asarray(labels)
     predicted = np.asarray(predicted)
+    if np.ndim(probability) == 2:
+        return _multiclass_metrics(labels, predicted, np.asarray(probability))
     positives = int(np.count_nonzero(labels == 1))
     called = int(np.count_nonzero(predicted == 1))
     # scikit-learn would warn and give 0 (or NaN) for an undefined metric:
@@ -143,6 +150,33 @@ def classification_metrics(
         ),
         "log_loss": float(metrics.log_loss(labels, probability, labels=[0, 1])),
     }
+
+
+def _multiclass_metrics(labels, predicted, probability) -> dict[str, float | None]:
+    """:func:`classification_metrics` for k >= 3 classes (``probability``
+    of shape (m, k)): precision, recall and F1 averaged over the classes
+    where each is defined (None where it is for none), ROC AUC one-vs-rest
+    (None unless every class is among the labels)."""
+    from sklearn import metrics
+
+    k = probability.shape[1]
+    every = list(range(k))
+    # zero_division=NaN: a class where a metric divides by zero is left out
+    # of its average, without scikit-learn's warning.
+    averaged = {"average": "macro", "labels": every, "zero_division": np.nan}
+    result = {
+        "accuracy": float(metrics.accuracy_score(labels, predicted)),
+        "precision": float(metrics.precision_score(labels, predicted, **averaged)),
+        "recall": float(metrics.recall_score(labels, predicted, **averaged)),
+        "f1": float(metrics.f1_score(labels, predicted, **averaged)),
+        "roc_auc": (
+            float(metrics.roc_auc_score(labels, probability, multi_class="ovr"))
+            if np.unique(labels).size == k
+            else None
+        ),
+        "log_loss": float(metrics.log_loss(labels, probability, labels=every)),
+    }
+    return undefined_as_none(result)
 
 
 def undefined_in_words(metric: str, classes: Sequence[str], split: str = "test") -> str:
@@ -217,9 +251,9 @@ def from_decision_values(
     Parameters
     ----------
     labels : ndarray of shape (k,), int
-        True labels, 0 or 1; k >= 1.
-    z : ndarray of shape (k,), float
-        The model's decision value for each picture.
+        True labels, 0 or 1 (0 .. n_classes-1); k >= 1.
+    z : ndarray of shape (k,), or (k, n_classes) for n_classes >= 3, float
+        The model's decision values for each picture.
 
     Returns
     -------
@@ -227,16 +261,22 @@ def from_decision_values(
     """
     from sklearn.metrics import confusion_matrix
 
-    from logitnet.core.loss import sigmoid
+    from logitnet.core.loss import probabilities, sigmoid
 
     labels = np.asarray(labels, np.int64).reshape(-1)
-    z = np.asarray(z, np.float64).reshape(-1)
-    probability = sigmoid(z)  # as the estimator's predict_proba
-    # From z > 0, as the estimator predicts: sigma(z) rounds to 0.5 for tiny z.
-    predicted = (z > 0).astype(np.int64)
+    z = np.asarray(z, np.float64)
+    if z.ndim == 2 and z.shape[1] > 1:  # k classes: softmax, the most probable
+        probability = probabilities(z)
+        predicted = z.argmax(axis=1).astype(np.int64)
+    else:
+        z = z.reshape(-1)
+        probability = sigmoid(z)  # as the estimator's predict_proba
+        # From z > 0, as the estimator predicts: sigma(z) rounds to 0.5 for tiny z.
+        predicted = (z > 0).astype(np.int64)
+    every = list(range(probability.shape[1] if probability.ndim == 2 else 2))
     return Evaluation(
         metrics=classification_metrics(labels, predicted, probability),
-        confusion=confusion_matrix(labels, predicted, labels=[0, 1]).astype(np.int64),
+        confusion=confusion_matrix(labels, predicted, labels=every).astype(np.int64),
         labels=labels,
         predicted=predicted,
         probability=probability,

@@ -1,13 +1,15 @@
 """Training on pictures: from a data set to a model file's contents.
 
 The data is the course's two HDF5 files, or a folder of your own photos
-(``DIR/<class name>/<images>``) split into training and test images with a
-seed. Training is :class:`logitnet.LogisticRegression` on the flattened,
-scaled pictures; the result is a :class:`~logitnet.app.modelfile.SavedModel`
-with the settings, the cost curve and the metrics on both sets, ready to
-save. :func:`train_cat_classifier` is the course's run (and ``logitnet
-train``'s default) as one call; :func:`train_on_file` trains out of core, with
-Dask, on a file larger than memory.
+(``DIR/<class name>/<images>``, two classes or more) split into training
+and test images with a seed. Training is :class:`logitnet.LogisticRegression`
+on the flattened, scaled pictures (two classes: the course's sigmoid neuron;
+k >= 3: the softmax one, an output per class); the result is a
+:class:`~logitnet.app.modelfile.SavedModel` with the settings, the cost
+curve and the metrics on both sets, ready to save.
+:func:`train_cat_classifier` is the course's run (and ``logitnet train``'s
+default) as one call; :func:`train_on_file` trains out of core, with Dask,
+on a file larger than memory.
 """
 
 from __future__ import annotations
@@ -48,12 +50,12 @@ class ImageData:
     ----------
     train_images : ndarray of shape (m, height, width, 3), uint8
     train_labels : ndarray of shape (m,), int64
-        0 or 1, indices into ``classes``.
+        0 .. k-1, indices into ``classes``.
     test_images : ndarray of shape (k, height, width, 3), uint8
         k may be 0: no test set.
     test_labels : ndarray of shape (k,), int64
     classes : list of str
-        The two class names; label i is ``classes[i]``.
+        The class names, two or more; label i is ``classes[i]``.
     source : dict
         Where the pictures came from, recorded in the model file.
     """
@@ -90,10 +92,11 @@ def load_data(
     verify : bool, default=True
         Refuse course files whose SHA-256 is not the course's.
     images : path-like, optional
-        An image folder, ``DIR/<class name>/<images>`` with two classes
-        (:func:`logitnet.data.images.load_image_folder`).
+        An image folder, ``DIR/<class name>/<images>`` with two classes or
+        more (:func:`logitnet.data.images.load_image_folder`).
     test_fraction : float in [0, 1), default=0.2
-        Share of an image folder held out for testing (stratified).
+        Share of an image folder held out for testing (stratified: each
+        class in its share).
     seed : int, default=0
         Seed of that split: the same seed, the same split.
     image_shape : (height, width, 3), default=(64, 64, 3)
@@ -173,7 +176,7 @@ def train(
         for ``"gd"`` (run every iteration, as the course does), 1e-4 for
         ``"lbfgs"``.
     class_weight : None, "balanced" or dict {class index: weight}, optional
-        Weights of the two classes (labels 0 and 1, see
+        Weights of the classes (labels 0 .. k-1, see
         :class:`logitnet.LogisticRegression`).
     callback : callable, optional
         ``callback(step)`` once per iteration with a
@@ -364,12 +367,12 @@ def score(model: SavedModel, data: ImageData) -> dict[str, Any]:
 
 def _record(metrics: dict[str, Any], split: str, result) -> None:
     """One split's metrics, and its accuracy in percent by the course's own
-    formula, so that the report prints the course's digits."""
-    from logitnet.course.neuron import accuracy
-
-    metrics[f"{split}_accuracy"] = accuracy(
-        result.predicted.reshape(1, -1), result.labels.reshape(1, -1)
-    )
+    formula, 100 - mean(|prediction - y|) * 100, so that the report prints
+    the course's digits. |prediction - y| is read as prediction != y, which
+    holds for k classes and, for two, is the same 0 or 1 (the mean of whole
+    numbers: the same bits)."""
+    wrong = result.predicted != result.labels
+    metrics[f"{split}_accuracy"] = float(100 - np.mean(wrong) * 100)
     metrics[split] = result.metrics
 
 

@@ -5,7 +5,8 @@ This module is the one place logitnet drives Dask. A pass over X is:
 1. one task per row chunk (X's column chunks merged first: a block's
    products need whole rows), which runs the block function on the chunk
    with the NumPy or array-API backend and returns its partial sums in
-   float64;
+   float64, with the dtype the block gave each (the pass's result is
+   given back in it);
 2. the partial sums added :data:`FAN_IN` at a time, in a shallow tree;
 3. :data:`CHUNKS_PER_COMPUTE` chunks per ``dask.compute`` (a wave), on the
    local scheduler or, when a ``dask.distributed`` client is the default, on
@@ -163,19 +164,26 @@ def _whole_rows(X):
 
 def _chunk_sums(block, X, *rest, n_rows, convert, dtype):
     """One chunk's partial sums, by the backend of its arrays, in float64
-    so that chunks add up without losing digits."""
+    so that chunks add up without losing digits, and the dtype of each as
+    the block gave it (None for a number or None)."""
     from logitnet.backends import backend_for
 
     rows, shared = rest[:n_rows], rest[n_rows:]
     part = backend_for(X).row_sums(block, X, rows, shared, convert=convert, dtype=dtype)
-    return tuple(as_float64(v) for v in part)
+    return (
+        tuple(as_float64(v) for v in part),
+        tuple(getattr(v, "dtype", None) for v in part),
+    )
 
 
 def _add(*parts: tuple) -> tuple:
-    return tuple(
+    """The sum of chunks' (sums, dtypes), the first's dtypes kept (every
+    chunk's are the same)."""
+    sums = tuple(
         None if values[0] is None else functools.reduce(operator.add, values)
-        for values in zip(*parts, strict=True)
+        for values in zip(*(p[0] for p in parts), strict=True)
     )
+    return sums, parts[0][1]
 
 
 def row_sums(
@@ -189,8 +197,10 @@ def row_sums(
     reads_files: bool = False,
 ) -> tuple:
     """The sum of ``block(Xb, *rows_b, *shared)`` over X's row chunks, in one
-    pass (see the module's documentation); array sums come back in X's
-    dtype (``dtype`` when converted), numbers in float64.
+    pass (see the module's documentation); each array sum comes back in the
+    dtype the block gave it, as the NumPy backend's do (a gradient in X's
+    dtype, or ``dtype`` when converted; sums the block makes in float64,
+    such as k classes' bias sums, in float64), numbers in float64.
 
     ``rows``: NumPy or Dask arrays (or None), aligned with X's rows.
     ``reads_files``: the chunks are read from a file, so the local
@@ -237,9 +247,10 @@ def row_sums(
             ]
         result = _compute(wave[0], reads_files=reads_files)
         total = result if total is None else _add(total, result)
-    result_dtype = np.dtype(dtype if convert is not None else X.dtype)
+    sums, dtypes = total
     return tuple(
-        v.astype(result_dtype) if getattr(v, "ndim", 0) >= 1 else v for v in total
+        v.astype(d) if getattr(v, "ndim", 0) >= 1 else v
+        for v, d in zip(sums, dtypes, strict=True)
     )
 
 

@@ -209,7 +209,7 @@ def add_data(
         "--images",
         metavar="DIR",
         help="your own pictures instead of the course's: DIR/<class name>/<images>, "
-        "exactly two class folders (label i = i-th name in sorted order)",
+        "two class folders or more (label i = i-th name in sorted order)",
     )
     if split_from_model:
         add_test_fraction(

@@ -18,10 +18,10 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "convert",
         help="write an image folder in the course's HDF5 layout",
-        description="Read DIR/<class name>/<images> (two classes), bring every "
-        "picture to 64x64 RGB, and write train_set_x, train_set_y and "
-        "list_classes (and test_set_x, test_set_y with --test-fraction > 0) "
-        "to OUT.h5.",
+        description="Read DIR/<class name>/<images> (two classes or more), "
+        "bring every picture to 64x64 RGB, and write train_set_x, train_set_y "
+        "(labels 0 .. k-1, class folders in name order) and list_classes (and "
+        "test_set_x, test_set_y with --test-fraction > 0) to OUT.h5.",
     )
     parser.add_argument(
         "directory", metavar="DIR", help="the image folder: DIR/<class name>/<images>"
@@ -64,7 +64,22 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{shown(args.out)}: {summary['n_train']} training and "
             f"{summary['n_test']} test "
-            f"pictures of {images.shape[1]}x{images.shape[2]}; "
-            f"label 0 = {shown(classes[0])}, 1 = {shown(classes[1])}"
+            f"pictures of {images.shape[1]}x{images.shape[2]}; {_labels(classes)}"
         )
     return 0
+
+
+#: Class names a line shows at most; the JSON summary has them all.
+_SHOWN_CLASSES = 10
+
+
+def _labels(classes: list[str]) -> str:
+    """ "label 0 = a, 1 = b", the first :data:`_SHOWN_CLASSES` of k > 2
+    classes as "labels 0 = a, 1 = b, 2 = c"."""
+    pairs = ", ".join(
+        f"{i} = {shown(name)}" for i, name in enumerate(classes[:_SHOWN_CLASSES])
+    )
+    if len(classes) == 2:
+        return f"label {pairs}"
+    more = f", ... ({len(classes)} classes)" if len(classes) > _SHOWN_CLASSES else ""
+    return f"labels {pairs}{more}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from logitnet.checks import MAX_CLASSES
 from logitnet.cli._common import (
     Feedback,
     add_feedback,
@@ -19,8 +20,9 @@ def add_parser(commands) -> None:
         "synth",
         help="write a synthetic data set of any size, for tests and benchmarks",
         description="Write random 64x64 RGB pictures labelled by a planted "
-        "logistic model (saved in the file as true_w, true_b) in the course's "
-        "HDF5 layout, block by block in bounded memory.",
+        "logistic model (softmax for more than two classes; saved in the file "
+        "as true_w, true_b) in the course's HDF5 layout, block by block in "
+        "bounded memory.",
     )
     parser.add_argument(
         "--n-samples",
@@ -35,6 +37,14 @@ def add_parser(commands) -> None:
         default=0,
         metavar="K",
         help="test pictures (test_set_x), from the same model (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-classes",
+        type=int_at_least(2, MAX_CLASSES),
+        default=2,
+        metavar="K",
+        help="classes, labels 0 .. K-1 drawn from a planted softmax model for "
+        "K >= 3 (default: %(default)s)",
     )
     parser.add_argument(
         "--out", required=True, metavar="FILE.h5", help="the file to write"
@@ -56,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             args.n_samples,
             seed=args.seed,
             test_samples=args.test_samples,
+            n_classes=args.n_classes,
             progress=lambda written: bar.update(written - bar.n),
         )
     summary = {
@@ -63,13 +74,15 @@ def run(args: argparse.Namespace) -> int:
         "n_train": args.n_samples,
         "n_test": args.test_samples,
         "image_shape": [64, 64, 3],
+        "n_classes": args.n_classes,
         "seed": args.seed,
     }
     if args.json:
         print_json(summary)
     else:
+        classes = f", {args.n_classes} classes" if args.n_classes > 2 else ""
         print(
             f"{args.out}: {args.n_samples} training and {args.test_samples} test "
-            f"pictures of 64x64x3, seed {args.seed}"
+            f"pictures of 64x64x3, seed {args.seed}{classes}"
         )
     return 0

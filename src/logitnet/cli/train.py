@@ -26,7 +26,8 @@ def add_parser(commands) -> None:
         "train",
         help="train the classifier; save the model, plot the learning curve",
         description="Train one sigmoid neuron on the course's cat data (or "
-        "your own pictures, --images) from zeros. With the default gradient "
+        "your own pictures, --images) from zeros; with more than two classes, "
+        "one softmax neuron (an output per class). With the default gradient "
         "descent it prints the cost every 100 iterations and the train and "
         "test accuracy, as the course does.",
     )
@@ -35,8 +36,9 @@ def add_parser(commands) -> None:
         "--data",
         metavar="FILE",
         help="train out of core on a large HDF5 file (or zarr store) in the "
-        "course's layout, read chunk by chunk with Dask in bounded memory; "
-        "test metrics when it holds test_set_x/test_set_y",
+        "course's layout (labels 0 .. k-1, one per name in list_classes), read "
+        "chunk by chunk with Dask in bounded memory; test metrics when it "
+        "holds test_set_x/test_set_y",
     )
     parser.add_argument(
         "--scheduler",
@@ -75,8 +77,9 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--class-weight",
         choices=("balanced",),
-        help="weigh each class by n / (2 x its count), so that a rare class "
-        "counts as much as a common one (default: every picture weighs 1)",
+        help="weigh each class by n / (k x its count), k classes, so that a "
+        "rare class counts as much as a common one (default: every picture "
+        "weighs 1)",
     )
     parser.add_argument(
         "--out",

@@ -20,7 +20,7 @@ How a photo is brought to the model's input (recorded in each model file as
    file opened with Pillow, or its pixels as an array give the same input;
 4. flattened in C order (height, width, channel) and divided by 255.
 
-An image folder, ``DIR/<class name>/<image files>`` with exactly two class
+An image folder, ``DIR/<class name>/<image files>`` with k >= 2 class
 folders, is a data set like the course's (:func:`load_image_folder`); label
 i is the i-th class name in sorted order. :func:`write_course_file` writes
 it in the course's HDF5 layout.
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet.checks import check_image_shape
+from logitnet.checks import MAX_CLASSES, check_class_names, check_image_shape
 from logitnet.exceptions import DataError, PictureWarning, TooManyPixelsError
 from logitnet.files import check_input_file, shown
 
@@ -391,12 +391,13 @@ def load_image_folder(
     *,
     progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
 ) -> tuple[NDArray[np.uint8], NDArray[np.int64], list[str], list[Path]]:
-    """A data set from ``directory/<class name>/<images>``, two classes.
+    """A data set from ``directory/<class name>/<images>``, k >= 2 classes.
 
     Parameters
     ----------
     directory : path-like
-        Holding exactly two sub-directories, one per class, each with at
+        Holding k >= 2 sub-directories (at most
+        :data:`~logitnet.checks.MAX_CLASSES`), one per class, each with at
         least one image file. Other files beside them are ignored, and so
         are files without an image suffix inside them.
     image_shape : (height, width, 3), default=(64, 64, 3)
@@ -408,17 +409,18 @@ def load_image_folder(
     -------
     images : ndarray of shape (m, height, width, 3), uint8
     labels : ndarray of shape (m,), int64
-        0 or 1: the index of the image's class in ``classes``.
+        0 .. k-1: the index of the image's class in ``classes``.
     classes : list of str
-        The two class folder names, sorted.
+        The k class folder names, sorted.
     paths : list of Path
         The file of each image, in the order of ``images``.
 
     Raises
     ------
     DataError
-        Naming the directory or file: missing, not a directory, not exactly
-        two class folders, a class without images, or an unreadable image.
+        Naming the directory or file: missing, not a directory, fewer than
+        two class folders (or more than ``MAX_CLASSES``), a class without
+        images, or an unreadable image.
     """
     root = Path(directory)
     if not root.exists():
@@ -428,12 +430,21 @@ def load_image_folder(
     class_dirs = sorted(
         p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
     )
-    if len(class_dirs) != 2:
-        found = ", ".join(p.name for p in class_dirs) or "none"
+    if not 2 <= len(class_dirs) <= MAX_CLASSES:
+        found = ", ".join(shown(p.name) for p in class_dirs[:10]) or "none"
+        found += ", ..." if len(class_dirs) > 10 else ""
+        bound = "at least 2" if len(class_dirs) < 2 else f"at most {MAX_CLASSES}"
         raise DataError(
-            f"{root}: expected exactly 2 class folders (DIR/<class name>/<images>); "
+            f"{root}: expected {bound} class folders (DIR/<class name>/<images>); "
             f"found {len(class_dirs)} ({found})"
         )
+    # A folder name is a class name as it is shown: bytes that are not UTF-8
+    # and control characters become backslash escapes, so the name can be
+    # printed, written to JSON, HDF5 and HTML, and drawn.
+    try:  # two names could be shown alike: "a\\n" and "a" + newline
+        classes = check_class_names([shown(p.name) for p in class_dirs])
+    except ValueError as e:
+        raise DataError(f"{root}: class folders: {e}") from None
     paths: list[Path] = []
     labels: list[int] = []
     for label, class_dir in enumerate(class_dirs):
@@ -446,10 +457,6 @@ def load_image_folder(
     images = np.empty((len(paths), height, width, channels), np.uint8)
     for i, path in enumerate(progress(paths) if progress else paths):
         images[i] = read_image(path, image_shape)
-    # A folder name is a class name as it is shown: bytes that are not UTF-8
-    # and control characters become backslash escapes, so the name can be
-    # printed, written to JSON, HDF5 and HTML, and drawn.
-    classes = [shown(p.name) for p in class_dirs]
     return images, np.array(labels, np.int64), classes, paths
 
 
@@ -480,7 +487,7 @@ def split_dataset(
     ------
     DataError
         When a split would leave the training or test set without images of
-        each class.
+        each class (k classes: at least k test images, two of each class).
     """
     if not 0 <= test_fraction < 1:
         raise ValueError(f"test_fraction must be in [0, 1); got {test_fraction}")
@@ -494,8 +501,9 @@ def split_dataset(
             images, labels, test_size=test_fraction, random_state=seed, stratify=labels
         )
     except ValueError as e:
+        k = np.unique(labels).size
         raise DataError(
             f"cannot hold out {test_fraction:g} of {labels.size} images with "
-            f"both classes on each side ({e})"
+            f"{'both classes' if k == 2 else f'all {k} classes'} on each side ({e})"
         ) from e
     return train_x, train_y, test_x, test_y

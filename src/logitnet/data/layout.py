@@ -1,9 +1,12 @@
 """The course's HDF5 layout: checked when read, kept when written.
 
 A file in the course's layout holds ``{split}_set_x`` of shape
-(m, height, width, 3), uint8, ``{split}_set_y`` of m integer labels 0 / 1
-(shape (m,) or (1, m)) and ``list_classes``, the two class names. The
-course's two files are in it, so are the files :func:`write_course_file`
+(m, height, width, 3), uint8, ``{split}_set_y`` of m integer labels 0 ..
+k-1 (shape (m,) or (1, m)) and ``list_classes``, the k >= 2 class names
+(label i is ``list_classes[i]``; the course's are "non-cat" and "cat"). A
+label outside ``list_classes``, a training set without a picture of some
+class, and a name given twice are refused, naming the file. The course's
+two files are in it, so are the files :func:`write_course_file`
 and :func:`logitnet.data.synth.make_images` write, and
 :func:`logitnet.data.reader.open_images` reads any of them lazily.
 """
@@ -21,11 +24,13 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet.checks import check_binary_labels, check_class_names
+from logitnet.checks import MAX_CLASSES, check_class_labels, check_class_names
 from logitnet.exceptions import DataError
-from logitnet.files import LFS_POINTER, check_input_file
+from logitnet.files import LFS_POINTER, check_input_file, shown
 
 __all__ = [
+    "check_class_list",
+    "check_every_class",
     "check_labels",
     "check_layout",
     "check_storage",
@@ -90,17 +95,18 @@ def read_split(
     -------
     set_x_orig : ndarray of shape (m, height, width, 3), uint8
     set_y : ndarray of shape (1, m), int64
-        Labels 0 or 1.
-    classes : ndarray of shape (2,), bytes
-        The class names, index = label.
+        Labels 0 .. k-1.
+    classes : ndarray of shape (k,), bytes
+        The class names, index = label; k >= 2.
 
     Raises
     ------
     DataError
         Naming the file and what is wrong: missing, a directory, empty, not
         HDF5 (or a Git LFS pointer), the wrong checksum, damaged or
-        truncated, a missing key, a wrong shape or dtype, or labels other
-        than 0/1.
+        truncated, a missing key, a wrong shape or dtype, a label that is
+        not the index of a name in ``list_classes``, two names alike, or
+        (``split="train"``) a class without a picture.
     """
     path = check_input_file(path, "an HDF5 file", DataError)
     reason = not_hdf5_reason(path)
@@ -126,10 +132,10 @@ def read_split(
                 "not fit in memory; train on it out of core (train --data FILE)"
             ) from None
     y = y.reshape(1, -1)
-    check_labels(path, y_key, y)
+    names = class_names(classes, path)
+    check_labels(path, y_key, y, len(names))
     if split == "train":
-        check_both_labels(path, y_key, np.unique(y))
-    class_names(classes, path)
+        check_every_class(path, y_key, np.unique(y), names)
     return x, y.astype(np.int64), classes
 
 
@@ -258,15 +264,27 @@ def check_layout(path, x_key, x, y_key, y, classes) -> None:
         raise DataError(f"{path}: {y_key} must hold integer labels; got {y.dtype}")
     if classes is None:
         return
-    if classes.shape != (2,) or classes.dtype.kind not in "SU":
+    check_class_list(path, classes.shape, classes.dtype)
+
+
+def check_class_list(path, shape: tuple[int, ...], dtype=None) -> None:
+    """``list_classes`` must be 2 to :data:`~logitnet.checks.MAX_CLASSES`
+    names, a vector of strings (of bytes or str; ``dtype`` None: not
+    checked), checked before it is read."""
+    if (
+        len(shape) != 1
+        or not 2 <= shape[0] <= MAX_CLASSES
+        or (dtype is not None and dtype.kind not in "SU")
+    ):
+        kind = "" if dtype is None else f", dtype {dtype}"
         raise DataError(
-            f"{path}: list_classes must be 2 class names; "
-            f"got shape {classes.shape}, dtype {classes.dtype}"
+            f"{path}: list_classes must be 2 to {MAX_CLASSES} class names, "
+            f"one per label; got shape {tuple(shape)}{kind}"
         )
 
 
 def class_names(classes, path: Path | None = None) -> list[str]:
-    """``list_classes`` (bytes or str) as two distinct names; bytes that are
+    """``list_classes`` (bytes or str) as k >= 2 distinct names; bytes that are
     not UTF-8 become backslash escapes, so the names can be printed, saved
     and drawn. With ``path``, a problem is a DataError naming the file."""
     names = [
@@ -281,23 +299,33 @@ def class_names(classes, path: Path | None = None) -> list[str]:
         raise DataError(f"{path}: list_classes: {e}") from None
 
 
-def check_both_labels(path: Path, key: str, present) -> None:
-    """A training set must hold both labels: ``present`` is the set of
-    labels found in ``path``'s array ``key``."""
+def check_every_class(path: Path, key: str, present, classes: Sequence[str]) -> None:
+    """A training set must hold a picture of every class: ``present`` is the
+    set of labels found in ``path``'s array ``key``, ``classes`` the names."""
     present = sorted(int(label) for label in present)
-    if len(present) < 2:
+    if len(classes) == 2 and len(present) < 2:
         raise DataError(
             f"{path}: {key} holds only label {present[0] if present else '-'}; "
             "training needs pictures of both classes (labels 0 and 1)"
         )
+    missing = sorted(set(range(len(classes))) - set(present))
+    if missing:
+        named = ", ".join(f"{i} ({shown(classes[i])})" for i in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise DataError(
+            f"{path}: {key} has no picture of class {named}{more}; training "
+            f"needs pictures of every class in list_classes ({len(classes)} names)"
+        )
 
 
-def check_labels(path: Path, key: str, labels: np.ndarray) -> None:
-    """Labels read from ``path``'s array ``key`` must be 0 or 1."""
+def check_labels(path: Path, key: str, labels: np.ndarray, n_classes: int = 2) -> None:
+    """Labels read from ``path``'s array ``key`` must be indices 0 ..
+    ``n_classes`` - 1 of ``list_classes`` (0 and 1 in a file without it)."""
     try:
-        check_binary_labels(np.asarray(labels), key)
+        check_class_labels(np.asarray(labels), key, n_classes)
     except ValueError as e:
-        raise DataError(f"{path}: {e}") from None
+        names = f" (list_classes names {n_classes} classes)" if n_classes > 2 else ""
+        raise DataError(f"{path}: {e}{names}") from None
 
 
 def write_course_file(
@@ -311,8 +339,9 @@ def write_course_file(
     """Write images in the course's HDF5 layout, atomically.
 
     The file holds ``train_set_x`` (m, height, width, 3) uint8,
-    ``train_set_y`` (m,) int64 and ``list_classes`` (2,) bytes, as the
-    course's training file does, and, when test images are given and not
+    ``train_set_y`` (m,) int64 (labels 0 .. k-1) and ``list_classes`` (k,)
+    bytes (the names in UTF-8, label i is ``classes[i]``), as the course's
+    training file does, and, when test images are given and not
     empty, ``test_set_x`` and ``test_set_y`` too.
 
     Returns

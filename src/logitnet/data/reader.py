@@ -27,7 +27,8 @@ from numpy.typing import DTypeLike, NDArray
 from logitnet.core.pixels import ScaledPixels
 from logitnet.data import zarr_store
 from logitnet.data.layout import (
-    check_both_labels,
+    check_class_list,
+    check_every_class,
     check_labels,
     check_layout,
     checked_hdf5,
@@ -257,7 +258,8 @@ def open_images(
     path : path-like
         An HDF5 file, or a zarr store (a directory), holding
         ``{split}_set_x`` of shape (m, height, width, channels), uint8, and
-        ``{split}_set_y`` of shape (m,) or (1, m), integer labels 0 / 1.
+        ``{split}_set_y`` of shape (m,) or (1, m), integer labels 0 .. k-1
+        for the k names of ``list_classes`` (0 / 1 in a file without it).
     split : {"train", "test"}, default="train"
     chunk_rows : int, optional
         Images per chunk. Default: as many as make about 64 MiB of floats
@@ -275,14 +277,16 @@ def open_images(
         on it as it is; ``X.to_floats()`` is the lazy float Dask array, for
         anything else.
     y : dask.array.Array of shape (m,), int64
-        Labels 0 / 1, chunked as X's rows.
+        Labels 0 .. k-1, chunked as X's rows.
 
     Raises
     ------
     DataError
         Naming the file and what is wrong: missing, not HDF5 nor zarr (a
         FIFO or a device is named as one, never opened), a missing array, a
-        wrong shape or dtype, labels other than 0 / 1, storage refused by
+        wrong shape or dtype, a label that is not the index of a class in
+        ``list_classes``, a class without a training picture (``split``
+        "train"), two class names alike, storage refused by
         :func:`logitnet.data.layout.check_storage` or
         :func:`logitnet.data.zarr_store.check_array` (a missing chunk, a
         chunk bomb), or, when a chunk is read, a zarr chunk that cannot be
@@ -317,13 +321,14 @@ def open_images(
     x_rows = _StoredRows(str(path), x_key, x_shape, x_dtype, zarr_store, x_offset)
     y_rows = _StoredRows(str(path), y_key, y_shape, y_dtype, zarr_store, y_offset)
     m, n = x_rows.shape
+    classes = _class_names(path, zarr_store)
     present: set[int] = set()
     for start in range(0, m, _LABELS_PER_READ):
         labels = y_rows[start : start + _LABELS_PER_READ]
-        check_labels(path, y_key, labels)
+        check_labels(path, y_key, labels, len(classes))
         present.update(np.unique(labels).tolist())
     if split == "train":
-        check_both_labels(path, y_key, present)
+        check_every_class(path, y_key, present, classes)
     if chunk_rows is None:
         chunk_rows = max(CHUNK_BYTES // (n * dtype.itemsize), 1)
     chunk_rows = min(int(chunk_rows), m)
@@ -358,7 +363,7 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
     Returns
     -------
     dict
-        ``image_shape`` (height, width, channels), ``classes`` (the two names
+        ``image_shape`` (height, width, channels), ``classes`` (the k names
         from ``list_classes``, or "0" and "1" without it), ``n_train``, and
         ``n_test`` (0 when there is no ``test_set_x``; ``n_train`` is 0 for a
         file of test pictures only, such as the course's test file).
@@ -382,31 +387,39 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
             raise no_train from None
         n_train = 0
     if is_zarr:
-        (test_x, classes), _ = zarr_store.checked_arrays(
-            path, "test_set_x", "list_classes", required=0
-        )
+        (test_x,), _ = zarr_store.checked_arrays(path, "test_set_x", required=0)
         test_shape = test_x.shape if test_x is not None else None
-        if classes is not None:
-            classes = zarr_store.read(path, "list_classes")
     else:
         with open_hdf5(path) as f:
-            keys = set(f.keys())
-            test_shape = f["test_set_x"].shape if "test_set_x" in keys else None
-            classes = f["list_classes"][()] if "list_classes" in keys else None
+            # Any link counts, as in checked_hdf5 (one to nowhere too).
+            there = f.get("test_set_x", getlink=True) is not None
+            test_shape = f["test_set_x"].shape if there else None
     if test_shape is not None and tuple(test_shape[1:]) != tuple(x_shape[1:]):
         raise DataError(
             f"{path}: test_set_x holds pictures of shape {tuple(test_shape[1:])}, "
             f"train_set_x of {tuple(x_shape[1:])}: both sets must have one shape"
         )
-    names = ["0", "1"]
-    if classes is not None and np.shape(classes) == (2,):
-        names = class_names(classes, path)
     return {
         "image_shape": tuple(int(n) for n in x_shape[1:]),
-        "classes": names,
+        "classes": _class_names(path, is_zarr),
         "n_train": n_train,
         "n_test": int(test_shape[0]) if test_shape else 0,
     }
+
+
+def _class_names(path: Path, is_zarr: bool) -> list[str]:
+    """The file's class names, ``list_classes`` checked (its size before it
+    is read); "0" and "1" for a file without it."""
+    if is_zarr:
+        (classes,), _ = zarr_store.checked_arrays(path, "list_classes", required=0)
+        if classes is not None:
+            check_class_list(path, tuple(classes.shape))
+            classes = zarr_store.read(path, "list_classes")
+    else:
+        with open_hdf5(path) as f:
+            there = f.get("list_classes", getlink=True) is not None
+            classes = f["list_classes"][()] if there else None
+    return ["0", "1"] if classes is None else class_names(classes, path)
 
 
 def read_pictures(path: str | os.PathLike[str], split: str, rows) -> NDArray[np.uint8]:

@@ -5,6 +5,10 @@ labels drawn from a planted logistic model on the scaled pixels:
 
     x_i = pixels_i / 255,   p(y_i = 1) = sigma(w_true . x_i + b_true)
 
+or, for k >= 3 classes, a planted softmax model:
+
+    p(y_i = j) = softmax(x_i W_true + b_true)_j,   j = 0 .. k-1
+
 so that a fit can be checked against the truth, and so that data sets larger
 than memory exist for tests and benchmarks. The file is written block by
 block: memory stays bounded whatever ``n_samples`` is.
@@ -20,47 +24,66 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
-from logitnet.checks import check_image_shape, check_int
+from logitnet.checks import MAX_CLASSES, check_image_shape, check_int
 from logitnet.core.loss import sigmoid
+from logitnet.core.softmax import softmax
 from logitnet.files import atomic_path, check_output_path
 
-__all__ = ["CLASSES", "ROWS_PER_BLOCK", "make_images", "true_model"]
+__all__ = ["CLASSES", "ROWS_PER_BLOCK", "class_names", "make_images", "true_model"]
 
 #: Images drawn and written at a time; also the unit of the random streams,
 #: so the images depend only on the seed and their position, never on how
 #: many are written: the first k images of a larger set are the smaller set.
 ROWS_PER_BLOCK = 1024
 
-#: Class names written to ``list_classes``: index = label.
+#: Class names written to ``list_classes`` for two classes: index = label.
 CLASSES = (b"negative", b"positive")
+
+
+def class_names(n_classes: int) -> tuple[bytes, ...]:
+    """The names :func:`make_images` writes to ``list_classes``: :data:`CLASSES`
+    for two classes, ``class 0`` .. ``class k-1`` for more."""
+    if n_classes == 2:
+        return CLASSES
+    return tuple(f"class {j}".encode() for j in range(n_classes))
+
 
 #: Standard deviation of w_true . x + b_true over uniform pixels: labels are
 #: learnable (most |z| > 1) yet not separable.
 _Z_SCALE = 3.0
 
 
-def true_model(n_features: int, seed: int = 0) -> tuple[NDArray[np.float64], float]:
+def true_model(
+    n_features: int, seed: int = 0, n_classes: int = 2
+) -> tuple[NDArray[np.float64], float | NDArray[np.float64]]:
     """The planted weights and bias of :func:`make_images` for a seed.
 
-    w_true is Gaussian, scaled so that z = w_true . x + b_true has standard
-    deviation about 3 over uniform pixels in [0, 1]; b_true centres z at 0,
-    so both labels are about equally common.
+    Each column of w_true is Gaussian, scaled so that z = x w_true + b_true
+    has standard deviation about 3 over uniform pixels in [0, 1]; b_true
+    centres z at 0, so every label is about equally common.
 
     Parameters
     ----------
     n_features : int
         height * width * channels.
     seed : int, default=0
+    n_classes : int, default=2
+        Two: the logistic model; k >= 3: the softmax model, one column per
+        class (from a random stream of its own).
 
     Returns
     -------
-    w_true : ndarray of shape (n_features,), float64
-    b_true : float
+    w_true : ndarray of shape (n_features,) or (n_features, k), float64
+    b_true : float, or ndarray of shape (k,), float64
     """
-    rng = np.random.default_rng([seed, 2])
     # Var(w . x) = ||w||^2 / 12 for independent uniform x in [0, 1].
-    w = rng.normal(scale=_Z_SCALE * np.sqrt(12.0 / n_features), size=n_features)
-    return w, -0.5 * float(w.sum())
+    scale = _Z_SCALE * np.sqrt(12.0 / n_features)
+    if n_classes == 2:
+        w = np.random.default_rng([seed, 2]).normal(scale=scale, size=n_features)
+        return w, -0.5 * float(w.sum())
+    rng = np.random.default_rng([seed, 2, n_classes])
+    W = rng.normal(scale=scale, size=(n_features, n_classes))
+    return W, -0.5 * W.sum(axis=0)
 
 
 def make_images(
@@ -70,20 +93,23 @@ def make_images(
     image_shape: tuple[int, int, int] = (64, 64, 3),
     seed: int = 0,
     test_samples: int = 0,
+    n_classes: int = 2,
     progress: Callable[[int], None] | None = None,
 ) -> Path:
     """Write a synthetic data set in the course's HDF5 layout.
 
     Pixels are independent and uniform in 0..255; label i is 1 with
     probability sigma(w_true . x_i + b_true), x_i the pixels / 255 and
-    (w_true, b_true) from :func:`true_model`. The file holds:
+    (w_true, b_true) from :func:`true_model`; with k >= 3 classes, label i
+    is j with probability softmax(x_i W_true + b_true)_j. The file holds:
 
     - ``train_set_x`` (n_samples, h, w, c) uint8 and ``train_set_y``
-      (n_samples,) int64, as the course's files;
+      (n_samples,) int64, labels 0 .. k-1, as the course's files;
     - ``test_set_x`` / ``test_set_y`` likewise, when ``test_samples`` > 0
       (other images, the same model);
-    - ``list_classes``: :data:`CLASSES`;
-    - ``true_w`` (h * w * c,) float64 and ``true_b`` (), the planted model.
+    - ``list_classes``: :func:`class_names` (:data:`CLASSES` for two);
+    - ``true_w`` (h * w * c,) float64 and ``true_b`` (), the planted model;
+      for k classes, (h * w * c, k) and (k,).
 
     The arrays are stored contiguously, uncompressed: random pixels do not
     compress, and one contiguous range per chunk is the fastest to read.
@@ -101,6 +127,9 @@ def make_images(
         >= 0.
     test_samples : int, default=0
         Test images, >= 0.
+    n_classes : int, default=2
+        2 to :data:`~logitnet.checks.MAX_CLASSES`. Two classes give the same
+        file as before there were more.
     progress : callable (images_written) -> None, optional
         Called after each block, with the count so far (train and test).
 
@@ -112,17 +141,18 @@ def make_images(
     Raises
     ------
     ValueError
-        For a bad count, shape or seed.
+        For a bad count, shape, seed or number of classes.
     logitnet.exceptions.OutputPathError
         When ``path`` cannot be written (a directory, a missing folder).
     """
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     test_samples = check_int(test_samples, "test_samples", minimum=0)
     seed = check_int(seed, "seed", minimum=0)
+    n_classes = check_int(n_classes, "n_classes", minimum=2, maximum=MAX_CLASSES)
     image_shape = check_image_shape(image_shape)
     path = check_output_path(path)
     n_features = int(np.prod(image_shape))
-    w_true, b_true = true_model(n_features, seed)
+    w_true, b_true = true_model(n_features, seed, n_classes)
     done = 0
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for split, count, stream in (
@@ -145,7 +175,7 @@ def make_images(
                 done += stop - start
                 if progress is not None:
                     progress(done)
-        f["list_classes"] = np.array(CLASSES)
+        f["list_classes"] = np.array(class_names(n_classes))
         f["true_w"] = w_true
         f["true_b"] = b_true
     return path
@@ -164,9 +194,15 @@ def _block(seed, stream, index, n_features, w_true, b_true):
     # a float copy that stays in cache is several times faster than one of
     # the whole block, or than letting matmul convert uint8 itself.
     w32 = (w_true / 255).astype(np.float32)
-    z = np.empty(ROWS_PER_BLOCK, dtype=np.float32)
+    z = np.empty((ROWS_PER_BLOCK, *w32.shape[1:]), dtype=np.float32)
     for start in range(0, ROWS_PER_BLOCK, 32):
         z[start : start + 32] = pixels[start : start + 32].astype(np.float32) @ w32
-    z += np.float32(b_true)
-    labels = (rng.random(ROWS_PER_BLOCK) < sigmoid(z)).astype(np.int64)
-    return pixels, labels
+    z += np.asarray(b_true, np.float32)
+    u = rng.random(ROWS_PER_BLOCK)
+    if z.ndim == 1:
+        return pixels, (u < sigmoid(z)).astype(np.int64)
+    # Class j where u falls in [P_0 + .. + P_(j-1), P_0 + .. + P_j): the
+    # number of cumulative probabilities below u (at most k-1 when they
+    # round to just under 1).
+    below = np.cumsum(softmax(z.astype(np.float64)), axis=1) < u[:, None]
+    return pixels, np.minimum(below.sum(axis=1), z.shape[1] - 1).astype(np.int64)
