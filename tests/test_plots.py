@@ -162,7 +162,8 @@ def test_explanation(image, w):
     assert f"z = {z:.3f}" in title
     assert f"predicted: {predicted}" in title
     p = expit(z)  # sigma(-z) and sigma(z) as every answer is written
-    assert f"σ(z): {format_probabilities({'non-cat': 1 - p, 'cat': p})}" in title  # noqa: RUF001
+    shares = format_probabilities({"non-cat": 1 - p, "cat": p})
+    assert f"predicted: {predicted} ({shares})" in title
     assert f"cat {100 * p:.1f} %" in title
     assert weights_ax.get_images()
     assert colorbar_ax.get_label() == "<colorbar>"
@@ -171,7 +172,7 @@ def test_explanation(image, w):
 @pytest.mark.parametrize(("b", "predicted"), [(50.0, "cat"), (-50.0, "non-cat")])
 def test_explanation_names_the_predicted_class(image, w, b, predicted):
     fig = plots.explanation(image, w, b, classes=["non-cat", "cat"], image_shape=SHAPE)
-    assert f"predicted: {predicted};" in fig.axes[1].get_title()
+    assert f"predicted: {predicted} ({predicted} 100.0 %" in fig.axes[1].get_title()
 
 
 @pytest.mark.parametrize(("k", "rows", "columns"), [(1, 1, 1), (7, 2, 6), (12, 2, 6)])

@@ -332,10 +332,10 @@ def explanation(
         interpolation="nearest",
     )
     heat_ax.set_axis_off()
-    # A Greek sigma in the title: it is read by people, as the lecture writes it.
+    # The answer as predict writes it: sigma(z) and sigma(-z) in percent.
     heat_ax.set_title(
         f"contribution of each pixel, sum(w·x) + b = z = {z:.3f}\n"
-        f"predicted: {_literal(predicted)}; σ(z): {_literal(shares)}",  # noqa: RUF001
+        f"predicted: {_literal(predicted)} ({_literal(shares)})",
         fontsize="small",
     )
     colorbar = fig.colorbar(shown, ax=heat_ax, shrink=0.8)
