@@ -83,8 +83,9 @@ USAGE = 2
 FAILURE = 1
 
 
-def run(*args: str, env: dict | None = None, timeout: float = 120):
-    """``python -m logitnet ARGS``: the completed process, output as text."""
+def run(*args: str, env: dict | None = None, timeout: float = 120, cwd=None):
+    """``python -m logitnet ARGS`` (in ``cwd``, default this process's
+    directory): the completed process, output as text."""
     return subprocess.run(
         [sys.executable, "-m", "logitnet", *args],
         capture_output=True,
@@ -92,6 +93,7 @@ def run(*args: str, env: dict | None = None, timeout: float = 120):
         env={**os.environ, **(env or {})},
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
 
 

@@ -248,7 +248,9 @@ CASES = [
     (["explain", "--model", M, "--out", "x.png"], USAGE, "give one picture to explain: IMAGE or --data FILE"),
     (["evaluate", "--model", M, "--data", "x.h5", "--images", "d"], USAGE, "give one of --data, --data-dir and --images"),
     (["evaluate", "--model", M, "--split", "both"], USAGE, "--split: invalid choice"),
-    (["explain", "--model", M, IMG], USAGE, "the following arguments are required: --out"),
+    (["explain", IMG, "--out", "{root}/new.png"], USAGE,
+     "the following arguments are required: --model (and there is no model.npz in "
+     "this directory)"),
     (["report", "--model", M], USAGE, "the following arguments are required: --out"),
     (["convert", "{tiny}"], USAGE, "the following arguments are required: OUT.h5"),
     # -- model files ---------------------------------------------------------------
@@ -275,6 +277,11 @@ CASES = [
     (["predict", "--model", "{root}/tampered.npz", IMG], FAILURE,
      "{root}/tampered.npz: weights or metadata do not match the file's checksum"),
     # -- pictures --------------------------------------------------------------------
+    (["predict", "--model", M, "https://example.com/cat.jpg"], FAILURE,
+     "logitnet: error: https://example.com/cat.jpg: is a URL, not a picture on "
+     "disk; download it first"),
+    (["explain", "--model", M, "s3://bucket/cat.jpg", "--out", "{root}/new.png"], FAILURE,
+     "logitnet: error: s3://bucket/cat.jpg: is a URL, not a picture on disk"),
     (["predict", "--model", M, "{root}/missing.png"], FAILURE,
      "{root}/missing.png: no such file"),
     (["predict", "--model", M, "{root}/empty.png"], FAILURE,
@@ -460,13 +467,14 @@ def _names(world: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("args", "status", "message"), CASES)
-def test_bad_input(world, args, status, message):
+def test_bad_input(world, args, status, message, tmp_path):
     root = Path(world["root"])
     args = [a.format(**_names(world)) for a in args]
     before = _snapshot(root)
     # Never fall back on a download: an unset data directory points nowhere.
     env = {"LOGITNET_DATA_DIR": str(root / "nowhere"), "LOGITNET_CACHE_DIR": str(root)}
-    result = run(*args, env=env)
+    # Run where there is no model.npz: predict and explain would take it.
+    result = run(*args, env=env, cwd=tmp_path)
     assert result.returncode == status, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()

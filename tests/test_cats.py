@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -12,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import LFS_POINTER, write_split
+from conftest import LFS_POINTER, run, write_split
 from logitnet.data import cats as datasets
-from logitnet.data.cats import fetch_dataset, load_dataset
+from logitnet.data.cats import fetch_dataset, load_dataset, load_split
 from logitnet.data.layout import read_split
 from logitnet.exceptions import DataError
 
@@ -257,3 +258,30 @@ def test_oversized_download_stops_at_the_expected_size(server, tmp_path):
     with pytest.raises(DataError, match="larger than the course file's 2572022 bytes"):
         fetch_dataset(cache, server.url)
     assert [p for p in cache.iterdir() if p.stat().st_size] == []
+
+
+def test_scoring_downloads_the_test_file_only(server, data_dir, tmp_path):
+    shutil.copy(data_dir / "test_catvnoncat.h5", server.root)  # no training file
+    cache = tmp_path / "cache"
+    env = {"LOGITNET_DATA_DIR": "", "LOGITNET_CACHE_DIR": str(cache),
+           "LOGITNET_DATA_URL": server.url}  # fmt: skip
+    model = tmp_path / "model.npz"
+    trained = run("train", "--data-dir", str(data_dir), "--iterations", "5",
+                  "--out", str(model), "--quiet")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    scored = run("evaluate", "--model", str(model), "--json", env=env)
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["data"]["n_images"] == 50
+    assert server.requests == ["/test_catvnoncat.h5"]
+    assert sorted(p.name for p in cache.iterdir()) == ["test_catvnoncat.h5"]
+
+
+def test_load_split_reads_one_file(data_dir, tmp_path):
+    only = tmp_path / "only"
+    only.mkdir()
+    shutil.copy(data_dir / "test_catvnoncat.h5", only)
+    x, y, classes = load_split("test", only)
+    assert x.shape == (50, 64, 64, 3) and y.shape == (1, 50)
+    assert list(classes) == [b"non-cat", b"cat"]
+    with pytest.raises(DataError, match=r"train_catvnoncat\.h5"):
+        load_split("train", only)

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from scipy.special import expit
 
+from logitnet.app.prediction import format_probabilities
 from logitnet.exceptions import OutputPathError
 from logitnet.viz import curves, plots
 
@@ -160,7 +161,10 @@ def test_explanation(image, w):
     title = heat_ax.get_title()
     assert f"z = {z:.3f}" in title
     assert f"predicted: {predicted}" in title
-    assert f"= {expit(z):.3f}" in title
+    p = expit(z)  # sigma(-z) and sigma(z) as every answer is written
+    shares = format_probabilities({"non-cat": 1 - p, "cat": p})
+    assert f"predicted: {predicted} ({shares})" in title
+    assert f"cat {100 * p:.1f} %" in title
     assert weights_ax.get_images()
     assert colorbar_ax.get_label() == "<colorbar>"
 
@@ -198,7 +202,7 @@ def test_an_explanation_s_layout_is_wide_or_tall(image, w):
 @pytest.mark.parametrize(("b", "predicted"), [(50.0, "cat"), (-50.0, "non-cat")])
 def test_explanation_names_the_predicted_class(image, w, b, predicted):
     fig = plots.explanation(image, w, b, classes=["non-cat", "cat"], image_shape=SHAPE)
-    assert f"predicted: {predicted}," in fig.axes[1].get_title()
+    assert f"predicted: {predicted} ({predicted} 100.0 %" in fig.axes[1].get_title()
 
 
 @pytest.mark.parametrize(("k", "rows", "columns"), [(1, 1, 1), (7, 2, 6), (12, 2, 6)])
@@ -215,10 +219,19 @@ def test_gallery_grid(rng, k, rows, columns):
         np.testing.assert_array_equal(ax.get_images()[0].get_array(), picture)
 
 
+def test_gallery_captions_read_as_every_answer(rng):
+    images = rng.integers(0, 256, size=(3, *SHAPE), dtype=np.uint8)
+    fig = plots.gallery(images, ["non-cat", "cat", "x$y"], ["cat", "non-cat", "z"],
+                        probabilities=[0.781, 0.99996, 0.5])  # fmt: skip
+    assert [title.splitlines()[-1] for title in titles(fig)] == [
+        "cat 78.1 %", "non-cat 100.0 %", "z 50.0 %"
+    ]  # fmt: skip
+
+
 def test_gallery_of_nothing_says_so():
     fig = plots.gallery(np.zeros((0, *SHAPE), np.uint8), [], [])
     (ax,) = fig.axes
-    assert [t.get_text() for t in ax.texts] == ["No misclassified images."]
+    assert [t.get_text() for t in ax.texts] == ["No misclassified pictures."]
     assert_not_blank(decoded(plots.png_bytes(fig)))
 
 

@@ -28,7 +28,7 @@ SECTIONS = [
     "Metrics",
     "Confusion matrix",
     "Weights",
-    "Misclassified images",
+    "Misclassified pictures",
     "Explanation",
 ]
 EVIL = '<b>cat&"'
@@ -149,7 +149,11 @@ def test_report_is_self_contained(synthetic):
     assert "<script" not in text.lower() and "script" not in page.tags
     assert text.count("src=") == text.count('src="data:image/png;base64,') == 5
     assert not {"link", "iframe", "object", "embed"} & set(page.tags)
-    assert page.headings == [*SECTIONS[:-2], "Misclassified images (10)", SECTIONS[-1]]
+    assert page.headings == [
+        *SECTIONS[:-2],
+        "Misclassified pictures (10)",
+        SECTIONS[-1],
+    ]
     for pixels in decoded_pngs(page):
         assert_not_blank(pixels)
 
@@ -186,13 +190,19 @@ def test_report_names_the_file_and_the_date(synthetic):
 def test_report_says_why_the_course_run_has_not_converged(synthetic):
     model, inputs = synthetic
     model.training.update(
-        solver="gd", tol=0.0, converged=False, n_iter=2000, final_cost=0.135608
-    )
+        solver="gd", tol=0.0, converged=False, n_iter=2000, final_cost=0.135608,
+        cost_every=100, costs=list(np.linspace(0.693147, 0.140872, 20)),
+    )  # fmt: skip
     text = " ".join(" ".join(Page(render_report(model, **inputs)).text).split())
     assert "2,000 iterations of gradient descent, learning rate 0.005" in text
     assert "Converged: no. Gradient descent ran the fixed 2,000 iterations" in text
     assert "it has no stopping test (tol = 0)" in text
-    assert "final cost 0.135608 (the learning curve's last point)" in text
+    # At iteration 2,000: the course prints its costs up to 1,900 only.
+    assert (
+        "final cost 0.135608 at iteration 2,000, where training ended (the "
+        "learning curve's last point; the costs recorded every 100 iterations "
+        "end at 1,900)"
+    ) in text
 
 
 def test_report_metrics_once_in_order(synthetic):
@@ -200,7 +210,7 @@ def test_report_metrics_once_in_order(synthetic):
     inputs["metrics"] = {"accuracy": 0.7, "roc_auc": None, "log_loss": 0.75039}
     text = render_report(model, **inputs)
     assert (
-        '<th scope="row">accuracy</th><td class="number">70.0 %</td>'
+        '<th scope="row">accuracy</th><td class="number">70.0\u00a0%</td>'
         "<td>share of the pictures classified right</td></tr>\n"
         '<tr><th scope="row">ROC AUC</th>'
         "<td>undefined: the test pictures hold one class</td>"
@@ -256,7 +266,7 @@ def test_report_without_mistakes(synthetic):
     inputs["misclassified_images"] = inputs["misclassified_images"][:0]
     inputs["misclassified_true"] = inputs["misclassified_predicted"] = []
     page = Page(render_report(model, **inputs))
-    assert "Misclassified images (0)" in page.headings
+    assert "Misclassified pictures (0)" in page.headings
     assert "No misclassified picture to explain." in page.text
     assert len(decoded_pngs(page)) == 4
 
@@ -267,7 +277,7 @@ def test_report_of_the_cat_model(cat_parts):
     page = Page(text)
     k = len(inputs["misclassified_true"])
     assert 0 < k < 50
-    assert f"Misclassified images ({k})" in page.headings
+    assert f"Misclassified pictures ({k})" in page.headings
     assert inputs["confusion"].sum() == 50
     assert inputs["confusion"].trace() == 50 - k
     assert "200 iterations of gradient descent" in " ".join(page.text)

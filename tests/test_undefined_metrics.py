@@ -205,8 +205,10 @@ def test_the_server_says_null_and_undefined(older):
         status, _, page = server.request("GET", "/")
         assert status == 200
         card = words_of(page.decode())
-        assert '<th scope="row">test accuracy</th><td>undefined</td>' in card
-        assert "train accuracy</th><td>100.0 %</td>" in card
+        assert (
+            '<th scope="row">test accuracy</th><td class="number">undefined</td>'
+        ) in card
+        assert 'train accuracy</th><td class="number">100.0\u00a0%</td>' in card
         assert not re.search(r"\b(nan|NaN)\b", card)
     finally:
         status, err = server.stop()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -38,9 +39,11 @@ __all__ = [
     "describe_bytes",
     "describe_file",
     "file_kind",
+    "new_path",
     "not_a_file",
     "remove_temporary_files",
     "shown",
+    "url_scheme",
 ]
 
 #: Temporary files being written now: what :func:`remove_temporary_files`
@@ -72,6 +75,24 @@ def file_kind(path: str | os.PathLike[str]) -> str | None:
         if test(mode):
             return name
     return "file" if stat.S_ISREG(mode) else "special file"
+
+
+#: ``scheme://``, as a URL starts (RFC 3986: a letter, then letters, digits,
+#: + - .).
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def url_scheme(path: str | os.PathLike[str]) -> str | None:
+    """``"https"`` for ``"https://host/cat.jpg"``: the scheme of a path that
+    is a URL, None for anything else, a path on disk named like a URL
+    included. pathlib would read a URL as a path and fold its ``//`` to
+    ``/``, so that ``https://host/cat.jpg`` became "https:/host/cat.jpg: no
+    such file"."""
+    text = os.fspath(path)
+    match = _URL.match(text) if isinstance(text, str) else None
+    if match is None or os.path.lexists(text):
+        return None
+    return match.group(1).lower()
 
 
 #: How a Git LFS pointer file starts: what a repository clone without LFS
@@ -337,6 +358,31 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
             f"{shown(path)}: cannot write a file in {shown(parent)} ({e.strerror or e})"
         ) from None
     return path
+
+
+#: How many numbered names :func:`new_path` tries before it gives up.
+NEW_PATH_TRIES = 100
+
+
+def new_path(stem: str, suffix: str, directory: str | os.PathLike[str] = ".") -> Path:
+    """A file name in ``directory`` that nothing has yet: ``stem + suffix``,
+    else ``stem.2 + suffix``, ``stem.3 + suffix``, ... (an output chosen for
+    the user never replaces a file).
+
+    Raises
+    ------
+    OutputPathError
+        If the first :data:`NEW_PATH_TRIES` names are all taken.
+    """
+    directory = Path(directory)
+    for n in range(1, NEW_PATH_TRIES + 1):
+        path = directory / (f"{stem}{suffix}" if n == 1 else f"{stem}.{n}{suffix}")
+        if not os.path.lexists(path):
+            return path
+    raise OutputPathError(
+        f"{shown(directory / (stem + suffix))}: it and {NEW_PATH_TRIES - 1} numbered "
+        "names like it exist already; give the file to write"
+    )
 
 
 def _temporary(path: Path) -> Path:

@@ -41,6 +41,7 @@ __all__ = [
     "file_pictures",
     "from_decision_values",
     "labelled_pictures",
+    "recorded_accuracy_in_words",
     "recorded_split",
     "undefined_as_none",
     "undefined_in_words",
@@ -208,6 +209,42 @@ def undefined_as_none(metrics: Any) -> Any:
     if isinstance(metrics, Real) and math.isnan(metrics):
         return None
     return metrics
+
+
+def recorded_accuracy_in_words(model: SavedModel) -> str:
+    """How good the model was on its test pictures when it was trained, as
+    ``predict`` says it beside its answers: "right on 70 % of its 50 test
+    pictures".
+
+    From the model file's own record (``metrics["test"]["accuracy"]`` and
+    ``training["n_test"]``); "no test accuracy recorded" where it holds none
+    (a model trained without a test set, or fitted in Python and saved),
+    so that nothing is claimed that was not measured.
+
+    Parameters
+    ----------
+    model : SavedModel
+
+    Returns
+    -------
+    str
+    """
+    test = model.metrics.get("test") if isinstance(model.metrics, dict) else None
+    accuracy = test.get("accuracy") if isinstance(test, dict) else None
+    n_test = model.training.get("n_test") if isinstance(model.training, dict) else None
+    if not _number(accuracy) or not _number(n_test) or n_test < 1:
+        return "no test accuracy recorded (logitnet evaluate measures one)"
+    percent = f"{100 * accuracy:.1f}".removesuffix(".0")
+    return f"right on {percent} % of its {int(n_test):,} test pictures"
+
+
+def _number(value: Any) -> bool:
+    """A real number, not a bool, not NaN."""
+    return (
+        isinstance(value, Real)
+        and not isinstance(value, bool)
+        and not math.isnan(value)
+    )
 
 
 def evaluate(model, images: NDArray[np.uint8], labels: NDArray[np.int64]) -> Evaluation:

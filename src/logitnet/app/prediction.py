@@ -15,13 +15,17 @@ imports NumPy, Pillow and the model file, not scikit-learn.
 :func:`predict_files` is ``logitnet predict`` as a function: picture files
 and directories in, one result per file out, a file that cannot be read
 recorded as an error instead of stopping the others.
+
+:func:`format_probabilities` is how a person reads an answer, wherever it
+is shown (``predict``, ``explain``, the report and the galleries): ``cat
+78.1 %, non-cat 21.9 %``. JSON keeps the numbers whole.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Predictions",
     "classify",
+    "format_probabilities",
     "model_input",
     "pictures_to_X",
     "predict_file",
@@ -48,6 +53,9 @@ __all__ = [
 #: The error recorded for a directory named on the command line that holds
 #: no image files.
 NO_IMAGES = "directory holds no image files"
+
+#: The error recorded for a URL named as a picture (after "PATH: ").
+NOT_ON_DISK = "is a URL, not a picture on disk; download it first"
 
 
 @dataclass
@@ -82,6 +90,36 @@ class Predictions:
                 zip(self.classes, map(float, self.probabilities[i]), strict=True)
             ),
         }
+
+
+def format_probabilities(probabilities: Mapping[str, float]) -> str:
+    """An answer as a person reads it: ``cat 78.1 %, non-cat 21.9 %``.
+
+    Each class name (made safe to print, :func:`logitnet.files.shown`) with
+    its probability in percent to one decimal, the most probable first (in
+    the given order where two are equal).
+
+    Parameters
+    ----------
+    probabilities : mapping of str to float
+        Class name to probability in [0, 1], as ``predict --json`` gives it;
+        one class alone (a gallery's caption) is fine.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_probabilities({"non-cat": 0.21876, "cat": 0.78124})
+    'cat 78.1 %, non-cat 21.9 %'
+    >>> format_probabilities({"non-cat": 5.581e-05, "cat": 0.99994419})
+    'cat 100.0 %, non-cat 0.0 %'
+    """
+    from logitnet.files import shown
+
+    ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+    return ", ".join(f"{shown(name)} {100 * p:.1f} %" for name, p in ranked)
 
 
 def model_input(model: SavedModel, pictures: ArrayLike) -> NDArray[np.float64]:
@@ -206,8 +244,9 @@ def predict_files(
         One entry per file: ``{"path", "label", "probabilities": {class: p}}``,
         or ``{"path", "error"}`` for a file that could not be read (the
         reason, without the path in front). A directory that holds no image
-        files is an error entry ``"directory holds no image files"``; those
-        come first, then the files in the order of ``sources``. A file
+        files is an error entry ``"directory holds no image files"``, a URL
+        one that says it is not a picture on disk; those come first, then
+        the files in the order of ``sources``. A file
         that cannot be read does not stop the others.
     """
     return list(iter_predictions(model, sources, progress=progress))
@@ -224,9 +263,13 @@ def iter_predictions(
     reading and classifying ``batch`` pictures at a time: memory does not
     grow with the number of files."""
     from logitnet.data.images import expand_paths
+    from logitnet.files import url_scheme
 
     paths: list[Path] = []
     for source in sources:
+        if url_scheme(source):
+            yield {"path": str(source), "error": NOT_ON_DISK}
+            continue
         found = expand_paths([source])
         if not found and Path(source).is_dir():
             yield {"path": str(source), "error": NO_IMAGES}

@@ -81,6 +81,7 @@ def load_data(
     seed: int = 0,
     image_shape: tuple[int, int, int] = (64, 64, 3),
     progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
+    splits: tuple[str, ...] = ("train", "test"),
 ) -> ImageData:
     """The course's data, or a folder of your own pictures.
 
@@ -104,6 +105,10 @@ def load_data(
         width at most :data:`~logitnet.app.modelschema.MAX_IMAGE_SIDE`.
     progress : callable, optional
         Wraps the list of image files being read (a progress bar).
+    splits : tuple of {"train", "test"}, default=("train", "test")
+        The course's files to read (and download, where they are fetched):
+        a split left out holds no pictures. An image folder is read whole,
+        as its split needs it.
 
     Returns
     -------
@@ -126,10 +131,20 @@ def load_data(
             "seed": seed,
         }
         return ImageData(train_x, train_y, test_x, test_y, classes, source)
-    from logitnet.data.cats import load_dataset, resolve_data_dir
+    from logitnet.data.cats import load_dataset, load_split, resolve_data_dir
     from logitnet.data.layout import class_names
 
-    train_x, train_y, test_x, test_y, classes = load_dataset(data_dir, verify=verify)
+    if set(splits) >= {"train", "test"}:
+        train_x, train_y, test_x, test_y, classes = load_dataset(
+            data_dir, verify=verify
+        )
+    else:
+        (split,) = splits
+        x, y, classes = load_split(split, data_dir, verify=verify)
+        none = (x[:0], y[:, :0])
+        train_x, train_y, test_x, test_y = (
+            (x, y, *none) if split == "train" else (*none, x, y)
+        )
     directory = resolve_data_dir(data_dir)
     return ImageData(
         train_x,

@@ -130,7 +130,10 @@ class Feedback:
         )
 
     def files(self, desc: str):
-        """A wrapper that shows a bar over a list of files being read."""
+        """A wrapper that shows a bar over a list of files being read (None
+        where no bar is shown: tqdm's import is then not paid)."""
+        if not self.bars:
+            return None
         return lambda paths: self.bar(paths, total=len(paths), desc=desc)
 
     def note(self, message: str) -> None:
@@ -208,7 +211,7 @@ def add_data(
     parser.add_argument(
         "--images",
         metavar="DIR",
-        help="your own pictures instead of the course's: DIR/<class name>/<images>, "
+        help="your own pictures instead of the course's: DIR/<class name>/<pictures>, "
         "two class folders or more (label i = i-th name in sorted order)",
     )
     if split_from_model:
@@ -253,10 +256,43 @@ def add_data_file(
         )
 
 
-def add_model(parser: argparse.ArgumentParser) -> None:
+#: The model ``predict`` and ``explain`` use without --model, where it
+#: exists: what ``make run`` (``train --out model.npz``) writes.
+DEFAULT_MODEL = "model.npz"
+
+
+def add_model(parser: argparse.ArgumentParser, *, default_here: bool = False) -> None:
+    """--model PATH; with ``default_here``, optional: see :func:`model_path`."""
+    if not default_here:
+        parser.add_argument(
+            "--model",
+            required=True,
+            metavar="PATH",
+            help="a model file from 'train --out'",
+        )
+        return
     parser.add_argument(
-        "--model", required=True, metavar="PATH", help="a model file from 'train --out'"
+        "--model",
+        metavar="PATH",
+        help=f"a model file from 'train --out' (default: ./{DEFAULT_MODEL}, "
+        "what 'make run' writes, when there is one)",
     )
+
+
+def model_path(args: argparse.Namespace, feedback: Feedback) -> str:
+    """--model, else ./model.npz where it exists (said on stderr), else the
+    usage error of a missing --model. Sets ``args.model``."""
+    import os
+
+    if args.model is None:
+        if not os.path.lexists(DEFAULT_MODEL):
+            raise UsageError(
+                "the following arguments are required: --model (and there is "
+                f"no {DEFAULT_MODEL} in this directory)"
+            )
+        args.model = DEFAULT_MODEL
+        feedback.note(f"using ./{DEFAULT_MODEL} (no --model given)")
+    return args.model
 
 
 def add_split(parser: argparse.ArgumentParser) -> None:
@@ -331,9 +367,11 @@ def load_data(
     image_shape=(64, 64, 3),
     *,
     model=None,
+    splits: tuple[str, ...] = ("train", "test"),
 ):
     """The pictures --data-dir or --images name (see :func:`add_data`); for
-    ``model``, an --images folder split as the model recorded it."""
+    ``model``, an --images folder split as the model recorded it. Of the
+    course's files, only those of ``splits`` are read (or downloaded)."""
     from logitnet.app.training import load_data
 
     test_fraction, seed = data_options(args, model)
@@ -344,7 +382,8 @@ def load_data(
         test_fraction=test_fraction,
         seed=seed,
         image_shape=image_shape,
-        progress=feedback.files("reading images"),
+        progress=feedback.files("reading pictures"),
+        splits=splits,
     )
 
 
@@ -417,10 +456,3 @@ def print_accuracies(metrics: dict) -> None:
 
     for line in accuracy_lines(metrics):
         print(line)
-
-
-def probabilities_text(probabilities: dict[str, float]) -> str:
-    """``non-cat 0.1234, cat 0.8766``: a picture's answer on one line."""
-    from logitnet.files import shown
-
-    return ", ".join(f"{shown(c)} {p:.4g}" for c, p in probabilities.items())

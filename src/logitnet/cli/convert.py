@@ -17,14 +17,16 @@ from logitnet.files import shown
 def add_parser(commands) -> None:
     parser = commands.add_parser(
         "convert",
-        help="write an image folder in the course's HDF5 layout",
-        description="Read DIR/<class name>/<images> (two classes or more), "
+        help="write a folder of pictures in the course's HDF5 layout",
+        description="Read DIR/<class name>/<pictures> (two classes or more), "
         "bring every picture to 64x64 RGB, and write train_set_x, train_set_y "
         "(labels 0 .. k-1, class folders in name order) and list_classes (and "
         "test_set_x, test_set_y with --test-fraction > 0) to OUT.h5.",
     )
     parser.add_argument(
-        "directory", metavar="DIR", help="the image folder: DIR/<class name>/<images>"
+        "directory",
+        metavar="DIR",
+        help="the folder of pictures: DIR/<class name>/<pictures>",
     )
     parser.add_argument("out", metavar="OUT.h5", help="the HDF5 file to write")
     add_test_fraction(
@@ -34,7 +36,9 @@ def add_parser(commands) -> None:
         "(default: %(default)s)",
         seed_help="seed of that split (default: %(default)s)",
     )
-    add_feedback(parser, json_help="print a JSON object: output, classes, image counts")
+    add_feedback(
+        parser, json_help="print a JSON object: output, classes, picture counts"
+    )
     parser.set_defaults(func=run)
 
 
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args, {"OUT.h5": args.out})
     feedback = Feedback(args)
     images, labels, classes, _ = load_image_folder(
-        args.directory, progress=feedback.files("reading images")
+        args.directory, progress=feedback.files("reading pictures")
     )
     train_x, train_y, test_x, test_y = split_dataset(
         images, labels, test_fraction=args.test_fraction, seed=args.seed

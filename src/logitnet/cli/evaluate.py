@@ -79,7 +79,11 @@ def scored(args: argparse.Namespace, feedback: Feedback):
             args.data, [rows[i] for i in result.misclassified], model.image_shape
         )
         return model, source, result, wrong
-    data = load_data(args, feedback, image_shape=tuple(model.image_shape), model=model)
+    # The course's test set is one file: the training file is not needed.
+    splits = ("train", "test") if args.split == "all" else (args.split,)
+    data = load_data(
+        args, feedback, image_shape=tuple(model.image_shape), model=model, splits=splits
+    )
     images, labels, source = labelled_pictures(
         data,
         model,

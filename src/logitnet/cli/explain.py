@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 
 from logitnet.cli._common import (
+    Feedback,
     UsageError,
     add_data_file,
     add_feedback,
     add_model,
     check_outputs,
     int_at_least,
+    model_path,
     print_json,
-    probabilities_text,
 )
 from logitnet.files import shown
 
@@ -26,7 +27,7 @@ def add_parser(commands) -> None:
         "(with its colour bar), and the learned weights as a picture; or one "
         "picture of a data file (--data FILE --index I).",
     )
-    add_model(parser)
+    add_model(parser, default_here=True)
     parser.add_argument(
         "image", nargs="?", metavar="IMAGE", help="the picture to explain"
     )
@@ -39,7 +40,10 @@ def add_parser(commands) -> None:
         help="with --data: the picture's row in the file (default: %(default)s)",
     )
     parser.add_argument(
-        "--out", required=True, metavar="PNG", help="the picture to write"
+        "--out",
+        metavar="PNG",
+        help="the picture to write (default: <picture's name>.why.png in the "
+        "current directory, numbered rather than replacing a file)",
     )
     add_feedback(
         parser,
@@ -50,12 +54,15 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.modelfile import load_picture_model
-    from logitnet.app.prediction import classify
+    from logitnet.app.prediction import classify, format_probabilities
     from logitnet.data.images import read_image
     from logitnet.viz import plots
 
+    feedback = Feedback(args)
+    model_path(args, feedback)
     if (args.image is None) == (args.data is None):
         raise UsageError("give one picture to explain: IMAGE or --data FILE")
+    _default_out(args, feedback)
     check_outputs(args, {"--out": args.out})
     model = load_picture_model(args.model)
     if args.data is not None:
@@ -84,9 +91,29 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        shares = probabilities_text(probabilities)
+        shares = format_probabilities(probabilities)
         print(
             f"{shown(args.image)}: {shown(label)} ({shares}); z = {z:.4f}; "
             f"drawn in {shown(args.out)}"
         )
     return 0
+
+
+def _default_out(args: argparse.Namespace, feedback: Feedback) -> None:
+    """Without --out: <stem>.why.png here, a name nothing has yet (said on
+    stderr). A URL is refused first: it is no picture on disk."""
+    from pathlib import Path
+
+    from logitnet.app.prediction import NOT_ON_DISK
+    from logitnet.exceptions import DataError
+    from logitnet.files import new_path, url_scheme
+
+    if args.image is not None and url_scheme(args.image):
+        raise DataError(f"{shown(args.image)}: {NOT_ON_DISK}")
+    if args.out is None:
+        if args.image is not None:
+            stem = Path(args.image).stem
+        else:
+            stem = f"{Path(args.data).stem}.{args.split}-{args.index}"
+        args.out = str(new_path(stem, ".why.png"))
+        feedback.note(f"no --out given: drawing in {args.out}")

@@ -14,8 +14,8 @@ from logitnet.cli._common import (
     add_feedback,
     add_model,
     json_text,
+    model_path,
     one_line,
-    probabilities_text,
 )
 from logitnet.files import shown
 
@@ -28,9 +28,10 @@ def add_parser(commands) -> None:
         "directories are expanded to the image files in them and in their "
         "sub-directories) with a saved model, or the pictures of a data file "
         "(--data). One bad file does not stop the others; the exit status is "
-        "1 if any failed.",
+        "1 if any failed. With the answers, stderr says how good the model "
+        "was on its test pictures when it was trained.",
     )
-    add_model(parser)
+    add_model(parser, default_here=True)
     parser.add_argument(
         "images",
         nargs="*",
@@ -54,15 +55,23 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from logitnet.app.evaluation import recorded_accuracy_in_words
     from logitnet.app.modelfile import load_picture_model
-    from logitnet.app.prediction import iter_predictions, predict_file
+    from logitnet.app.prediction import (
+        format_probabilities,
+        iter_predictions,
+        predict_file,
+    )
 
+    feedback = Feedback(args)
+    path = model_path(args, feedback)
     if not args.images and args.data is None:
         raise UsageError("give pictures to classify, or --data FILE")
-    feedback = Feedback(args)
-    model = load_picture_model(args.model)
+    model = load_picture_model(path)
     entries = itertools.chain(
-        iter_predictions(model, args.images, progress=feedback.files("reading images"))
+        iter_predictions(
+            model, args.images, progress=feedback.files("reading pictures")
+        )
         if args.images
         else (),
         predict_file(model, args.data, args.split) if args.data is not None else (),
@@ -78,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
             message = one_line(f"{entry['path']}: {entry['error']}")
             print(f"logitnet: error: {message}", file=sys.stderr)
         else:
-            shares = probabilities_text(entry["probabilities"])
+            if total == failed:  # the first answer: how far to trust them, once
+                feedback.note(f"{path}: {recorded_accuracy_in_words(model)}")
+            shares = format_probabilities(entry["probabilities"])
             print(f"{shown(entry['path'])}: {shown(entry['label'])} ({shares})")
         total += 1
         failed += "error" in entry

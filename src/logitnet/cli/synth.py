@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args, {"--out": args.out})
     feedback = Feedback(args)
     total = args.n_samples + args.test_samples
-    with feedback.bar(total=total, desc="writing images") as bar:
+    with feedback.bar(total=total, desc="writing pictures") as bar:
         make_images(
             args.out,
             args.n_samples,

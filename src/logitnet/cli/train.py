@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args, {"--out": args.out, "--plot": args.plot})
     feedback = Feedback(args)
     model = _trained(args, feedback)
+    if args.images is not None:
+        _say_labels(args.images, model, feedback)
     training = model.training
     figure = None
     if args.plot is not None:
@@ -165,4 +167,16 @@ def _trained(args: argparse.Namespace, feedback: Feedback):
         learning_rate=args.learning_rate,
         class_weight=args.class_weight,
         **settings,
+    )
+
+
+def _say_labels(folder: str, model, feedback: Feedback) -> None:
+    """Which class folder is which label, and how many pictures each set
+    holds, as ``convert`` says it (on stderr: stdout is the report)."""
+    from logitnet.files import shown
+
+    first, second = (shown(name) for name in model.classes)
+    feedback.note(
+        f"{shown(folder)}: {model.training['n_train']} training and "
+        f"{model.training['n_test']} test pictures; label 0 = {first}, 1 = {second}"
     )

@@ -92,9 +92,9 @@ def sigmoid(x: ArrayLike) -> NDArray[np.floating]:
     >>> sigmoid(np.array([1, 2, 3]))
     array([0.73105858, 0.88079708, 0.95257413])
     """
-    # The neuron's own sigma (SciPy's expit for NumPy): it evaluates the
-    # stable branch for each sign of x, so it never overflows in exp; the
-    # naive formula warns for x < -709.
+    # The neuron's own sigma, a picture's (core.loss.sigmoid): its e^-x is
+    # the same on every CPU, and it never warns, where the naive formula's
+    # np.exp overflows for x < -709.
     return core_sigmoid(float_array(x, "x"))
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "SHA256",
     "fetch_dataset",
     "load_dataset",
+    "load_split",
     "resolve_data_dir",
 ]
 
@@ -89,8 +90,9 @@ def fetch_dataset(
     cache_dir: str | os.PathLike[str] | None = None,
     base_url: str | None = None,
     progressbar: bool | None = None,
+    splits: tuple[str, ...] = ("train", "test"),
 ) -> Path:
-    """Download the two course files into a cache, verified by SHA-256.
+    """Download the course files into a cache, verified by SHA-256.
 
     A file already in the cache with the right checksum is not downloaded
     again; one with a wrong checksum is downloaded afresh. A download whose
@@ -107,11 +109,13 @@ def fetch_dataset(
     progressbar : bool, optional
         Show download progress on stderr. Default: only when stderr is a
         terminal.
+    splits : tuple of {"train", "test"}, default=("train", "test")
+        The files wanted (scoring a model needs the test file only).
 
     Returns
     -------
     Path
-        The cache directory, holding both files.
+        The cache directory, holding the files of ``splits``.
 
     Raises
     ------
@@ -137,9 +141,9 @@ def fetch_dataset(
     if not progressbar:
         logger.setLevel(logging.WARNING)
     try:
-        for name, sha256 in SHA256.items():
-            _retrieve(pooch, requests, base_url + name, name, sha256, cache_dir,
-                      downloader)  # fmt: skip
+        for name in (FILES[split] for split in splits):
+            _retrieve(pooch, requests, base_url + name, name, SHA256[name],
+                      cache_dir, downloader)  # fmt: skip
     finally:
         logger.setLevel(level)
     return Path(cache_dir)
@@ -285,3 +289,38 @@ def load_dataset(
             f"differs from the training file's {list(classes)}"
         )
     return train_x, train_y, test_x, test_y, classes
+
+
+def load_split(
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    verify: bool = True,
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.bytes_]]:
+    """One of the course's files, found (or downloaded) as
+    :func:`load_dataset` finds it, the other neither read nor fetched:
+    scoring a model on the test set needs ``test_catvnoncat.h5`` only.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+    data_dir : path-like, optional
+    verify : bool, default=True
+        As for :func:`load_dataset`.
+
+    Returns
+    -------
+    x : ndarray of shape (m, 64, 64, 3), uint8
+    y : ndarray of shape (1, m), int64
+    classes : ndarray of shape (2,), bytes
+
+    Raises
+    ------
+    DataError
+        Naming the file and what is wrong with it.
+    """
+    directory = resolve_data_dir(data_dir)
+    if directory is None:
+        directory = fetch_dataset(splits=(split,))
+    name = FILES[split]
+    return read_split(directory / name, split, SHA256[name] if verify else None)

@@ -40,13 +40,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
+from logitnet.app.prediction import format_probabilities
 from logitnet.checks import (
     check_b,
     check_image_shape,
     check_int,
     float_array,
 )
-from logitnet.core.loss import sigmoid
+from logitnet.core.loss import probabilities
 from logitnet.core.pixels import scale
 from logitnet.files import atomic_path
 
@@ -273,7 +274,9 @@ def explanation(
     (:func:`contributions`) laid over the picture in grey (red pushes
     towards ``classes[1]``, blue towards ``classes[0]``, a diverging colour
     scale centred at 0 with its colour bar), titled with z, the predicted
-    class and sigma(z); and the weights (:func:`weights_picture`); above
+    class and both classes' probabilities, sigma(-z) and sigma(z), as
+    :func:`logitnet.app.prediction.format_probabilities` writes them; and
+    the weights (:func:`weights_picture`); above
     them, one sentence on how to read the map.
 
     Parameters
@@ -316,9 +319,12 @@ def explanation(
     b = check_b(b)
     heat = contributions(image, w)
     z = float(heat.sum() + b)
-    probability = float(sigmoid(np.asarray(z)))
+    p_negative, p_positive = probabilities(np.array([z]))[0]
     # The course's rule: sigma(z) > 0.5 is class 1.
-    predicted = classes[1] if probability > 0.5 else classes[0]
+    predicted = classes[1] if p_positive > 0.5 else classes[0]
+    shares = format_probabilities(
+        {classes[0]: float(p_negative), classes[1]: float(p_positive)}
+    )
 
     text_size = "medium" if tall else "small"
     fig = Figure(figsize=(4.2, 12.5) if tall else (12, 5), layout="constrained")
@@ -338,12 +344,11 @@ def explanation(
         interpolation="nearest",
     )
     heat_ax.set_axis_off()
-    # A Greek sigma in the title: it is read by people, as the lecture writes it.
+    # The answer as predict writes it: sigma(z) and sigma(-z) in percent.
     heat_ax.set_title(
         f"contribution of each pixel,{chr(10) if tall else ' '}"
         f"sum(w·x) + b = z = {z:.3f}\n"
-        f"predicted: {_literal(predicted)}, "
-        f"P({_literal(classes[1])}) = σ(z) = {probability:.3f}",  # noqa: RUF001
+        f"predicted: {_literal(predicted)} ({_literal(shares)})",
         fontsize=text_size,
     )
     colorbar = fig.colorbar(
@@ -389,7 +394,8 @@ def gallery(
     true_labels, predicted_labels : sequence of k str
     probabilities : sequence of k float, optional
         The model's probability of its predicted class for each image, shown
-        under the labels as "P(predicted) = 0.73".
+        under the labels as "cat 73.0 %" (the text of
+        :func:`logitnet.app.prediction.format_probabilities`).
     columns : int, default=6
         Images per row at most.
 
@@ -417,14 +423,14 @@ def gallery(
                 f"probabilities must have one value per image ({k}); got {len(p)}"
             )
         shares = [
-            f"\nP({_literal(name)}) = {value:.2f}"
+            f"\n{_literal(format_probabilities({name: float(value)}))}"
             for name, value in zip(predicted_labels, p, strict=True)
         ]
     if k == 0:
         fig = Figure(figsize=(6, 1.2), layout="constrained")
         ax = fig.add_subplot()
         ax.set_axis_off()
-        ax.text(0.5, 0.5, "No misclassified images.", ha="center", va="center")
+        ax.text(0.5, 0.5, "No misclassified pictures.", ha="center", va="center")
         return fig
     ncols = min(k, columns)
     nrows = math.ceil(k / ncols)

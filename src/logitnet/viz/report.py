@@ -48,7 +48,8 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2rem; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }
 th { background: #f3f3f3; font-weight: 600; }
-td.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.number { text-align: right; font-variant-numeric: tabular-nums;
+            white-space: nowrap; }
 img { max-width: 100%; height: auto; }
 .note { color: #555; }
 """
@@ -58,13 +59,20 @@ def _text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _table(rows: Sequence[tuple[str, str]]) -> str:
-    """Two columns of plain text, escaped here."""
+def _table(rows: Sequence[tuple[str, str]], *, numbers: bool = False) -> str:
+    """Two columns of plain text, escaped here; with ``numbers``, the second
+    aligned as numbers and never broken over two lines."""
+    cell = '<td class="number">' if numbers else "<td>"
     body = "\n".join(
-        f'<tr><th scope="row">{_text(name)}</th><td>{_text(value)}</td></tr>'
+        f'<tr><th scope="row">{_text(name)}</th>{cell}{_text(value)}</td></tr>'
         for name, value in rows
     )
     return f"<table>\n{body}\n</table>"
+
+
+def _percent(fraction: float) -> str:
+    """``70.0 %``, its space a no-break space: "%" never starts a line."""
+    return f"{100 * fraction:.1f}\u00a0%"
 
 
 #: What each of scikit-learn's metrics says, in a few words; {pos} and {neg}
@@ -104,7 +112,7 @@ def _metric_rows(
         if value is None:
             shown = f"<td>{_text(undefined_in_words(key, classes, split))}</td>"
         else:
-            number = f"{100 * value:.1f} %" if percent else f"{value:.4g}"
+            number = _percent(value) if percent else f"{value:.4g}"
             shown = f'<td class="number">{_text(number)}</td>'
         meaning = meaning.format(pos=classes[1], neg=classes[0])
         rows.append(
@@ -144,11 +152,24 @@ def _settings_in_words(model: SavedModel) -> list[str]:
     )
     lines.append("input: " + " x ".join(str(n) for n in model.image_shape) + " pixels")
     if training.get("final_cost") is not None:
-        lines.append(
-            f"final cost {float(training['final_cost']):.6f} (the learning "
-            "curve's last point)"
-        )
+        lines.append(_final_cost(training))
     return lines
+
+
+def _final_cost(training: Mapping) -> str:
+    """The final cost and the iteration where training ended, after the
+    last cost recorded every ``cost_every`` (the course prints 1,900's)."""
+    line = f"final cost {float(training['final_cost']):.6f}"
+    n_iter, every = training.get("n_iter"), int(training.get("cost_every") or 1)
+    if n_iter is not None:
+        line += f" at iteration {int(n_iter):,}, where training ended"
+    last = (len(training.get("costs") or []) - 1) * every
+    if n_iter is not None and 0 <= last < int(n_iter):
+        return line + (
+            f" (the learning curve's last point; the costs recorded every "
+            f"{every:,} iterations end at {last:,})"
+        )
+    return line + " (the learning curve's last point)"
 
 
 def _convergence(training: Mapping) -> str:
@@ -307,13 +328,13 @@ def model_card(model: SavedModel) -> str:
     recorded = [
         (
             str(name).replace("_", " "),
-            "undefined" if value is None else f"{float(value):.1f} %",
+            "undefined" if value is None else _percent(float(value) / 100),
         )
         for name, value in undefined_as_none(model.metrics).items()
         if value is None or (isinstance(value, Real) and not isinstance(value, bool))
     ]
     metrics_html = (
-        _table(recorded)
+        _table(recorded, numbers=True)
         if recorded
         else '<p class="note">No metrics were recorded in the model file.</p>'
     )
@@ -416,7 +437,7 @@ def render_report(
         )
     gallery_png = _figure(
         gallery,
-        "misclassified images with their true and predicted classes and the "
+        "misclassified pictures with their true and predicted classes and the "
         "probability the model gave its answer",
     )
     with _about("model"):
@@ -481,7 +502,7 @@ a channel brighter than grey is a positive weight (light there pushes towards
 {_text(classes[0])}).</p>
 {weights_png}
 
-<h2>Misclassified images ({k})</h2>
+<h2>Misclassified pictures ({k})</h2>
 <p class="note">Each with its true class, the class the model chose, and the
 probability the model gave that choice.</p>
 {gallery_png}
