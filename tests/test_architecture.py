@@ -35,6 +35,7 @@ LAYERS = [
 #: examples, and the pixel conversion.
 MATH = (
     "logitnet.core.loss",
+    "logitnet.core.portable",
     "logitnet.core.softmax",
     "logitnet.core.span",
     "logitnet.core.pixels",
@@ -141,6 +142,7 @@ def test_the_math_imports_no_io_storage_dask_or_thread_pools(name):
                 "logitnet.core.pixels",
                 "logitnet.core.loss",
                 "logitnet.core.softmax",
+                "logitnet.core.portable",
             ), f"{name}:{line} imports {target}"
 
 

@@ -142,3 +142,26 @@ def test_decisions_are_one_answer_per_row():
     assert np.array_equal(lazy.compute(), Z)
     P = probabilities(Z)
     assert np.array_equal(probabilities(Z[5:6]), P[5:6])
+
+
+def test_probabilities_are_the_same_without_avx512():
+    """A picture's k probabilities: the same bits with NumPy's AVX-512 code
+    switched off (as on a CPU without it), where np.exp's would differ."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, sys\n"
+        "from logitnet.core.softmax import softmax\n"
+        "Z = np.random.default_rng(7).normal(scale=30, size=(500, 10))\n"
+        "sys.stdout.write(softmax(Z).tobytes().hex())\n"
+    )
+    outputs = []
+    for disabled in ("", "X86_V4 AVX512_ICL AVX512_SPR"):
+        env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                              text=True, env=env, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]

@@ -18,9 +18,9 @@ every exponent is then <= 0, nothing overflows, the sum of the exponentials
 is at least 1, and its log is finite, for any finite z.
 
 :func:`softmax` gives answers about single pictures, so its exponential is
-through SciPy's sigma (the same code on every CPU), not NumPy's (which has AVX-512-only
-code whose last bits differ); :func:`example_sums` feeds training sums and
-may use either.
+written out (:mod:`logitnet.core.portable`: the same bits on every CPU),
+not NumPy's (which has AVX-512-only code whose last bits differ);
+:func:`example_sums` feeds training sums and may use either.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 
 from logitnet.backends import Array, namespace
 from logitnet.backends.array_api import accumulator
+from logitnet.core.portable import portable_exp
 
 __all__ = ["example_sums", "log_softmax", "softmax"]
 
@@ -40,14 +41,10 @@ def _shifted(Z: Array, xp) -> tuple[Array, Array]:
 
 
 def _exp_fixed(t: Array, xp) -> Array:
-    """e^t, the same bits on every CPU for NumPy (t <= 0 here)."""
+    """e^t, the same bits on every CPU for NumPy
+    (:func:`logitnet.core.portable.portable_exp`)."""
     if xp is np:
-        from scipy.special import expit
-
-        # sigma(t) / sigma(-t) = e^t, through SciPy's sigma (the C library's
-        # exp: one code path on every x86-64 CPU with FMA), accurate to a few
-        # units in the last place for every t <= 0, tiny results included.
-        return expit(t) / expit(-t)
+        return portable_exp(t)
     return xp.exp(t)
 
 
