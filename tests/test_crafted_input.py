@@ -215,7 +215,9 @@ def test_damaged_pictures_are_refused_one_line_each_among_good_ones(pictures):
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
         str(pictures["photo"]), str(pictures["progressive"])
     ]  # fmt: skip
-    errors = result.stderr.splitlines()
+    # First the line on how good the model was (predict's, for people).
+    trust, *errors = result.stderr.splitlines()
+    assert trust.startswith(f"{pictures['model']}: ")
     assert errors[0].startswith(f"logitnet: error: {pictures['photo_half']}: damaged")
     assert errors[1].startswith(f"logitnet: error: {pictures['claim']}: damaged")
     assert errors[2] == "2 of 4 files failed" and len(errors) == 3
@@ -574,7 +576,7 @@ def test_library_warnings_are_one_line_without_paths(pictures, tmp_path):
     damaged.write_bytes(good[:at] + b"\xff\xff" + good[at + 2 :])
     result = run("predict", "--model", str(pictures["model"]), str(damaged))
     assert result.returncode == 0 and result.stdout.startswith(f"{damaged}: ")
-    assert result.stderr.splitlines() == [
+    assert result.stderr.splitlines()[1:] == [  # after how good the model was
         f"logitnet: warning: {damaged}: Corrupt EXIF data. Expecting to read 12 "
         "bytes but only got 4. (Pillow)"
     ]
