@@ -13,9 +13,11 @@ from logitnet.cli._common import (
     add_data_file,
     add_feedback,
     add_model,
+    int_at_least,
     json_text,
     one_line,
     probabilities_text,
+    top_classes,
 )
 from logitnet.files import shown
 
@@ -44,6 +46,15 @@ def add_parser(commands) -> None:
         choices=("test", "train"),
         default="test",
         help="with --data: which of the file's sets to classify (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--top",
+        type=int_at_least(1),
+        default=None,
+        metavar="K",
+        help="show the K most probable classes of each picture, the most "
+        "probable first (default: 3, or all of them when there are fewer; "
+        "two classes in the model's order); --json gives every class",
     )
     add_feedback(
         parser,
@@ -78,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             message = one_line(f"{entry['path']}: {entry['error']}")
             print(f"logitnet: error: {message}", file=sys.stderr)
         else:
-            shares = probabilities_text(entry["probabilities"])
+            shares = probabilities_text(top_classes(entry["probabilities"], args.top))
             print(f"{shown(entry['path'])}: {shown(entry['label'])} ({shares})")
         total += 1
         failed += "error" in entry

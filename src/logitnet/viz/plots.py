@@ -34,6 +34,7 @@ import os
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -261,11 +262,12 @@ def contributions(image: ArrayLike, w: ArrayLike) -> NDArray[np.float64]:
 def explanation(
     image: ArrayLike,
     w: ArrayLike,
-    b: float,
+    b: float | ArrayLike,
     *,
     classes: Sequence[str],
     image_shape: Sequence[int],
     layout: str = "wide",
+    target: str | None = None,
 ) -> Figure:
     """Why the neuron decided as it did on one image.
 
@@ -274,16 +276,18 @@ def explanation(
     towards ``classes[1]``, blue towards ``classes[0]``, a diverging colour
     scale centred at 0 with its colour bar), titled with z, the predicted
     class and sigma(z); and the weights (:func:`weights_picture`); above
-    them, one sentence on how to read the map.
+    them, one sentence on how to read the map. For k >= 3 classes the map
+    is one class's: w[:, c] * x, red towards class c, blue away from it,
+    titled with its z_c and softmax probability, beside its weights.
 
     Parameters
     ----------
     image : ndarray of shape ``image_shape``, uint8
         The model's input picture (already resized).
-    w : array_like of shape (n_x,) or (n_x, 1), float
-    b : float
-    classes : sequence of 2 str
-        Class names; label i is ``classes[i]``.
+    w : array_like of shape (n_x,) or (n_x, 1), or (n_x, k) for k >= 3 classes, float
+    b : float, or array_like of shape (k,)
+    classes : sequence of str
+        Class names (2, or k); label i is ``classes[i]``.
     image_shape : sequence of 3 int
         (height, width, channels) the model takes.
     layout : {"wide", "tall"}
@@ -292,6 +296,9 @@ def explanation(
         beneath the map and the text in lines that fit (4.2 inches wide,
         1.2 times larger text), so that a phone shows it near its drawn
         size and the words stay readable.
+    target : str, optional
+        k >= 3 classes: the class whose map is drawn (default: the
+        predicted one). Two classes: one of them; the map shows both.
 
     Returns
     -------
@@ -301,7 +308,8 @@ def explanation(
     ------
     ValueError
         If the image does not have ``image_shape``, ``w`` does not fit it,
-        ``b`` is not a finite number, or ``layout`` is neither.
+        ``b`` is not a finite number, ``layout`` is neither, or ``target``
+        is not one of ``classes``.
     """
     if layout not in ("wide", "tall"):
         raise ValueError(f'layout must be "wide" or "tall"; got {layout!r}')
@@ -312,18 +320,12 @@ def explanation(
         raise ValueError(
             f"image must have the model's shape {shape}; got shape {image.shape}"
         )
-    classes = _check_classes(classes)
-    b = check_b(b)
-    heat = contributions(image, w)
-    z = float(heat.sum() + b)
-    probability = float(sigmoid(np.asarray(z)))
-    # The course's rule: sigma(z) > 0.5 is class 1.
-    predicted = classes[1] if probability > 0.5 else classes[0]
-
+    push = _push(image, w, b, classes, target)
     text_size = "medium" if tall else "small"
     fig = Figure(figsize=(4.2, 12.5) if tall else (12, 5), layout="constrained")
     image_ax, heat_ax, weights_ax = fig.subplots(3, 1) if tall else fig.subplots(1, 3)
     _show(image_ax, image, "input picture")
+    heat = push.heat
     limit = float(np.max(np.abs(heat))) or 1.0
     # The map over the photo, faded to grey so that the colours are the
     # map's: where in the picture the push came from.
@@ -338,13 +340,8 @@ def explanation(
         interpolation="nearest",
     )
     heat_ax.set_axis_off()
-    # A Greek sigma in the title: it is read by people, as the lecture writes it.
     heat_ax.set_title(
-        f"contribution of each pixel,{chr(10) if tall else ' '}"
-        f"sum(w·x) + b = z = {z:.3f}\n"
-        f"predicted: {_literal(predicted)}, "
-        f"P({_literal(classes[1])}) = σ(z) = {probability:.3f}",  # noqa: RUF001
-        fontsize=text_size,
+        push.title.replace("\n", chr(10) if tall else " ", 1), fontsize=text_size
     )
     colorbar = fig.colorbar(
         shown,
@@ -352,19 +349,55 @@ def explanation(
         shrink=0.8,
         orientation="horizontal" if tall else "vertical",
     )
-    colorbar.set_label(
-        f"← {_literal(classes[0])}   w·x   {_literal(classes[1])} →", fontsize=text_size
-    )
-    weights_picture(w, shape, ax=weights_ax)
-    how_to_read = (
-        f"How to read it: red pixels pushed the decision towards "
-        f"{_literal(classes[1])}, blue ones towards {_literal(classes[0])}, the "
-        "stronger the colour the larger the push; all pushes plus b add up to z."
-    )
+    colorbar.set_label(push.bar_label, fontsize=text_size)
+    weights_picture(push.weights, shape, ax=weights_ax)
+    how_to_read = push.how_to_read
     if tall:
         how_to_read = textwrap.fill(how_to_read, 46)
     fig.suptitle(how_to_read, fontsize=text_size)
     return fig
+
+
+class Push(NamedTuple):
+    """One explanation's map and its words."""
+
+    heat: NDArray[np.float64]
+    weights: NDArray[np.floating]
+    title: str
+    bar_label: str
+    how_to_read: str
+
+
+def _push(image, w, b, classes, target) -> Push:
+    """The map :func:`explanation` draws, and its words: sigma for two classes
+    (as the course reads it), one class's softmax z for more."""
+    weights = float_array(w, "w")
+    if weights.ndim == 2 and weights.shape[1] > 1:
+        from logitnet.viz.classes import class_push  # it draws on this module
+
+        return class_push(image, weights, b, classes, target)
+    classes = _check_classes(classes)
+    if target is not None and target not in classes:
+        raise ValueError(f"target must be one of the classes {classes}; got {target!r}")
+    b = check_b(b)
+    heat = contributions(image, weights)
+    z = float(heat.sum() + b)
+    probability = float(sigmoid(np.asarray(z)))
+    # The course's rule: sigma(z) > 0.5 is class 1.
+    predicted = classes[1] if probability > 0.5 else classes[0]
+    zero, one = _literal(classes[0]), _literal(classes[1])
+    return Push(
+        heat,
+        weights,
+        # A Greek sigma in the title: it is read by people, as the lecture writes it.
+        f"contribution of each pixel,\nsum(w·x) + b = z = {z:.3f}\n"
+        f"predicted: {_literal(predicted)}, "
+        f"P({one}) = σ(z) = {probability:.3f}",  # noqa: RUF001
+        f"← {zero}   w·x   {one} →",
+        f"How to read it: red pixels pushed the decision towards {one}, blue "
+        f"ones towards {zero}, the stronger the colour the larger the push; all "
+        "pushes plus b add up to z.",
+    )
 
 
 # --- results on a test set ----------------------------------------------------

@@ -34,6 +34,7 @@ from logitnet.app.evaluation import SPLITS, undefined_as_none, undefined_in_word
 from logitnet.app.modelfile import SavedModel
 from logitnet.files import atomic_path
 from logitnet.viz import curves, plots
+from logitnet.viz.classes import weight_templates
 
 __all__ = ["model_card", "render_report", "write_report"]
 
@@ -277,6 +278,17 @@ def _curve(training: Mapping) -> str:
     return curve
 
 
+def _tells(classes: Sequence[str]) -> str:
+    """What the model tells apart, escaped: its classes by name."""
+    if len(classes) == 2:
+        return (
+            f"A logistic-regression neuron that tells {_text(classes[1])}\n"
+            f"from {_text(classes[0])}."
+        )
+    names = ", ".join(_text(c) for c in classes)
+    return f"A softmax regression of {len(classes)} classes: {names}."
+
+
 def model_card(model: SavedModel) -> str:
     """What the report says about the model itself, as an HTML fragment.
 
@@ -298,8 +310,9 @@ def model_card(model: SavedModel) -> str:
     classes = list(model.classes)
     with _about("model"):
         weights_png = _figure(
-            plots.weights_picture(model.w, model.image_shape),
-            "the learned weights drawn as a picture",
+            weight_templates(model.w, model.image_shape, model.classes),
+            "the learned weights drawn as a picture"
+            + ("" if len(model.classes) == 2 else ", one per class"),
         )
     settings = "\n".join(
         f"<li>{_text(line)}</li>" for line in _settings_in_words(model)
@@ -319,8 +332,7 @@ def model_card(model: SavedModel) -> str:
     )
     return f"""<section class="card" aria-labelledby="card-title">
 <h2 id="card-title">The model</h2>
-<p class="note">A logistic-regression neuron that tells {_text(classes[1])}
-from {_text(classes[0])}.</p>
+<p class="note">{_tells(classes)}</p>
 <ul>
 {settings}
 </ul>

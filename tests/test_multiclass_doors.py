@@ -1,0 +1,162 @@
+"""Every door with k >= 3 classes, through real processes: ``serve`` (the
+API, the model card, the page's bars), ``predict --top``, ``evaluate``,
+``explain --class`` and the report, on a model ``synth --n-classes 3`` and
+``train --data`` make in seconds."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run
+from serving import Server, multipart
+
+
+def _ok(result):
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    """A 3-class data file, its model, and two of its test pictures as PNG."""
+    root = tmp_path_factory.mktemp("three")
+    data, model = root / "three.h5", root / "model.npz"
+    _ok(run("synth", "--out", str(data), "--n-samples", "300", "--test-samples",
+            "60", "--n-classes", "3", "--quiet"))  # fmt: skip
+    _ok(run("train", "--data", str(data), "--out", str(model), "--quiet"))
+    with h5py.File(data) as f:
+        pictures = f["test_set_x"][:2]
+        classes = [c.decode() for c in f["list_classes"][()]]
+    for i, picture in enumerate(pictures):
+        Image.fromarray(picture).save(root / f"p{i}.png")
+    return {"root": root, "data": data, "model": model, "classes": classes}
+
+
+# --- serve ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(three):
+    server = Server(three["model"])
+    yield server
+    server.stop()
+
+
+def test_the_api_answers_every_class(three, served):
+    body, headers = multipart([("p0.png", (three["root"] / "p0.png").read_bytes())])
+    status, answer = served.json("POST", "/api/predict", body, headers)
+    assert status == 200, answer
+    (entry,) = answer
+    assert list(entry["probabilities"]) == three["classes"]
+    assert sum(entry["probabilities"].values()) == pytest.approx(1.0)
+    assert entry["label"] == max(entry["probabilities"], key=entry["probabilities"].get)
+
+
+def test_the_explanation_is_the_predicted_class_s(three, served):
+    body, headers = multipart([("p1.png", (three["root"] / "p1.png").read_bytes())])
+    status, answer = served.json("POST", "/api/explain", body, headers)
+    assert status == 200, answer
+    assert set(answer["probabilities"]) == set(three["classes"])
+    assert isinstance(answer["decision_value"], float)
+    assert answer["png"]
+
+
+def test_the_model_card_lists_the_classes(three, served):
+    status, info = served.json("GET", "/api/model")
+    assert status == 200, info
+    assert info["classes"] == three["classes"]
+    assert len(info["bias"]) == 3
+    status, _, page = served.request("GET", "/")
+    page = page.decode()
+    assert status == 200
+    names = ", ".join(three["classes"][:-1]) + " or " + three["classes"][-1]
+    assert f"<h1>{names}?</h1>" in page
+    assert f"softmax regression of 3 classes: {', '.join(three['classes'])}" in page
+    assert "one per class" in page  # the weight templates' grid
+    # The page's script draws a bar for each of the top three classes.
+    assert "const TOP = 3;" in page and "top.slice(0, TOP)" in page
+
+
+# --- predict -------------------------------------------------------------------
+
+
+def test_predict_shows_the_top_classes_most_probable_first(three):
+    model, picture = str(three["model"]), str(three["root"] / "p0.png")
+    (entry,) = json.loads(
+        _ok(run("predict", "--model", model, picture, "--json")).stdout
+    )
+    assert list(entry["probabilities"]) == three["classes"]  # --json: every class
+    ranked = sorted(entry["probabilities"].items(), key=lambda item: -item[1])
+    line = _ok(run("predict", "--model", model, picture)).stdout.strip()
+    shown = line.split(" (", 1)[1].rstrip(")").split(", ")
+    assert [s.rsplit(" ", 1)[0] for s in shown] == [c for c, _ in ranked]
+    assert line.startswith(f"{picture}: {entry['label']} (")
+    top = _ok(run("predict", "--model", model, picture, "--top", "2")).stdout
+    assert top.strip().split(" (", 1)[1].count(", ") == 1
+    refused = run("predict", "--model", model, picture, "--top", "0")
+    assert refused.returncode == 2 and "--top" in refused.stderr
+
+
+# --- evaluate ------------------------------------------------------------------
+
+
+def test_evaluate_json_has_each_class_and_the_averages(three):
+    from sklearn import metrics
+
+    done = _ok(run("evaluate", "--model", str(three["model"]), "--data",
+                   str(three["data"]), "--json"))  # fmt: skip
+    answer = json.loads(done.stdout)
+    cm = np.array(answer["confusion_matrix"])
+    assert cm.shape == (3, 3) and cm.sum() == 60
+    # The per-class numbers are scikit-learn's on the same labels.
+    true = np.concatenate([np.full(cm[i].sum(), i) for i in range(3)])
+    predicted = np.concatenate([np.repeat(np.arange(3), cm[i]) for i in range(3)])
+    recall = metrics.recall_score(true, predicted, average=None, zero_division=np.nan)
+    for i, name in enumerate(answer["classes"]):
+        row = answer["per_class"][name]
+        assert row["support"] == cm[i].sum()
+        assert row["recall"] == pytest.approx(recall[i])
+    for kind in ("macro", "weighted"):
+        want = metrics.f1_score(true, predicted, average=kind, zero_division=np.nan)
+        assert answer["averages"][kind]["f1"] == pytest.approx(want)
+    assert answer["averages"]["macro"]["recall"] == pytest.approx(
+        answer["metrics"]["recall"]
+    )
+    shares = np.array(answer["confusion_shares"])
+    assert shares == pytest.approx(cm / cm.sum(axis=1, keepdims=True))
+    assert {"accuracy", "log_loss"} <= set(answer["metrics"])
+    for wrong in answer["misclassified"]:
+        assert 0 < wrong["probability"] < 1
+
+
+def test_evaluate_text_shows_the_classes_and_row_shares(three):
+    out = _ok(run("evaluate", "--model", str(three["model"]), "--data",
+                  str(three["data"]))).stdout  # fmt: skip
+    assert "macro averages over the classes" in out
+    for name in three["classes"]:
+        assert out.count(name) >= 5  # the two matrices, the table, the headers
+    assert "   macro avg" in out and "weighted avg" in out
+    assert "confusion matrix as shares of each true class" in out
+    assert "log_loss" in out and "accuracy" in out
+
+
+def test_evaluate_names_the_positive_class_of_two(tmp_path):
+    data, model = tmp_path / "two.h5", tmp_path / "two.npz"
+    _ok(run("synth", "--out", str(data), "--n-samples", "100", "--test-samples",
+            "20", "--quiet"))  # fmt: skip
+    _ok(run("train", "--data", str(data), "--out", str(model), "--quiet"))
+    out = _ok(run("evaluate", "--model", str(model), "--data", str(data))).stdout
+    answer = json.loads(
+        _ok(
+            run("evaluate", "--model", str(model), "--data", str(data), "--json")
+        ).stdout
+    )
+    classes = answer["classes"]
+    assert answer["positive_class"] == classes[1]
+    assert "per_class" not in answer
+    assert f"precision, recall and f1 are of {classes[1]} (the positive" in out
