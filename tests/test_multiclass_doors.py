@@ -160,3 +160,59 @@ def test_evaluate_names_the_positive_class_of_two(tmp_path):
     assert answer["positive_class"] == classes[1]
     assert "per_class" not in answer
     assert f"precision, recall and f1 are of {classes[1]} (the positive" in out
+
+
+# --- explain -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", [None, 2])
+def test_explain_maps_the_class_asked_for(three, tmp_path, target):
+    from logitnet.app.modelfile import load_model
+    from logitnet.data.reader import read_pictures
+
+    out = tmp_path / "why.png"
+    chosen = [] if target is None else ["--class", three["classes"][target]]
+    done = _ok(run("explain", "--model", str(three["model"]), "--data",
+                   str(three["data"]), "--index", "3", "--out", str(out),
+                   *chosen, "--json"))  # fmt: skip
+    answer = json.loads(done.stdout)
+    assert answer["class"] == (answer["label"] if target is None else chosen[1])
+    model = load_model(three["model"])
+    x = read_pictures(three["data"], "test", [3]).reshape(-1) / 255
+    c = model.classes.index(answer["class"])
+    assert answer["decision_value"] == pytest.approx(x @ model.w[:, c] + model.b[c])
+    with Image.open(out) as picture:
+        assert picture.size[0] > 600
+
+
+def test_explain_refuses_a_class_the_model_does_not_have(three, tmp_path):
+    done = run("explain", "--model", str(three["model"]), "--data",
+               str(three["data"]), "--out", str(tmp_path / "x.png"), "--class", "dog")  # fmt: skip
+    assert done.returncode == 2
+    assert "--class dog is not a class of the model (class 0, class 1" in done.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+# --- ten classes ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ten(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ten")
+    data, model = root / "ten.h5", root / "model.npz"
+    _ok(run("synth", "--out", str(data), "--n-samples", "200", "--test-samples",
+            "40", "--n-classes", "10", "--quiet"))  # fmt: skip
+    _ok(run("train", "--data", str(data), "--out", str(model), "--quiet"))
+    return {"data": data, "model": model}
+
+
+def test_ten_classes_through_predict_evaluate_and_explain(ten, tmp_path):
+    files = ("--model", str(ten["model"]), "--data", str(ten["data"]))
+    lines = _ok(run("predict", *files)).stdout.splitlines()
+    assert len(lines) == 40
+    assert all(line.split(" (", 1)[1].count(", ") == 2 for line in lines)  # top 3
+    answer = json.loads(_ok(run("evaluate", *files, "--json")).stdout)
+    assert len(answer["per_class"]) == 10
+    assert np.array(answer["confusion_matrix"]).shape == (10, 10)
+    done = _ok(run("explain", *files, "--out", str(tmp_path / "e.png"), "--json"))
+    assert json.loads(done.stdout)["class"] == json.loads(done.stdout)["label"]
