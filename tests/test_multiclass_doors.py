@@ -216,3 +216,63 @@ def test_ten_classes_through_predict_evaluate_and_explain(ten, tmp_path):
     assert np.array(answer["confusion_matrix"]).shape == (10, 10)
     done = _ok(run("explain", *files, "--out", str(tmp_path / "e.png"), "--json"))
     assert json.loads(done.stdout)["class"] == json.loads(done.stdout)["label"]
+
+
+# --- the report ----------------------------------------------------------------
+
+
+def test_the_report_of_three_classes(three, tmp_path):
+    out = tmp_path / "report.html"
+    _ok(run("report", "--model", str(three["model"]), "--data", str(three["data"]),
+            "--out", str(out), "--quiet"))  # fmt: skip
+    page = out.read_text()
+    answer = json.loads(_ok(run("evaluate", "--model", str(three["model"]), "--data",
+                                str(three["data"]), "--json")).stdout)  # fmt: skip
+    assert "<h3>Each class</h3>" in page and "macro average</th>" in page
+    for name, row in answer["per_class"].items():
+        assert f'<th scope="row">{name}</th>' in page
+        recall = (
+            "undefined" if row["recall"] is None else f"{100 * row['recall']:.1f} %"
+        )
+        assert f'<td class="number">{recall}</td>' in page
+    assert 'alt="confusion matrix with the count of each pair' in page
+    assert 'alt="the learned weights drawn as a picture, one per class"' in page
+    assert f"Misclassified images ({len(answer['misclassified'])})" in page
+    assert "softmax regression of 3 classes" in page
+    assert "macro average" in page  # the metrics' meanings
+
+
+def test_a_confusion_matrix_of_twenty_classes_is_readable():
+    from logitnet.viz import plots
+
+    names = [f"class name {i}" for i in range(20)]
+    cm = np.arange(400).reshape(20, 20)
+    figure = plots.confusion_matrix(cm, names)
+    (ax,) = figure.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert all(t.get_rotation() == 90 for t in ax.get_xticklabels())
+    assert figure.get_size_inches()[0] >= 12  # half an inch a class at least
+    with pytest.raises(ValueError, match="cm must be a 20 x 20 array"):
+        plots.confusion_matrix(cm[:3, :3], names)
+
+
+def test_the_page_shows_the_top_classes_as_bars(browser, three, served):
+    from test_serve_page import wait_for
+
+    browser.get(f"http://127.0.0.1:{served.port}/")
+    browser.find_element("id", "files").send_keys(str(three["root"] / "p0.png"))
+    (row,) = wait_for(browser, ".row:not(.pending)")
+    bars = row.find_elements("css selector", ".bar")
+    assert len(bars) == 3
+    names = [b.find_element("css selector", ".class").text for b in bars]
+    values = [
+        float(b.find_element("css selector", "meter").get_attribute("value"))
+        for b in bars
+    ]
+    assert sorted(names) == sorted(three["classes"])
+    assert values == sorted(values, reverse=True)  # the most probable first
+    percents = [b.find_element("css selector", ".percent").text for b in bars]
+    assert percents == [f"{100 * v:.1f} %" for v in values]
+    assert row.find_element("css selector", ".label").text == names[0]
+    shares = row.find_element("css selector", ".shares").text
+    assert shares.startswith(f"{names[0]} {percents[0]}, ")

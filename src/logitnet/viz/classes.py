@@ -1,21 +1,67 @@
-"""Pictures of a model of k >= 3 classes: one class's explanation
-(:func:`class_push`, drawn by :func:`logitnet.viz.plots.explanation`) and
-the weight templates, one picture per class (:func:`weight_templates`)."""
+"""What an explanation's map says (:func:`push_of`: sigma for two classes,
+one class's softmax z for more; drawn by
+:func:`logitnet.viz.plots.explanation`), and the pictures and tables of a
+model of k >= 3 classes: the weight templates, one picture per class
+(:func:`weight_templates`), the report's per-class table
+(:func:`class_table`)."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
-from logitnet.checks import float_array
+from logitnet.checks import check_b, float_array
+from logitnet.core.loss import sigmoid
 from logitnet.core.pixels import scale
-from logitnet.viz.plots import Push, _literal, contributions, weights_picture
+from logitnet.viz.plots import _check_classes, _literal, contributions, weights_picture
 
-__all__ = ["class_push", "weight_templates"]
+__all__ = ["Push", "class_push", "class_table", "push_of", "weight_templates"]
+
+
+class Push(NamedTuple):
+    """One explanation's map and its words."""
+
+    heat: NDArray[np.float64]
+    weights: NDArray[np.floating]
+    title: str
+    bar_label: str
+    how_to_read: str
+
+
+def push_of(image, w, b, classes, target) -> Push:
+    """The map :func:`explanation` draws, and its words: sigma for two classes
+    (as the course reads it), one class's softmax z for more."""
+    weights = float_array(w, "w")
+    if weights.ndim == 2 and weights.shape[1] > 1:
+        return class_push(image, weights, b, classes, target)
+    classes = _check_classes(classes)
+    if target is not None and target not in classes:
+        raise ValueError(f"target must be one of the classes {classes}; got {target!r}")
+    b = check_b(b)
+    heat = contributions(image, weights)
+    z = float(heat.sum() + b)
+    probability = float(sigmoid(np.asarray(z)))
+    # The course's rule: sigma(z) > 0.5 is class 1.
+    predicted = classes[1] if probability > 0.5 else classes[0]
+    zero, one = _literal(classes[0]), _literal(classes[1])
+    return Push(
+        heat,
+        weights,
+        # A Greek sigma in the title: it is read by people, as the lecture writes it.
+        f"contribution of each pixel,\nsum(w·x) + b = z = {z:.3f}\n"
+        f"predicted: {_literal(predicted)}, "
+        f"P({one}) = σ(z) = {probability:.3f}",  # noqa: RUF001
+        f"← {zero}   w·x   {one} →",
+        f"How to read it: red pixels pushed the decision towards {one}, blue "
+        f"ones towards {zero}, the stronger the colour the larger the push; all "
+        "pushes plus b add up to z.",
+    )
 
 
 def weight_templates(
@@ -100,4 +146,84 @@ def class_push(image, w, b, classes, target) -> Push:
         f"How to read it: red pixels pushed the decision towards {name}, blue "
         "ones away from it, the stronger the colour the larger the push; all "
         f"pushes plus b add up to {name}'s z.",
+    )
+
+
+def class_table(confusion: ArrayLike, classes: Sequence[str]) -> str:
+    """The report's per-class table (HTML): each class's precision, recall,
+    F1 and pictures, then the macro and weighted averages; "undefined" where a
+    metric divides by zero. Names are escaped."""
+    from logitnet.app.perclass import class_report
+
+    report = class_report(confusion, classes)
+
+    def cells(row) -> str:
+        return "".join(
+            '<td class="number">'
+            + ("undefined" if row[m] is None else f"{100 * row[m]:.1f} %")
+            + "</td>"
+            for m in ("precision", "recall", "f1")
+        )
+
+    rows = [
+        f'<tr><th scope="row">{html.escape(str(name))}</th>{cells(row)}'
+        f'<td class="number">{row["support"]}</td></tr>'
+        for name, row in report["per_class"].items()
+    ]
+    rows += [
+        f'<tr><th scope="row">{kind} average</th>{cells(report[kind])}<td></td></tr>'
+        for kind in ("macro", "weighted")
+    ]
+    head = (
+        '<tr><th scope="col">class</th><th scope="col">precision</th>'
+        '<th scope="col">recall</th><th scope="col">F1</th>'
+        '<th scope="col">pictures</th></tr>'
+    )
+    return f'<table class="classes">\n{head}\n' + "\n".join(rows) + "\n</table>"
+
+
+#: What the averaged metrics mean for k >= 3 classes (the report's words).
+MULTICLASS_MEANINGS = {
+    "precision": "of the pictures the model calls a class, the share that are "
+    "of it: the mean over the classes (macro average)",
+    "recall": "of each class's pictures, the share the model finds: the mean "
+    "over the classes (macro average)",
+    "f1": "the harmonic mean of precision and recall, of each class, then "
+    "averaged over the classes",
+    "roc_auc": "each class against the rest, averaged: the chance that one of "
+    "its pictures gets a higher probability of it than another picture (0.5 is "
+    "guessing, 1 is perfect)",
+    "log_loss": "the cost the model was trained to lower, measured on these "
+    "pictures (lower is better)",
+}
+
+
+def weights_note(classes: Sequence[str]) -> str:
+    """The report's words above the weights: of two classes, or of k >= 3
+    (one template per class)."""
+    if len(classes) == 2:
+        pos, neg = (html.escape(str(c)) for c in (classes[1], classes[0]))
+        return (
+            '<p class="note">Each weight is one colour channel of one pixel. '
+            "Grey is 0;\na channel brighter than grey is a positive weight "
+            f"(light there pushes towards\n{pos}), a darker one a negative "
+            f"weight (towards\n{neg}).</p>"
+        )
+    return (
+        '<p class="note">One picture per class: its weights, each one colour '
+        "channel of one pixel. Grey is 0; a channel brighter than grey is a "
+        "positive weight (light there pushes towards that class), a darker one "
+        "a negative weight (away from it).</p>"
+    )
+
+
+def explanation_note(classes: Sequence[str], predicted: str) -> str:
+    """The report's words above the first mistake's map, k >= 3 classes."""
+    name = html.escape(str(predicted))
+    return (
+        '<p class="note">Why the model got the first misclassified picture '
+        f"wrong: the map of the class it chose, {name}. Red pixels pushed "
+        f"towards {name}, blue ones away from it; the stronger the colour, the "
+        f"larger the push, and all pushes plus the bias add up to {name}'s "
+        "decision value z (the class of the largest z is chosen).</p>"
     )

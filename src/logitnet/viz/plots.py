@@ -34,7 +34,6 @@ import os
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -42,12 +41,10 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from logitnet.checks import (
-    check_b,
     check_image_shape,
     check_int,
     float_array,
 )
-from logitnet.core.loss import sigmoid
 from logitnet.core.pixels import scale
 from logitnet.files import atomic_path
 
@@ -320,7 +317,9 @@ def explanation(
         raise ValueError(
             f"image must have the model's shape {shape}; got shape {image.shape}"
         )
-    push = _push(image, w, b, classes, target)
+    from logitnet.viz.classes import push_of  # it draws on this module
+
+    push = push_of(image, w, b, classes, target)
     text_size = "medium" if tall else "small"
     fig = Figure(figsize=(4.2, 12.5) if tall else (12, 5), layout="constrained")
     image_ax, heat_ax, weights_ax = fig.subplots(3, 1) if tall else fig.subplots(1, 3)
@@ -358,48 +357,6 @@ def explanation(
     return fig
 
 
-class Push(NamedTuple):
-    """One explanation's map and its words."""
-
-    heat: NDArray[np.float64]
-    weights: NDArray[np.floating]
-    title: str
-    bar_label: str
-    how_to_read: str
-
-
-def _push(image, w, b, classes, target) -> Push:
-    """The map :func:`explanation` draws, and its words: sigma for two classes
-    (as the course reads it), one class's softmax z for more."""
-    weights = float_array(w, "w")
-    if weights.ndim == 2 and weights.shape[1] > 1:
-        from logitnet.viz.classes import class_push  # it draws on this module
-
-        return class_push(image, weights, b, classes, target)
-    classes = _check_classes(classes)
-    if target is not None and target not in classes:
-        raise ValueError(f"target must be one of the classes {classes}; got {target!r}")
-    b = check_b(b)
-    heat = contributions(image, weights)
-    z = float(heat.sum() + b)
-    probability = float(sigmoid(np.asarray(z)))
-    # The course's rule: sigma(z) > 0.5 is class 1.
-    predicted = classes[1] if probability > 0.5 else classes[0]
-    zero, one = _literal(classes[0]), _literal(classes[1])
-    return Push(
-        heat,
-        weights,
-        # A Greek sigma in the title: it is read by people, as the lecture writes it.
-        f"contribution of each pixel,\nsum(w·x) + b = z = {z:.3f}\n"
-        f"predicted: {_literal(predicted)}, "
-        f"P({one}) = σ(z) = {probability:.3f}",  # noqa: RUF001
-        f"← {zero}   w·x   {one} →",
-        f"How to read it: red pixels pushed the decision towards {one}, blue "
-        f"ones towards {zero}, the stronger the colour the larger the push; all "
-        "pushes plus b add up to z.",
-    )
-
-
 # --- results on a test set ----------------------------------------------------
 
 
@@ -410,6 +367,7 @@ def gallery(
     *,
     probabilities: Sequence[float] | None = None,
     columns: int = 6,
+    arrows: bool = False,
 ) -> Figure:
     """Images in a grid, each titled with its true and predicted label.
 
@@ -425,6 +383,9 @@ def gallery(
         under the labels as "P(predicted) = 0.73".
     columns : int, default=6
         Images per row at most.
+    arrows : bool, default=False
+        Caption each tile "true → predicted (p)" on one line (the report
+        of k >= 3 classes) instead of on two or three.
 
     Returns
     -------
@@ -453,6 +414,8 @@ def gallery(
             f"\nP({_literal(name)}) = {value:.2f}"
             for name, value in zip(predicted_labels, p, strict=True)
         ]
+    if arrows and probabilities is not None:
+        shares = [f" ({value:.2f})" for value in p]
     if k == 0:
         fig = Figure(figsize=(6, 1.2), layout="constrained")
         ax = fig.add_subplot()
@@ -466,26 +429,29 @@ def gallery(
     for ax, image, true, predicted, share in zip(
         axes, images, true_labels, predicted_labels, shares, strict=False
     ):
-        _show(
-            ax,
-            image,
-            f"true: {_literal(true)}\npredicted: {_literal(predicted)}{share}",
+        caption = (
+            f"{_literal(true)} → {_literal(predicted)}{share}"
+            if arrows
+            else f"true: {_literal(true)}\npredicted: {_literal(predicted)}{share}"
         )
+        _show(ax, image, caption)
     for ax in axes[k:]:
         fig.delaxes(ax)  # the last row's empty slots
     return fig
 
 
 def confusion_matrix(cm: ArrayLike, classes: Sequence[str]) -> Figure:
-    """A 2 x 2 confusion matrix with counts and class names.
+    """A k x k confusion matrix with counts and class names.
 
     Parameters
     ----------
-    cm : array_like of shape (2, 2), int
+    cm : array_like of shape (k, k), int
         ``cm[i, j]`` is the number of examples of true class i predicted as
         class j (scikit-learn's layout).
-    classes : sequence of 2 str
-        Class names; label i is ``classes[i]``.
+    classes : sequence of k str
+        Class names; label i is ``classes[i]``. Two: drawn as ever; up to
+        20 stay readable (the figure grows with k, the names of the columns
+        turn, the counts get smaller).
 
     Returns
     -------
@@ -494,21 +460,34 @@ def confusion_matrix(cm: ArrayLike, classes: Sequence[str]) -> Figure:
     Raises
     ------
     ValueError
-        If ``cm`` is not a 2 x 2 array of non-negative integers, or
-        ``classes`` is not two names.
+        If ``cm`` is not a k x k array of non-negative integers, or
+        ``classes`` is not k >= 2 names.
     """
     from sklearn.metrics import ConfusionMatrixDisplay  # slow to import
 
     cm = np.asarray(cm)
-    if cm.shape != (2, 2) or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
+    if isinstance(classes, str) or len(classes) < 2:
+        _check_classes(classes)
+    k = len(classes)
+    if cm.shape != (k, k) or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
         raise ValueError(
-            f"cm must be a 2 x 2 array of counts (non-negative integers); "
+            f"cm must be a {k} x {k} array of counts (non-negative integers); "
             f"got {cm.dtype} of shape {cm.shape}"
         )
-    classes = _check_classes(classes)
-    ax = _axes(None, (4.2, 3.6))
+    classes = _check_classes(classes) if k == 2 else [str(c) for c in classes]
+    side = 0.5 * k
+    ax = _axes(
+        None, (4.2, 3.6) if k == 2 else (max(4.2, side + 2), max(3.6, side + 1.5))
+    )
     display = ConfusionMatrixDisplay(cm, display_labels=[_literal(c) for c in classes])
-    display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")
+    display.plot(
+        ax=ax,
+        cmap="Blues",
+        colorbar=False,
+        values_format="d",
+        xticks_rotation="horizontal" if k <= 4 else "vertical",
+        text_kw=None if k <= 8 else {"fontsize": "small" if k <= 14 else "x-small"},
+    )
     ax.set_title("Confusion matrix")
     return ax.figure
 

@@ -32,9 +32,16 @@ from numpy.typing import ArrayLike
 from logitnet import __version__
 from logitnet.app.evaluation import SPLITS, undefined_as_none, undefined_in_words
 from logitnet.app.modelfile import SavedModel
+from logitnet.app.prediction import classify
 from logitnet.files import atomic_path
 from logitnet.viz import curves, plots
-from logitnet.viz.classes import weight_templates
+from logitnet.viz.classes import (
+    MULTICLASS_MEANINGS,
+    class_table,
+    explanation_note,
+    weight_templates,
+    weights_note,
+)
 
 __all__ = ["model_card", "render_report", "write_report"]
 
@@ -107,6 +114,8 @@ def _metric_rows(
         else:
             number = f"{100 * value:.1f} %" if percent else f"{value:.4g}"
             shown = f'<td class="number">{_text(number)}</td>'
+        if len(classes) > 2:
+            meaning = MULTICLASS_MEANINGS.get(key, meaning)
         meaning = meaning.format(pos=classes[1], neg=classes[0])
         rows.append(
             f'<tr><th scope="row">{_text(name)}</th>{shown}'
@@ -254,6 +263,11 @@ def _explanation(model: SavedModel, misclassified_images: ArrayLike) -> str:
                 "the first misclassified picture with each pixel's contribution "
                 "laid over it",
             )
+        if len(classes) > 2:
+            predicted = classes[
+                int(classify(model, explained[:1]).probabilities.argmax())
+            ]
+            return explanation_note(classes, predicted) + "\n" + explanation
         explanation = (
             '<p class="note">Why the model got the first misclassified picture '
             f"wrong. Red pixels pushed towards {_text(classes[1])}, blue ones "
@@ -425,6 +439,7 @@ def render_report(
             misclassified_true,
             misclassified_predicted,
             probabilities=misclassified_probability,
+            arrows=len(classes) > 2,
         )
     gallery_png = _figure(
         gallery,
@@ -433,8 +448,9 @@ def render_report(
     )
     with _about("model"):
         weights_png = _figure(
-            plots.weights_picture(model.w, model.image_shape),
-            "the learned weights drawn as a picture",
+            weight_templates(model.w, model.image_shape, classes),
+            "the learned weights drawn as a picture"
+            + ("" if len(classes) == 2 else ", one per class"),
         )
     explanation = _explanation(model, misclassified_images)
     curve = _curve(training)
@@ -449,6 +465,8 @@ def render_report(
         metrics_html = _metric_rows(metrics, classes, split)
     else:
         metrics_html = '<p class="note">No metrics were given.</p>'
+    if len(classes) > 2:
+        metrics_html += "\n<h3>Each class</h3>\n" + class_table(confusion, classes)
 
     k = len(misclassified_true)
     return f"""<!DOCTYPE html>
@@ -462,8 +480,7 @@ def render_report(
 </head>
 <body>
 <h1>logitnet report</h1>
-<p class="note">A logistic-regression neuron that tells {_text(classes[1])}
-from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
+<p class="note">{_tells(classes)[:-1]}; metrics measured on {_text(data_source)}.</p>
 {_provenance(model, model_path, created)}
 
 <h2>Settings</h2>
@@ -487,10 +504,7 @@ from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
 {confusion_png}
 
 <h2>Weights</h2>
-<p class="note">Each weight is one colour channel of one pixel. Grey is 0;
-a channel brighter than grey is a positive weight (light there pushes towards
-{_text(classes[1])}), a darker one a negative weight (towards
-{_text(classes[0])}).</p>
+{weights_note(classes)}
 {weights_png}
 
 <h2>Misclassified images ({k})</h2>
