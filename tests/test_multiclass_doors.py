@@ -276,3 +276,29 @@ def test_the_page_shows_the_top_classes_as_bars(browser, three, served):
     assert row.find_element("css selector", ".label").text == names[0]
     shares = row.find_element("css selector", ".shares").text
     assert shares.startswith(f"{names[0]} {percents[0]}, ")
+
+
+def test_evaluate_gallery_captions_true_arrow_predicted(three, tmp_path):
+    out = tmp_path / "wrong.png"
+    done = _ok(run("evaluate", "--model", str(three["model"]), "--data",
+                   str(three["data"]), "--gallery", str(out)))  # fmt: skip
+    with Image.open(out) as picture:
+        assert picture.size[0] > 600
+    assert "misclassified pictures drawn in" in done.stderr
+
+
+def test_a_class_s_explanation_names_its_weights():
+    from logitnet.viz import plots
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    w, b = rng.normal(size=(60, 3)), np.zeros(3)
+    figure = plots.explanation(image, w, b, classes=["a", "b", "c"],
+                               image_shape=(4, 5, 3), target="b")  # fmt: skip
+    titles = [ax.get_title() for ax in figure.axes]
+    assert "weights of b (grey = 0)" in titles
+    heat = figure.axes[1].images[1].get_array()
+    np.testing.assert_allclose(heat, plots.contributions(image, w[:, 1]))
+    with pytest.raises(ValueError, match="target must be one of the classes"):
+        plots.explanation(image, w, b, classes=["a", "b", "c"],
+                          image_shape=(4, 5, 3), target="d")  # fmt: skip

@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             wrong_images,
             *misclassified_names(model, result),
             probabilities=wrong_probability(result),
+            arrows=len(model.classes) > 2,
         )
         plots.save_png(figure, args.gallery)
         feedback.note(f"{wrong.size} misclassified pictures drawn in {args.gallery}")

@@ -32,6 +32,7 @@ class Push(NamedTuple):
     title: str
     bar_label: str
     how_to_read: str
+    weights_title: str = "weights (grey = 0)"
 
 
 def push_of(image, w, b, classes, target) -> Push:
@@ -146,6 +147,7 @@ def class_push(image, w, b, classes, target) -> Push:
         f"How to read it: red pixels pushed the decision towards {name}, blue "
         "ones away from it, the stronger the colour the larger the push; all "
         f"pushes plus b add up to {name}'s z.",
+        f"weights of {name} (grey = 0)",
     )
 
 

@@ -350,6 +350,7 @@ def explanation(
     )
     colorbar.set_label(push.bar_label, fontsize=text_size)
     weights_picture(push.weights, shape, ax=weights_ax)
+    weights_ax.set_title(push.weights_title, fontsize="small")
     how_to_read = push.how_to_read
     if tall:
         how_to_read = textwrap.fill(how_to_read, 46)
