@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from logitnet.cli._common import (
     Feedback,
     add_data,
@@ -107,10 +109,10 @@ def wrong_probability(result) -> list[float]:
     """The probability the model gave its (wrong) answer, per misclassified
     picture."""
     p = result.probability[result.misclassified]
-    return [
-        float(q if label else 1 - q)
-        for q, label in zip(p, result.predicted[result.misclassified], strict=True)
-    ]
+    chosen = result.predicted[result.misclassified]
+    if p.ndim == 2:  # k classes: each class's probability
+        return [float(q) for q in p[np.arange(chosen.size), chosen]]
+    return [float(q if label else 1 - q) for q, label in zip(p, chosen, strict=True)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             wrong_images,
             *misclassified_names(model, result),
             probabilities=wrong_probability(result),
+            arrows=len(model.classes) > 2,
         )
         plots.save_png(figure, args.gallery)
         feedback.note(f"{wrong.size} misclassified pictures drawn in {args.gallery}")
@@ -141,15 +144,82 @@ def run(args: argparse.Namespace) -> int:
                         "index": int(i),
                         "true": model.classes[result.labels[i]],
                         "predicted": model.classes[result.predicted[i]],
-                        "probability": float(result.probability[i]),
+                        "probability": p,
                     }
-                    for i in wrong
+                    for i, p in zip(wrong, _json_probability(result), strict=True)
                 ],
+                **_about_classes(model.classes, result),
             }
         )
         return 0
     _print_table(model.classes, source, result)
     return 0
+
+
+def _json_probability(result) -> list[float]:
+    """``--json``'s ``probability`` of each misclassified picture: class
+    1's for two classes (as ever), the predicted class's for more."""
+    if result.probability.ndim == 2:
+        return wrong_probability(result)
+    return [float(result.probability[i]) for i in result.misclassified]
+
+
+def _about_classes(classes: list[str], result) -> dict:
+    """``--json``'s part on the classes: two, which one precision, recall
+    and F1 are about; more, each class's metrics, the macro and weighted
+    averages and the confusion matrix as row shares."""
+    from logitnet.app.perclass import class_report
+
+    if len(classes) == 2:
+        return {"positive_class": classes[1]}
+    report = class_report(result.confusion, classes)
+    return {
+        "per_class": report["per_class"],
+        "averages": {"macro": report["macro"], "weighted": report["weighted"]},
+        "confusion_shares": report["shares"],
+    }
+
+
+def _print_classes(classes: list[str], result) -> None:
+    """k classes as text: each class's precision, recall, F1 and support,
+    the macro and weighted averages, and the confusion matrix's row shares."""
+    from logitnet.app.perclass import class_report
+
+    report = class_report(result.confusion, classes)
+    width = max(len(c) for c in [*classes, "weighted avg"])
+
+    def cells(row):
+        return "".join(
+            f"  {'-' if row[m] is None else f'{row[m]:.4f}':>9}"
+            for m in ("precision", "recall", "f1")
+        )
+
+    print(
+        "per class" + " " * (width - 9) + "  precision     recall         f1  pictures"
+    )
+    for name, row in report["per_class"].items():
+        print(f"{name:>{width}}{cells(row)}  {row['support']:>8}")
+    for kind in ("macro", "weighted"):
+        print(f"{kind + ' avg':>{width}}{cells(report[kind])}")
+    print("confusion matrix as shares of each true class (rows sum to 1)")
+    cell = max(5, *(len(c) for c in classes))
+    print(" " * width + "".join(f"  {c:>{cell}}" for c in classes))
+    for name, shares in zip(classes, report["shares"], strict=True):
+        text = ["-"] * len(classes) if shares is None else [f"{v:.3f}" for v in shares]
+        print(f"{name:>{width}}" + "".join(f"  {t:>{cell}}" for t in text))
+
+
+def _what_precision_is_about(classes: list[str]) -> str:
+    """The line that says which class precision, recall and F1 are about."""
+    if len(classes) == 2:
+        return (
+            f"precision, recall and f1 are of {classes[1]} (the positive class, "
+            "label 1)"
+        )
+    return (
+        "precision, recall and f1 are macro averages over the classes; roc_auc "
+        "one class against the rest"
+    )
 
 
 def _print_table(classes: list[str], source: dict, result) -> None:
@@ -158,6 +228,7 @@ def _print_table(classes: list[str], source: dict, result) -> None:
 
     classes = [shown(c) for c in classes]  # names from a file: safe to print
     print(f"{source['split']} pictures: {source['n_images']} ({source['kind']})")
+    print(_what_precision_is_about(classes))
     for name, value in result.metrics.items():
         if value is None:
             text = undefined_in_words(name, classes, source["split"])
@@ -169,3 +240,5 @@ def _print_table(classes: list[str], source: dict, result) -> None:
     print(" " * width + "".join(f"  {c:>{width}}" for c in classes))
     for name, row in zip(classes, result.confusion, strict=True):
         print(f"{name:>{width}}" + "".join(f"  {n:>{width}}" for n in row))
+    if len(classes) > 2:
+        _print_classes(classes, result)

@@ -45,6 +45,13 @@ def add_parser(commands) -> None:
         help="the picture to write (default: <picture's name>.why.png in the "
         "current directory, numbered rather than replacing a file)",
     )
+    parser.add_argument(
+        "--class",
+        dest="target",
+        metavar="NAME",
+        help="the class whose map is drawn, for a model of k >= 3 classes "
+        "(default: the predicted one); with two, the map shows both",
+    )
     add_feedback(
         parser,
         json_help="print a JSON object: path, label, probabilities, decision value",
@@ -73,11 +80,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         image = read_image(args.image, model.image_shape)
     answer = classify(model, image[None])
-    z = float(answer.decision_values[0])
     first = answer.answer(0)
     label, probabilities = first["label"], first["probabilities"]
+    target = _target(args.target, model.classes, label)
+    z = _decision_value(answer, model.classes, target)
     figure = plots.explanation(
-        image, model.w, model.b, classes=model.classes, image_shape=model.image_shape
+        image,
+        model.w,
+        model.b,
+        classes=model.classes,
+        image_shape=model.image_shape,
+        target=target,
     )
     plots.save_png(figure, args.out)
     if args.json:
@@ -87,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 "label": label,
                 "probabilities": probabilities,
                 "decision_value": z,
+                "class": target,
                 "out": args.out,
             }
         )
@@ -117,3 +131,20 @@ def _default_out(args: argparse.Namespace, feedback: Feedback) -> None:
             stem = f"{Path(args.data).stem}.{args.split}-{args.index}"
         args.out = str(new_path(stem, ".why.png"))
         feedback.note(f"no --out given: drawing in {args.out}")
+
+
+def _target(name: str | None, classes: list[str], label: str) -> str:
+    """The class ``--class`` names (checked), or the predicted one."""
+    if name is None:
+        return label
+    if name not in classes:
+        known = ", ".join(shown(c) for c in classes)
+        raise UsageError(f"--class {shown(name)} is not a class of the model ({known})")
+    return name
+
+
+def _decision_value(answer, classes: list[str], target: str) -> float:
+    """z: two classes, w.x + b (``classes[1]``'s log-odds); more, the
+    target class's."""
+    z = answer.decision_values[0]
+    return float(z) if z.ndim == 0 else float(z[classes.index(target)])

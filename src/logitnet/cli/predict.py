@@ -13,9 +13,11 @@ from logitnet.cli._common import (
     add_data_file,
     add_feedback,
     add_model,
+    int_at_least,
     json_text,
     model_path,
     one_line,
+    top_classes,
 )
 from logitnet.files import shown
 
@@ -45,6 +47,15 @@ def add_parser(commands) -> None:
         choices=("test", "train"),
         default="test",
         help="with --data: which of the file's sets to classify (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--top",
+        type=int_at_least(1),
+        default=None,
+        metavar="K",
+        help="show the K most probable classes of each picture, the most "
+        "probable first (default: 3, or all of them when there are fewer; "
+        "two classes in the model's order); --json gives every class",
     )
     add_feedback(
         parser,
@@ -89,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             if total == failed:  # the first answer: how far to trust them, once
                 feedback.note(f"{path}: {recorded_accuracy_in_words(model)}")
-            shares = format_probabilities(entry["probabilities"])
+            shares = format_probabilities(top_classes(entry["probabilities"], args.top))
             print(f"{shown(entry['path'])}: {shown(entry['label'])} ({shares})")
         total += 1
         failed += "error" in entry

@@ -60,7 +60,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from logitnet.app.prediction import without_name
+from logitnet.app.prediction import Predictions, without_name
 from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.files import shown
 from logitnet.server import schemas
@@ -128,9 +128,18 @@ def explain_upload(
     return {
         "path": name,
         **answer.answer(0),
-        "decision_value": float(answer.decision_values[0]),
+        "decision_value": _decision_value(answer, model),
         "png": base64.b64encode(plots.png_bytes(figure)).decode("ascii"),
     }
+
+
+def _decision_value(answer: Predictions, model: SavedModel) -> float:
+    """The picture's z: two classes, w·x + b (``classes[1]``'s log-odds);
+    k classes, the predicted class's z."""
+    z = answer.decision_values[0]
+    if np.ndim(z) == 0:
+        return float(z)
+    return float(z[model.classes.index(answer.labels[0])])
 
 
 def model_metadata(model: SavedModel) -> dict[str, Any]:
@@ -143,13 +152,21 @@ def model_metadata(model: SavedModel) -> dict[str, Any]:
         "classes": list(model.classes),
         "image_shape": list(model.image_shape),
         "n_weights": int(model.w.size),
-        "bias": float(model.b),
+        "bias": float(model.b) if np.ndim(model.b) == 0 else _jsonable(model.b),
         "accuracy_in_words": accuracy_in_words(model),
         "training": without_local_paths(_jsonable(model.training)),
         "metrics": without_local_paths(_jsonable(model.metrics)),
         "preprocessing": dict(model.preprocessing),
         "logitnet_version": model.logitnet_version,
     }
+
+
+def _which(model: SavedModel) -> str:
+    """ "cat from non-cat"; "cat, coffee or rocket" for k classes."""
+    classes = model.classes
+    if len(classes) == 2:
+        return f"{classes[1]} from {classes[0]}"
+    return f"{', '.join(classes[:-1])} or {classes[-1]}"
 
 
 def without_local_paths(value: Any, key: str = "") -> Any:
@@ -282,7 +299,7 @@ def create_app(
         title="logitnet",
         version=__version__,
         description="A logistic-regression neuron that tells "
-        f"{model.classes[1]} from {model.classes[0]} pictures.",
+        f"{_which(model)} pictures.",
         docs_url=None,
         redoc_url=None,
     )

@@ -6,7 +6,8 @@ requests to itself, nothing else, so the page works offline. A person
 picks, drops or pastes photos; each is sent to ``/api/explain`` and shown
 as a row, in the order given: the thumbnail, the label, the probabilities
 as the command line prints them (``cat 78.1 %, non-cat 21.9 %``), a bar
-and the explanation ``explain`` draws (one panel above the other on a
+(for k >= 3 classes, one per class of the three most probable) and the
+explanation ``explain`` draws (one panel above the other on a
 phone). Above the answers, how far to trust them: the model's recorded
 test accuracy and what it was trained on (:func:`accuracy_in_words`).
 The model card is :func:`logitnet.viz.report.model_card`.
@@ -49,6 +50,9 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2rem; }
 .row .message { color: #a51d2d; }
 .row .name { overflow-wrap: anywhere; }
 .row meter { width: 100%; max-width: 20rem; height: 1.2rem; }
+.row .bar { display: grid; grid-template-columns: minmax(0, 8rem) minmax(0, 20rem) auto;
+            gap: 0.5rem; align-items: center; }
+.row .bar .class { overflow-wrap: anywhere; }
 /* Blue, not green: a long bar is a confident model, not a right one. */
 .row meter::-webkit-meter-optimum-value { background: #1a5fb4; }
 .row meter::-moz-meter-bar { background: #1a5fb4; }
@@ -108,6 +112,27 @@ function shares(probabilities) {
   return line;
 }
 
+function meter(name, p) {
+  const bar = element("meter");
+  bar.min = 0; bar.max = 1; bar.value = p;
+  bar.setAttribute("aria-label", "P(" + name + ")");
+  return bar;
+}
+
+// Two classes: the predicted class's bar. More: a bar for each of the
+// TOP most probable classes, named, with its percentage.
+const TOP = 3;
+function bars(probabilities, label) {
+  const top = ranked(probabilities);
+  if (top.length <= 2) return [meter(label, probabilities[label])];
+  return top.slice(0, TOP).map(([name, p]) => {
+    const line = element("div", "bar");
+    line.append(element("span", "class", name), meter(name, p),
+                element("span", "percent", percent(p)));
+    return line;
+  });
+}
+
 // The layout of the explanation: one panel above the other on a phone.
 const narrow = window.matchMedia("(max-width: 40rem)");
 
@@ -151,10 +176,7 @@ async function explain(file) {
   }
   body.append(element("div", "label", answer.label),
               shares(answer.probabilities));
-  const bar = element("meter");
-  bar.min = 0; bar.max = 1; bar.value = answer.probabilities[answer.label];
-  bar.setAttribute("aria-label", "P(" + answer.label + ")");
-  body.append(bar);
+  body.append(...bars(answer.probabilities, answer.label));
   body.append(element("div", "note", "z = " + answer.decision_value.toFixed(3)));
   const details = element("details", "explanation");
   details.open = true;
@@ -203,6 +225,12 @@ def render_page(model: SavedModel, *, model_name: str, limits: Limits) -> str:
     from logitnet.viz.report import model_card
 
     classes = [html.escape(str(c)) for c in model.classes]
+    # "cat or non-cat?" as ever; "cat, coffee or rocket?" for k classes.
+    question = (
+        f"{classes[1]} or {classes[0]}?"
+        if len(classes) == 2
+        else f"{', '.join(classes[:-1])} or {classes[-1]}?"
+    )
     name = html.escape(model_name)
     trust = html.escape(f"{model_name} is {accuracy_in_words(model)}")
     return f"""<!DOCTYPE html>
@@ -210,13 +238,13 @@ def render_page(model: SavedModel, *, model_name: str, limits: Limits) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>logitnet: {classes[1]} or {classes[0]}?</title>
+<title>logitnet: {question}</title>
 <link rel="icon" href="data:,">
 <style>{STYLE}</style>
 </head>
 <body>
 <header>
-<h1>{classes[1]} or {classes[0]}?</h1>
+<h1>{question}</h1>
 <p class="note">Try your own photos on the model <strong>{name}</strong>.
 Nothing leaves this computer: the pictures go to this server only, and
 are not kept.</p>

@@ -87,7 +87,9 @@ class Explanation(Prediction):
     )
 
     decision_value: float = Field(
-        description="z = w·x + b; the second class's probability is sigmoid(z)."
+        description="z = w·x + b; two classes: the second class's probability "
+        "is sigmoid(z); more: the predicted class's z (its probability is the "
+        "softmax of every class's z)."
     )
     png: str = Field(
         description="The explanation `logitnet explain` draws (each pixel's "
@@ -107,7 +109,9 @@ class ModelInfo(BaseModel):
         examples=[[64, 64, 3]],
     )
     n_weights: int = Field(description="height * width * channels.")
-    bias: float = Field(description="b.")
+    bias: float | list[float] = Field(
+        description="b: one number for two classes, one per class for more."
+    )
     accuracy_in_words: str = Field(
         description="How good the model is, as its file records it.",
         examples=[

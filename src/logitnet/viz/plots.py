@@ -42,12 +42,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from logitnet.app.prediction import format_probabilities
 from logitnet.checks import (
-    check_b,
     check_image_shape,
     check_int,
     float_array,
 )
-from logitnet.core.loss import probabilities
 from logitnet.core.pixels import scale
 from logitnet.files import atomic_path
 
@@ -262,11 +260,12 @@ def contributions(image: ArrayLike, w: ArrayLike) -> NDArray[np.float64]:
 def explanation(
     image: ArrayLike,
     w: ArrayLike,
-    b: float,
+    b: float | ArrayLike,
     *,
     classes: Sequence[str],
     image_shape: Sequence[int],
     layout: str = "wide",
+    target: str | None = None,
 ) -> Figure:
     """Why the neuron decided as it did on one image.
 
@@ -274,19 +273,19 @@ def explanation(
     (:func:`contributions`) laid over the picture in grey (red pushes
     towards ``classes[1]``, blue towards ``classes[0]``, a diverging colour
     scale centred at 0 with its colour bar), titled with z, the predicted
-    class and both classes' probabilities, sigma(-z) and sigma(z), as
-    :func:`logitnet.app.prediction.format_probabilities` writes them; and
-    the weights (:func:`weights_picture`); above
-    them, one sentence on how to read the map.
+    class and sigma(z); and the weights (:func:`weights_picture`); above
+    them, one sentence on how to read the map. For k >= 3 classes the map
+    is one class's: w[:, c] * x, red towards class c, blue away from it,
+    titled with its z_c and softmax probability, beside its weights.
 
     Parameters
     ----------
     image : ndarray of shape ``image_shape``, uint8
         The model's input picture (already resized).
-    w : array_like of shape (n_x,) or (n_x, 1), float
-    b : float
-    classes : sequence of 2 str
-        Class names; label i is ``classes[i]``.
+    w : array_like of shape (n_x,) or (n_x, 1), or (n_x, k) for k >= 3 classes, float
+    b : float, or array_like of shape (k,)
+    classes : sequence of str
+        Class names (2, or k); label i is ``classes[i]``.
     image_shape : sequence of 3 int
         (height, width, channels) the model takes.
     layout : {"wide", "tall"}
@@ -295,6 +294,9 @@ def explanation(
         beneath the map and the text in lines that fit (4.2 inches wide,
         1.2 times larger text), so that a phone shows it near its drawn
         size and the words stay readable.
+    target : str, optional
+        k >= 3 classes: the class whose map is drawn (default: the
+        predicted one). Two classes: one of them; the map shows both.
 
     Returns
     -------
@@ -304,7 +306,8 @@ def explanation(
     ------
     ValueError
         If the image does not have ``image_shape``, ``w`` does not fit it,
-        ``b`` is not a finite number, or ``layout`` is neither.
+        ``b`` is not a finite number, ``layout`` is neither, or ``target``
+        is not one of ``classes``.
     """
     if layout not in ("wide", "tall"):
         raise ValueError(f'layout must be "wide" or "tall"; got {layout!r}')
@@ -315,21 +318,14 @@ def explanation(
         raise ValueError(
             f"image must have the model's shape {shape}; got shape {image.shape}"
         )
-    classes = _check_classes(classes)
-    b = check_b(b)
-    heat = contributions(image, w)
-    z = float(heat.sum() + b)
-    p_negative, p_positive = probabilities(np.array([z]))[0]
-    # The course's rule: sigma(z) > 0.5 is class 1.
-    predicted = classes[1] if p_positive > 0.5 else classes[0]
-    shares = format_probabilities(
-        {classes[0]: float(p_negative), classes[1]: float(p_positive)}
-    )
+    from logitnet.viz.classes import push_of  # it draws on this module
 
+    push = push_of(image, w, b, classes, target)
     text_size = "medium" if tall else "small"
     fig = Figure(figsize=(4.2, 12.5) if tall else (12, 5), layout="constrained")
     image_ax, heat_ax, weights_ax = fig.subplots(3, 1) if tall else fig.subplots(1, 3)
     _show(image_ax, image, "input picture")
+    heat = push.heat
     limit = float(np.max(np.abs(heat))) or 1.0
     # The map over the photo, faded to grey so that the colours are the
     # map's: where in the picture the push came from.
@@ -344,12 +340,8 @@ def explanation(
         interpolation="nearest",
     )
     heat_ax.set_axis_off()
-    # The answer as predict writes it: sigma(z) and sigma(-z) in percent.
     heat_ax.set_title(
-        f"contribution of each pixel,{chr(10) if tall else ' '}"
-        f"sum(w·x) + b = z = {z:.3f}\n"
-        f"predicted: {_literal(predicted)} ({_literal(shares)})",
-        fontsize=text_size,
+        push.title.replace("\n", chr(10) if tall else " ", 1), fontsize=text_size
     )
     colorbar = fig.colorbar(
         shown,
@@ -357,15 +349,10 @@ def explanation(
         shrink=0.8,
         orientation="horizontal" if tall else "vertical",
     )
-    colorbar.set_label(
-        f"← {_literal(classes[0])}   w·x   {_literal(classes[1])} →", fontsize=text_size
-    )
-    weights_picture(w, shape, ax=weights_ax)
-    how_to_read = (
-        f"How to read it: red pixels pushed the decision towards "
-        f"{_literal(classes[1])}, blue ones towards {_literal(classes[0])}, the "
-        "stronger the colour the larger the push; all pushes plus b add up to z."
-    )
+    colorbar.set_label(push.bar_label, fontsize=text_size)
+    weights_picture(push.weights, shape, ax=weights_ax)
+    weights_ax.set_title(push.weights_title, fontsize="small")
+    how_to_read = push.how_to_read
     if tall:
         how_to_read = textwrap.fill(how_to_read, 46)
     fig.suptitle(how_to_read, fontsize=text_size)
@@ -382,6 +369,7 @@ def gallery(
     *,
     probabilities: Sequence[float] | None = None,
     columns: int = 6,
+    arrows: bool = False,
 ) -> Figure:
     """Images in a grid, each titled with its true and predicted label.
 
@@ -398,6 +386,9 @@ def gallery(
         :func:`logitnet.app.prediction.format_probabilities`).
     columns : int, default=6
         Images per row at most.
+    arrows : bool, default=False
+        Caption each tile "true → predicted (p)" on one line (the report
+        of k >= 3 classes) instead of on two or three.
 
     Returns
     -------
@@ -426,6 +417,8 @@ def gallery(
             f"\n{_literal(format_probabilities({name: float(value)}))}"
             for name, value in zip(predicted_labels, p, strict=True)
         ]
+    if arrows and probabilities is not None:
+        shares = [f" ({value:.2f})" for value in p]
     if k == 0:
         fig = Figure(figsize=(6, 1.2), layout="constrained")
         ax = fig.add_subplot()
@@ -439,26 +432,29 @@ def gallery(
     for ax, image, true, predicted, share in zip(
         axes, images, true_labels, predicted_labels, shares, strict=False
     ):
-        _show(
-            ax,
-            image,
-            f"true: {_literal(true)}\npredicted: {_literal(predicted)}{share}",
+        caption = (
+            f"{_literal(true)} → {_literal(predicted)}{share}"
+            if arrows
+            else f"true: {_literal(true)}\npredicted: {_literal(predicted)}{share}"
         )
+        _show(ax, image, caption)
     for ax in axes[k:]:
         fig.delaxes(ax)  # the last row's empty slots
     return fig
 
 
 def confusion_matrix(cm: ArrayLike, classes: Sequence[str]) -> Figure:
-    """A 2 x 2 confusion matrix with counts and class names.
+    """A k x k confusion matrix with counts and class names.
 
     Parameters
     ----------
-    cm : array_like of shape (2, 2), int
+    cm : array_like of shape (k, k), int
         ``cm[i, j]`` is the number of examples of true class i predicted as
         class j (scikit-learn's layout).
-    classes : sequence of 2 str
-        Class names; label i is ``classes[i]``.
+    classes : sequence of k str
+        Class names; label i is ``classes[i]``. Two: drawn as ever; up to
+        20 stay readable (the figure grows with k, the names of the columns
+        turn, the counts get smaller).
 
     Returns
     -------
@@ -467,21 +463,34 @@ def confusion_matrix(cm: ArrayLike, classes: Sequence[str]) -> Figure:
     Raises
     ------
     ValueError
-        If ``cm`` is not a 2 x 2 array of non-negative integers, or
-        ``classes`` is not two names.
+        If ``cm`` is not a k x k array of non-negative integers, or
+        ``classes`` is not k >= 2 names.
     """
     from sklearn.metrics import ConfusionMatrixDisplay  # slow to import
 
     cm = np.asarray(cm)
-    if cm.shape != (2, 2) or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
+    if isinstance(classes, str) or len(classes) < 2:
+        _check_classes(classes)
+    k = len(classes)
+    if cm.shape != (k, k) or not np.issubdtype(cm.dtype, np.integer) or (cm < 0).any():
         raise ValueError(
-            f"cm must be a 2 x 2 array of counts (non-negative integers); "
+            f"cm must be a {k} x {k} array of counts (non-negative integers); "
             f"got {cm.dtype} of shape {cm.shape}"
         )
-    classes = _check_classes(classes)
-    ax = _axes(None, (4.2, 3.6))
+    classes = _check_classes(classes) if k == 2 else [str(c) for c in classes]
+    side = 0.5 * k
+    ax = _axes(
+        None, (4.2, 3.6) if k == 2 else (max(4.2, side + 2), max(3.6, side + 1.5))
+    )
     display = ConfusionMatrixDisplay(cm, display_labels=[_literal(c) for c in classes])
-    display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")
+    display.plot(
+        ax=ax,
+        cmap="Blues",
+        colorbar=False,
+        values_format="d",
+        xticks_rotation="horizontal" if k <= 4 else "vertical",
+        text_kw=None if k <= 8 else {"fontsize": "small" if k <= 14 else "x-small"},
+    )
     ax.set_title("Confusion matrix")
     return ax.figure
 

@@ -32,8 +32,16 @@ from numpy.typing import ArrayLike
 from logitnet import __version__
 from logitnet.app.evaluation import SPLITS, undefined_as_none, undefined_in_words
 from logitnet.app.modelfile import SavedModel
+from logitnet.app.prediction import classify
 from logitnet.files import atomic_path
-from logitnet.viz import curves, plots
+from logitnet.viz import curves, plots, words
+from logitnet.viz.classes import (
+    MULTICLASS_MEANINGS,
+    class_table,
+    explanation_note,
+    weight_templates,
+    weights_note,
+)
 
 __all__ = ["model_card", "render_report", "write_report"]
 
@@ -114,97 +122,14 @@ def _metric_rows(
         else:
             number = _percent(value) if percent else f"{value:.4g}"
             shown = f'<td class="number">{_text(number)}</td>'
+        if len(classes) > 2:
+            meaning = MULTICLASS_MEANINGS.get(key, meaning)
         meaning = meaning.format(pos=classes[1], neg=classes[0])
         rows.append(
             f'<tr><th scope="row">{_text(name)}</th>{shown}'
             f"<td>{_text(meaning)}</td></tr>"
         )
     return "<table>\n" + "\n".join(rows) + "\n</table>"
-
-
-def _settings_in_words(model: SavedModel) -> list[str]:
-    """How the model was trained, one phrase per line, in words."""
-    training = model.training
-    lines = [curves.solver_in_words(training)]
-    alpha = training.get("alpha")
-    if not alpha:
-        lines.append("no penalty on the weights")
-    data = training.get("data")
-    if isinstance(data, Mapping):
-        kind = data.get("kind", "data")
-        where = f" at {data['path']}" if data.get("path") else ""
-        split = ""
-        if data.get("test_fraction") is not None:
-            split = (
-                f", {float(data['test_fraction']):.0%} held out for testing "
-                f"(seed {data.get('seed')})"
-            )
-        lines.append(f"trained on {kind}{where}{split}")
-    counts = [
-        f"{int(training[key]):,} {what} pictures"
-        for key, what in (("n_train", "training"), ("n_test", "test"))
-        if training.get(key) is not None
-    ]
-    if counts:
-        lines.append(" and ".join(counts))
-    lines.append(
-        "classes: " + ", ".join(f"{i} = {c}" for i, c in enumerate(model.classes))
-    )
-    lines.append("input: " + " x ".join(str(n) for n in model.image_shape) + " pixels")
-    if training.get("final_cost") is not None:
-        lines.append(_final_cost(training))
-    return lines
-
-
-def _final_cost(training: Mapping) -> str:
-    """The final cost and the iteration where training ended, after the
-    last cost recorded every ``cost_every`` (the course prints 1,900's)."""
-    line = f"final cost {float(training['final_cost']):.6f}"
-    n_iter, every = training.get("n_iter"), int(training.get("cost_every") or 1)
-    if n_iter is not None:
-        line += f" at iteration {int(n_iter):,}, where training ended"
-    last = (len(training.get("costs") or []) - 1) * every
-    if n_iter is not None and 0 <= last < int(n_iter):
-        return line + (
-            f" (the learning curve's last point; the costs recorded every "
-            f"{every:,} iterations end at {last:,})"
-        )
-    return line + " (the learning curve's last point)"
-
-
-def _convergence(training: Mapping) -> str:
-    """What "converged" means for this model, and why it is or is not."""
-    solver = training.get("solver")
-    n_iter = training.get("n_iter")
-    tol = training.get("tol")
-    costs = training.get("costs") or []
-    if training.get("converged"):
-        return (
-            f"Converged: yes. Training stopped after {int(n_iter or 0):,} "
-            f"iterations because the largest component of the gradient fell "
-            f"below tol = {float(tol or 0):g}: the cost was at its minimum, as "
-            "closely as that tolerance asks."
-        )
-    if solver == "gd" and not tol:
-        falling = ""
-        if costs and training.get("final_cost") is not None:
-            falling = (
-                f" The cost was still falling (from {float(costs[0]):.4f} to "
-                f"{float(training['final_cost']):.4f}): more iterations would "
-                "fit the training pictures more closely, which is not the same "
-                "as doing better on new ones."
-            )
-        return (
-            f"Converged: no. Gradient descent ran the fixed {int(n_iter or 0):,} "
-            "iterations it was given, as in the course; it has no stopping test "
-            "(tol = 0), so it never reports convergence." + falling
-        )
-    return (
-        f"Converged: no. Training reached its limit of {int(n_iter or 0):,} "
-        f"iterations before the largest component of the gradient fell below "
-        f"tol = {float(tol or 0):g}: the weights are near, not at, the minimum "
-        "of the cost. More iterations (--iterations) would get closer."
-    )
 
 
 def _figure(fig, alt: str) -> str:
@@ -274,6 +199,11 @@ def _explanation(model: SavedModel, misclassified_images: ArrayLike) -> str:
                 "the first misclassified picture with each pixel's contribution "
                 "laid over it",
             )
+        if len(classes) > 2:
+            predicted = classes[
+                int(classify(model, explained[:1]).probabilities.argmax())
+            ]
+            return explanation_note(classes, predicted) + "\n" + explanation
         explanation = (
             '<p class="note">Why the model got the first misclassified picture '
             f"wrong. Red pixels pushed towards {_text(classes[1])}, blue ones "
@@ -298,6 +228,17 @@ def _curve(training: Mapping) -> str:
     return curve
 
 
+def _tells(classes: Sequence[str]) -> str:
+    """What the model tells apart, escaped: its classes by name."""
+    if len(classes) == 2:
+        return (
+            f"A logistic-regression neuron that tells {_text(classes[1])}\n"
+            f"from {_text(classes[0])}."
+        )
+    names = ", ".join(_text(c) for c in classes)
+    return f"A softmax regression of {len(classes)} classes: {names}."
+
+
 def model_card(model: SavedModel) -> str:
     """What the report says about the model itself, as an HTML fragment.
 
@@ -319,11 +260,12 @@ def model_card(model: SavedModel) -> str:
     classes = list(model.classes)
     with _about("model"):
         weights_png = _figure(
-            plots.weights_picture(model.w, model.image_shape),
-            "the learned weights drawn as a picture",
+            weight_templates(model.w, model.image_shape, model.classes),
+            "the learned weights drawn as a picture"
+            + ("" if len(model.classes) == 2 else ", one per class"),
         )
     settings = "\n".join(
-        f"<li>{_text(line)}</li>" for line in _settings_in_words(model)
+        f"<li>{_text(line)}</li>" for line in words.settings_in_words(model)
     )
     recorded = [
         (
@@ -340,12 +282,11 @@ def model_card(model: SavedModel) -> str:
     )
     return f"""<section class="card" aria-labelledby="card-title">
 <h2 id="card-title">The model</h2>
-<p class="note">A logistic-regression neuron that tells {_text(classes[1])}
-from {_text(classes[0])}.</p>
+<p class="note">{_tells(classes)}</p>
 <ul>
 {settings}
 </ul>
-<p>{_text(_convergence(model.training))}</p>
+<p>{_text(words.convergence(model.training))}</p>
 <h3>Metrics recorded when it was trained</h3>
 {metrics_html}
 <h3>Learning curve</h3>
@@ -434,6 +375,7 @@ def render_report(
             misclassified_true,
             misclassified_predicted,
             probabilities=misclassified_probability,
+            arrows=len(classes) > 2,
         )
     gallery_png = _figure(
         gallery,
@@ -442,14 +384,15 @@ def render_report(
     )
     with _about("model"):
         weights_png = _figure(
-            plots.weights_picture(model.w, model.image_shape),
-            "the learned weights drawn as a picture",
+            weight_templates(model.w, model.image_shape, classes),
+            "the learned weights drawn as a picture"
+            + ("" if len(classes) == 2 else ", one per class"),
         )
     explanation = _explanation(model, misclassified_images)
     curve = _curve(training)
 
     settings = "\n".join(
-        f"<li>{_text(line)}</li>" for line in _settings_in_words(model)
+        f"<li>{_text(line)}</li>" for line in words.settings_in_words(model)
     )
     preprocessing = _table(
         [(name, str(step)) for name, step in model.preprocessing.items()]
@@ -458,6 +401,8 @@ def render_report(
         metrics_html = _metric_rows(metrics, classes, split)
     else:
         metrics_html = '<p class="note">No metrics were given.</p>'
+    if len(classes) > 2:
+        metrics_html += "\n<h3>Each class</h3>\n" + class_table(confusion, classes)
 
     k = len(misclassified_true)
     return f"""<!DOCTYPE html>
@@ -471,15 +416,14 @@ def render_report(
 </head>
 <body>
 <h1>logitnet report</h1>
-<p class="note">A logistic-regression neuron that tells {_text(classes[1])}
-from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
+<p class="note">{_tells(classes)[:-1]}; metrics measured on {_text(data_source)}.</p>
 {_provenance(model, model_path, created)}
 
 <h2>Settings</h2>
 <ul>
 {settings}
 </ul>
-<p>{_text(_convergence(training))}</p>
+<p>{_text(words.convergence(training))}</p>
 <details><summary>How a picture becomes the model's input</summary>
 {preprocessing}
 </details>
@@ -496,10 +440,7 @@ from {_text(classes[0])}; metrics measured on {_text(data_source)}.</p>
 {confusion_png}
 
 <h2>Weights</h2>
-<p class="note">Each weight is one colour channel of one pixel. Grey is 0;
-a channel brighter than grey is a positive weight (light there pushes towards
-{_text(classes[1])}), a darker one a negative weight (towards
-{_text(classes[0])}).</p>
+{weights_note(classes)}
 {weights_png}
 
 <h2>Misclassified pictures ({k})</h2>
