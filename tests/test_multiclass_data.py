@@ -129,6 +129,14 @@ def test_train_images_on_three_class_folders(three):
     assert meta["format_version"] == 4
 
 
+def test_train_images_says_which_folder_is_which_label(three, tmp_path):
+    result = _ok(run("train", "--images", str(three["folder"]), "--iterations", "5",
+                     "--out", str(tmp_path / "m.npz")))  # fmt: skip
+    names = ", ".join(f"{i} = {name}" for i, name in enumerate(THREE))
+    assert f"test pictures; labels {names}" in result.stderr
+    assert result.stdout.splitlines()[-1].startswith("test accuracy: ")
+
+
 def test_the_images_model_predicts_every_class(three):
     answer = _predicted(three["model"], three["folder"] / "rocket" / "03.png")
     assert list(answer["probabilities"]) == THREE

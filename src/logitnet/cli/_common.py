@@ -471,3 +471,21 @@ def top_classes(probabilities: dict[str, float], top: int | None) -> dict[str, f
         return probabilities
     ranked = sorted(probabilities.items(), key=lambda item: -item[1])
     return dict(ranked[: DEFAULT_TOP if top is None else top])
+
+
+#: Class names a line shows at most; the JSON summary has them all.
+_SHOWN_CLASSES = 10
+
+
+def labels_in_words(classes: list[str]) -> str:
+    """ "label 0 = a, 1 = b", the first :data:`_SHOWN_CLASSES` of k > 2
+    classes as "labels 0 = a, 1 = b, 2 = c"."""
+    from logitnet.files import shown
+
+    pairs = ", ".join(
+        f"{i} = {shown(name)}" for i, name in enumerate(classes[:_SHOWN_CLASSES])
+    )
+    if len(classes) == 2:
+        return f"label {pairs}"
+    more = f", ... ({len(classes)} classes)" if len(classes) > _SHOWN_CLASSES else ""
+    return f"labels {pairs}{more}"

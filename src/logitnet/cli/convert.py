@@ -9,6 +9,7 @@ from logitnet.cli._common import (
     add_feedback,
     add_test_fraction,
     check_outputs,
+    labels_in_words,
     print_json,
 )
 from logitnet.files import shown
@@ -68,22 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{shown(args.out)}: {summary['n_train']} training and "
             f"{summary['n_test']} test "
-            f"pictures of {images.shape[1]}x{images.shape[2]}; {_labels(classes)}"
+            f"pictures of {images.shape[1]}x{images.shape[2]}; "
+            f"{labels_in_words(classes)}"
         )
     return 0
-
-
-#: Class names a line shows at most; the JSON summary has them all.
-_SHOWN_CLASSES = 10
-
-
-def _labels(classes: list[str]) -> str:
-    """ "label 0 = a, 1 = b", the first :data:`_SHOWN_CLASSES` of k > 2
-    classes as "labels 0 = a, 1 = b, 2 = c"."""
-    pairs = ", ".join(
-        f"{i} = {shown(name)}" for i, name in enumerate(classes[:_SHOWN_CLASSES])
-    )
-    if len(classes) == 2:
-        return f"label {pairs}"
-    more = f", ... ({len(classes)} classes)" if len(classes) > _SHOWN_CLASSES else ""
-    return f"labels {pairs}{more}"

@@ -14,6 +14,7 @@ from logitnet.cli._common import (
     fit,
     int_at_least,
     json_text,
+    labels_in_words,
     learning_rate,
     load_data,
     non_negative,
@@ -175,8 +176,7 @@ def _say_labels(folder: str, model, feedback: Feedback) -> None:
     holds, as ``convert`` says it (on stderr: stdout is the report)."""
     from logitnet.files import shown
 
-    first, second = (shown(name) for name in model.classes)
     feedback.note(
         f"{shown(folder)}: {model.training['n_train']} training and "
-        f"{model.training['n_test']} test pictures; label 0 = {first}, 1 = {second}"
+        f"{model.training['n_test']} test pictures; {labels_in_words(model.classes)}"
     )
