@@ -498,7 +498,7 @@ def test_the_largest_model_fits_the_same_cap(good):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.endswith("photo.png: non-cat (non-cat 0.5, cat 0.5)\n")
+    assert result.stdout.endswith("photo.png: non-cat (non-cat 50.0 %, cat 50.0 %)\n")
 
 
 # -- what is still read, and what save refuses ------------------------------------
