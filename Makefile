@@ -73,7 +73,8 @@ BENCH_SAMPLES ?= 2500000
 
 ## bench: speed benchmarks, side by side; writes benchmarks/RESULTS_STARTUP.md,
 ## benchmarks/RESULTS_SERVE.md, benchmarks/RESULTS.md, benchmarks/RESULTS_ONE_ANSWER.md
-## (a 2.5 GB file in BENCH_WORKDIR, deleted after) and benchmarks/RESULTS_DASK.md
+## (a 2.5 GB file in BENCH_WORKDIR, deleted after), benchmarks/RESULTS_MULTICLASS.md and
+## benchmarks/RESULTS_DASK.md
 ## (the last writes a file larger than memory: about an hour; BENCH_SAMPLES=20000
 ## for a quick run)
 bench: $(TEST_STAMP)
@@ -83,6 +84,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_one_answer.py --workdir $(BENCH_WORKDIR)
+	$(BIN)/python benchmarks/bench_multiclass.py --workdir $(BENCH_WORKDIR)
 	$(BIN)/python -m pip install --quiet "dask-ml==2025.1.0"
 	$(BIN)/python benchmarks/bench_dask.py --n-samples $(BENCH_SAMPLES) \
 		--workdir $(BENCH_WORKDIR)
