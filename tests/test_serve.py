@@ -610,11 +610,11 @@ def test_a_signal_lets_the_request_in_flight_finish(
         (
             {"train_accuracy": 98.0},
             {"n_train": 100, "n_test": 0},
-            "not tested: its file records no test accuracy (right on 98 % of the "
-            "pictures it was trained on, which says little of new ones); trained "
-            "on 100 4{x}4 pictures",
+            "no test accuracy recorded (logitnet evaluate measures one); right on "
+            "98 % of the pictures it was trained on, which says little of new "
+            "ones; trained on 100 4{x}4 pictures",
         ),
-        ({}, {}, "not tested: its file records no test accuracy; it takes 4{x}4 pictures"),
+        ({}, {}, "no test accuracy recorded (logitnet evaluate measures one); it takes 4{x}4 pictures"),
     ],
     ids=["course", "images", "never-100", "train-only", "nothing"],
 )  # fmt: skip

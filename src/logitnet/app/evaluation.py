@@ -212,14 +212,15 @@ def undefined_as_none(metrics: Any) -> Any:
 
 
 def recorded_accuracy_in_words(model: SavedModel) -> str:
-    """How good the model was on its test pictures when it was trained, as
-    ``predict`` says it beside its answers: "right on 70 % of its 50 test
-    pictures".
+    """How good the model was on its test pictures when it was trained, in
+    one phrase, as ``predict`` says it beside its answers and ``serve``'s
+    page above them: "right on 70 % of its 50 test pictures".
 
-    From the model file's own record (``metrics["test"]["accuracy"]`` and
-    ``training["n_test"]``); "no test accuracy recorded" where it holds none
-    (a model trained without a test set, or fitted in Python and saved),
-    so that nothing is claimed that was not measured.
+    From the model file's own record (``metrics["test_accuracy"]`` in
+    percent, or ``metrics["test"]["accuracy"]``, and ``training["n_test"]``);
+    "no test accuracy recorded" where it holds none (a model trained without
+    a test set, or fitted in Python and saved), with its training accuracy
+    if it has one, so that nothing is claimed that was not measured.
 
     Parameters
     ----------
@@ -229,13 +230,37 @@ def recorded_accuracy_in_words(model: SavedModel) -> str:
     -------
     str
     """
-    test = model.metrics.get("test") if isinstance(model.metrics, dict) else None
-    accuracy = test.get("accuracy") if isinstance(test, dict) else None
-    n_test = model.training.get("n_test") if isinstance(model.training, dict) else None
-    if not _number(accuracy) or not _number(n_test) or n_test < 1:
-        return "no test accuracy recorded (logitnet evaluate measures one)"
-    percent = f"{100 * accuracy:.1f}".removesuffix(".0")
-    return f"right on {percent} % of its {int(n_test):,} test pictures"
+    metrics = model.metrics if isinstance(model.metrics, dict) else {}
+    training = model.training if isinstance(model.training, dict) else {}
+    test, n_test = metrics.get("test_accuracy"), training.get("n_test")
+    split = metrics.get("test")
+    if not _number(test) and isinstance(split, dict) and _number(split.get("accuracy")):
+        test = 100 * split["accuracy"]
+    if _number(test):
+        counted = _number(n_test) and n_test >= 1
+        of = (
+            f"of its {int(n_test):,} test pictures"
+            if counted
+            else "of its test pictures"
+        )
+        return f"right on {_recorded_percent(test)} {of}"
+    said = "no test accuracy recorded (logitnet evaluate measures one)"
+    train = metrics.get("train_accuracy")
+    if _number(train):
+        said += (
+            f"; right on {_recorded_percent(train)} of the pictures it was "
+            "trained on, which says little of new ones"
+        )
+    return said
+
+
+def _recorded_percent(value: float) -> str:
+    """A recorded accuracy in percent: "70 %", "64.7 %"; never "100 %"
+    unless every picture was right."""
+    text = f"{float(value):.1f}".removesuffix(".0")
+    if text == "100" and value < 100:
+        text = "99.9"
+    return f"{text} %"
 
 
 def _number(value: Any) -> bool:

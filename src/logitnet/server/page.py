@@ -270,40 +270,17 @@ are not kept.</p>
 
 def accuracy_in_words(model: SavedModel) -> str:
     """How good ``model`` is, as its file records it, in one phrase: "right
-    on 70 % of its 50 test pictures; trained on 209 64×64 pictures".
-
-    The test accuracy is the one recorded when the model was trained
-    (``metrics["test_accuracy"]``, with ``training["n_test"]``); a model
-    that records none says so, with its training accuracy if it has one
-    (which says little of new pictures).
+    on 70 % of its 50 test pictures; trained on 209 64×64 pictures"
+    (:func:`logitnet.app.evaluation.recorded_accuracy_in_words`, then what
+    it was trained on).
     """  # noqa: RUF002 (the multiplication sign: it is read by people)
-    metrics, training = model.metrics or {}, model.training or {}
+    from logitnet.app.evaluation import recorded_accuracy_in_words
+
+    said = recorded_accuracy_in_words(model)
     height, width = model.image_shape[:2]
-    n_train, n_test = training.get("n_train"), training.get("n_test")
-    test = metrics.get("test_accuracy")
-    if test is not None and n_test:
-        said = f"right on {_percent(test)} of its {int(n_test):,} test pictures"
-    elif test is not None:
-        said = f"right on {_percent(test)} of its test pictures"
-    else:
-        said = "not tested: its file records no test accuracy"
-        train = metrics.get("train_accuracy")
-        if train is not None:
-            said += (
-                f" (right on {_percent(train)} of the pictures it was trained "
-                "on, which says little of new ones)"
-            )
+    n_train = (model.training or {}).get("n_train")
     # The multiplication sign: it is read by people.
     pictures = f"{height}×{width} pictures"  # noqa: RUF001
     if n_train:
         return f"{said}; trained on {int(n_train):,} {pictures}"
     return f"{said}; it takes {pictures}"
-
-
-def _percent(value: float) -> str:
-    """A recorded accuracy in percent: "70 %", "64.7 %"; never "100 %"
-    unless every picture was right."""
-    text = f"{float(value):.1f}".removesuffix(".0")
-    if text == "100" and value < 100:
-        text = "99.9"
-    return f"{text} %"
