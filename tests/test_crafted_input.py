@@ -498,9 +498,28 @@ def test_a_tree_1500_levels_deep_is_walked(pictures, tmp_path):
             f.write(pictures["photo"].read_bytes())
     finally:
         os.close(level)
-    result = run("predict", "--model", str(pictures["model"]), str(folder))
+    try:
+        result = run("predict", "--model", str(pictures["model"]), str(folder))
+    finally:
+        _remove_deep(folder, 1500)
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.startswith(f"{folder}/d/d/d/") and "/x.jpg: " in result.stdout
+
+
+def _remove_deep(folder: Path, depth: int) -> None:
+    """Remove the tree of ``depth`` nested "d" folders (and the picture at
+    the bottom) from the bottom up: shutil.rmtree, and so pytest's own clean-
+    up of old temporary folders, would recurse past Python's limit on it."""
+    levels = [os.open(folder, os.O_RDONLY)]
+    try:
+        for _ in range(depth):
+            levels.append(os.open("d", os.O_RDONLY, dir_fd=levels[-1]))
+        os.unlink("x.jpg", dir_fd=levels[-1])
+        for parent in reversed(levels[:-1]):
+            os.rmdir("d", dir_fd=parent)
+    finally:
+        for fd in levels:
+            os.close(fd)
 
 
 @pytest.mark.parametrize(
