@@ -16,14 +16,11 @@ Run: ``python benchmarks/bench.py [--out PATH] [--quick]`` with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import os
 import platform
-import statistics
 import sys
 import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -32,10 +29,10 @@ import scipy
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLR
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 import course_reference as course
+from timing import THREADS, each_setting, interleaved
 
 import logitnet
 from logitnet import LogisticRegression
@@ -50,52 +47,6 @@ except ImportError:  # optional: rows are skipped with a line saying so
 TARGET = 0.135608  # the course's training cost after 2000 iterations of lr 0.005
 LR = 0.005
 GD_ITERATIONS = 2000
-
-
-#: The two thread settings every comparison runs under: None leaves each
-#: library's default, 1 limits every BLAS, OpenMP and PyTorch pool to one.
-THREADS = {"default threads": None, "one thread": 1}
-
-
-@contextlib.contextmanager
-def threads(limit):
-    """Every implementation's thread pools limited to ``limit`` (None: as
-    they are)."""
-    if limit is None:
-        yield
-        return
-    saved = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=limit):
-        if torch is not None:
-            torch.set_num_threads(limit)
-        try:
-            yield
-        finally:
-            if torch is not None:
-                torch.set_num_threads(saved)
-
-
-def interleaved(fns, repeat):
-    """Median wall time of each of ``fns`` (name -> callable): one warm-up
-    call each, then ``repeat`` rounds, each calling every one in turn."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def each_setting(fns, repeat):
-    """{setting: {name: median seconds}} under both thread settings."""
-    out = {}
-    for setting, limit in THREADS.items():
-        with threads(limit):
-            out[setting] = interleaved(fns, repeat)
-    return out
 
 
 def cost_of(w, b, X, y):

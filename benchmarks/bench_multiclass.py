@@ -23,12 +23,9 @@ Run: ``python benchmarks/bench_multiclass.py [--repeat R] [--file-samples N]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import os
 import platform
-import statistics
-import time
 import warnings
 from pathlib import Path
 
@@ -36,7 +33,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLR
-from threadpoolctl import threadpool_limits
+from timing import each_setting
 
 from logitnet import LogisticRegression
 from logitnet.core.loss import loss_and_grad
@@ -47,38 +44,8 @@ except ImportError:  # the PyTorch rows are left out
     torch = None
 
 HERE = Path(__file__).resolve().parent
-THREADS = {"default threads": None, "one thread": 1}
 PAUSE = 0.2
 C = 1.0
-
-
-@contextlib.contextmanager
-def threads(limit):
-    if limit is None:
-        yield
-        return
-    saved = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=limit):
-        if torch is not None:
-            torch.set_num_threads(limit)
-        try:
-            yield
-        finally:
-            if torch is not None:
-                torch.set_num_threads(saved)
-
-
-def interleaved(fns: dict, repeat: int) -> dict[str, float]:
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            time.sleep(PAUSE)
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def objective(coef, intercept, X, y, alpha) -> float:
@@ -168,11 +135,7 @@ def race(X, y, repeat: int, limit: int = 3000) -> tuple[list, dict]:
         n = fewest_iterations(cost, target, 500)
         rows.append(("PyTorch LBFGS full batch float64", n, cost(n)))
         fns["PyTorch"] = lambda n=n: torch_lbfgs(X, yf, k, n, alpha)
-    timings = {}
-    for setting, limit_ in THREADS.items():
-        with threads(limit_):
-            timings[setting] = interleaved(fns, repeat)
-    return rows, timings
+    return rows, each_setting(fns, repeat, PAUSE)
 
 
 def wide_problem(m=500, n=12_288, k=10, seed=0):
@@ -217,11 +180,7 @@ def file_passes(path: Path, repeat: int) -> dict:
         "products only, 2 classes": lambda: products(1),
         "products only, 10 classes": lambda: products(10),
     }
-    out = {}
-    for setting, limit_ in THREADS.items():
-        with threads(limit_):
-            out[setting] = interleaved(fns, repeat)
-    return out
+    return each_setting(fns, repeat, PAUSE)
 
 
 def main(argv=None) -> None:

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from timing import THREADS, each_setting
 
 from logitnet.app.modelfile import SavedModel, save_model
 from logitnet.app.prediction import classify
@@ -43,7 +43,6 @@ from logitnet.data.synth import make_images, true_model
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-THREADS = {"default threads": None, "one BLAS thread": 1}
 PAUSE = 0.3
 
 
@@ -66,21 +65,6 @@ def blas_decisions():
         loss.block_decision = saved
 
 
-def interleaved(fns: dict, repeat: int) -> dict[str, float]:
-    """Median seconds of each callable, called in turn ``repeat`` times
-    after one warm-up call each, a short pause before every call."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            time.sleep(PAUSE)
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def in_process(path: Path, model: SavedModel, repeat: int) -> dict:
     X_file, _ = open_images(path, "train")
     rng = np.random.default_rng(1)
@@ -100,20 +84,13 @@ def in_process(path: Path, model: SavedModel, repeat: int) -> dict:
         with blas_decisions():
             loss.decision_function(model.w, model.b, X_mem)
 
-    out = {}
-    for setting, limit in THREADS.items():
-        limits = threadpool_limits(limits=limit) if limit else contextlib.nullcontext()
-        with limits:
-            out[setting] = interleaved(
-                {
-                    "file, row_dot": file_pass,
-                    "file, X @ w": blas_file_pass,
-                    "memory, row_dot": memory_pass,
-                    "memory, X @ w": blas_memory_pass,
-                },
-                repeat,
-            )
-    return out
+    fns = {
+        "file, row_dot": file_pass,
+        "file, X @ w": blas_file_pass,
+        "memory, row_dot": memory_pass,
+        "memory, X @ w": blas_memory_pass,
+    }
+    return each_setting(fns, repeat, PAUSE)
 
 
 #: One loss-and-gradient pass over the file, as ``train --data`` runs it
