@@ -7,18 +7,21 @@ BIN := $(VENV)/bin
 # where there is none, logitnet downloads it to the user cache on first use.
 export LOGITNET_DATA_DIR ?= $(wildcard $(abspath ../shared/data/catvnoncat))
 
-.PHONY: run test lock tools bench bench-startup bench-serve lint format clean
+.PHONY: run test notebook lock tools bench bench-startup bench-serve lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# What `make run` needs (the runtime dependencies) and what `make test` adds
-# (the test extras), each pinned by a lock file in requirements/: a fresh
-# machine installs exactly those versions. `make lock` refreshes them.
+# What `make run` needs (the runtime dependencies), what `make test` adds
+# (the test extras) and what `make notebook` adds (JupyterLab), each pinned
+# by a lock file in requirements/: a fresh machine installs exactly those
+# versions. `make lock` refreshes them.
 RUN_LOCK := requirements/run.txt
 TEST_LOCK := requirements/test.txt
+NOTEBOOK_LOCK := requirements/notebook.txt
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 
 $(RUN_STAMP): pyproject.toml $(RUN_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -30,7 +33,14 @@ $(TEST_STAMP): pyproject.toml $(TEST_LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c $(TEST_LOCK) -e ".[test]"
 	touch $(RUN_STAMP) $(TEST_STAMP)
 
+$(NOTEBOOK_STAMP): pyproject.toml $(NOTEBOOK_LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(NOTEBOOK_LOCK) -e ".[notebook]"
+	touch $(RUN_STAMP) $(NOTEBOOK_STAMP)
+
 ## lock: re-resolve the pinned versions in requirements/ (with uv, from PyPI)
+# The notebook lock is resolved within the test lock's versions, so that
+# `make test` and `make notebook` can share one .venv.
 # torch's local label (+cpu) is dropped: torch==2.13.0 is what the test extra
 # asks for, and it matches the CPU wheel where one is offered.
 UV := $(VENV)/uv/bin/uv
@@ -43,10 +53,18 @@ lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra test --python-version 3.11 \
 		--upgrade --quiet -o $(TEST_LOCK)
 	sed -i 's/^\(torch==[0-9.]*\)+[a-z0-9]*$$/\1/' $(RUN_LOCK) $(TEST_LOCK)
+	$(UV) pip compile pyproject.toml --extra notebook --python-version 3.11 \
+		-c $(TEST_LOCK) --upgrade --quiet -o $(NOTEBOOK_LOCK)
 
 ## run: train the cat classifier with the course's settings and print its report
 run: $(RUN_STAMP)
 	$(BIN)/logitnet train --out model.npz
+
+## notebook: install JupyterLab (the notebook extra) and open the course's
+## notebooks, notebooks/, in it
+# LOGITNET_DATA_DIR (above) reaches the notebooks' kernel.
+notebook: $(NOTEBOOK_STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 ## tools: the programs the tests run besides Python, from Debian: headless
 ## Chromium and its WebDriver (the report's browser test) and prlimit from
@@ -63,8 +81,8 @@ tools:
 
 ## test: lint, then the whole test suite
 test: $(TEST_STAMP) tools
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
 	$(BIN)/python -m pytest
 
 # Where bench_dask.py writes its data file (30.7 GB by default; deleted after).
@@ -100,12 +118,12 @@ bench-serve: $(RUN_STAMP)
 	$(BIN)/python benchmarks/bench_serve.py
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
 
 format: $(TEST_STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks notebooks
+	$(BIN)/ruff check --fix src tests benchmarks notebooks
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis model.npz

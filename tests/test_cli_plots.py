@@ -9,16 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DECODE_ALL_IMAGES, assert_not_blank, run
+from conftest import COURSE_SWEEP, DECODE_ALL_IMAGES, assert_not_blank, run
 from logitnet.app.modelfile import load_model
 from logitnet.core.pixels import flatten, scale
-
-#: The course's published learning-rate comparison (1500 iterations each).
-COURSE_SWEEP = {
-    0.01: (99.52153110047847, 68.0),
-    0.001: (88.99521531100478, 64.0),
-    0.0001: (68.42105263157895, 36.0),
-}
 
 
 def _picture(path) -> np.ndarray:
