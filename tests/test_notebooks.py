@@ -26,14 +26,19 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 BASICS = NOTEBOOKS / "python_basics_with_numpy.ipynb"
 CAT = NOTEBOOKS / "logistic_regression_cat.ipynb"
 
-#: A whole notebook's run, kernel start included (about 10 s on 2 cores).
+#: Seconds one cell may run (the longest, the three models of the
+#: learning-rate comparison, takes about a second).
 TIMEOUT = 300
 
 KERNEL = "logitnet-test-python"
 
 
 def test_the_notebooks_are_committed_without_outputs():
-    found = sorted(NOTEBOOKS.glob("*.ipynb"))
+    found = sorted(
+        path
+        for path in NOTEBOOKS.rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in path.parts  # JupyterLab's, ignored by git
+    )
     assert BASICS in found and CAT in found
     for path in found:
         nb = nbformat.read(path, as_version=4)
@@ -166,9 +171,11 @@ def test_basics_vectorization(basics):
         "exp of a 100,000-vector",
         "one gradient step, 40 examples x 1,000 features",
     ]
+    # compare() itself refuses to report more than rounding; the sums of
+    # 100,000 terms differ in their order, by about 1e-10 of 25,000.
     for line in basics["basics-20"]:
         difference = float(line.rsplit("largest difference ", 1)[1])
-        assert difference < 1e-8, line
+        assert 0 <= difference < 1e-6, line
 
 
 def test_basics_losses(basics):
