@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -22,7 +23,8 @@ import pytest
 
 from conftest import COURSE_REPORT, COURSE_SWEEP
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
 BASICS = NOTEBOOKS / "python_basics_with_numpy.ipynb"
 CAT = NOTEBOOKS / "logistic_regression_cat.ipynb"
 
@@ -47,6 +49,34 @@ def test_the_notebooks_are_committed_without_outputs():
             if cell.cell_type == "code":
                 assert cell.outputs == [], f"{path.name}: cell {cell.id} has outputs"
                 assert cell.execution_count is None, f"{path.name}: cell {cell.id}"
+
+
+def pins(lock: Path) -> dict[str, str]:
+    """A lock file's ``name==version`` lines."""
+    lines = lock.read_text().splitlines()
+    return dict(line.split("==") for line in lines if "==" in line)
+
+
+def test_jupyterlab_is_the_notebook_extra_not_the_runtime():
+    """`make run` installs no Jupyter; `make notebook` installs JupyterLab
+    pinned within the test pins, so that one .venv holds both."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    runtime = " ".join(project["dependencies"]).lower()
+    run, test = (
+        pins(ROOT / "requirements/run.txt"),
+        pins(ROOT / "requirements/test.txt"),
+    )
+    notebook = pins(ROOT / "requirements/notebook.txt")
+    for name in ("jupyterlab", "ipykernel", "nbclient", "ipywidgets"):
+        assert name not in runtime and name not in run
+    assert any(d.startswith("jupyterlab") for d in extras["notebook"])
+    for name in ("nbclient", "nbformat", "ipykernel", "ipywidgets"):
+        assert any(d.startswith(name) for d in extras["test"]) and name in test
+    assert "jupyterlab" in notebook and "ipykernel" in notebook
+    assert {name: notebook[name] for name in notebook if name in test} == {
+        name: test[name] for name in notebook if name in test
+    }
 
 
 @pytest.fixture(scope="module")
