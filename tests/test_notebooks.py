@@ -63,10 +63,8 @@ def test_jupyterlab_is_the_notebook_extra_not_the_runtime():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     runtime = " ".join(project["dependencies"]).lower()
-    run, test = (
-        pins(ROOT / "requirements/run.txt"),
-        pins(ROOT / "requirements/test.txt"),
-    )
+    run = pins(ROOT / "requirements/run.txt")
+    test = pins(ROOT / "requirements/test.txt")
     notebook = pins(ROOT / "requirements/notebook.txt")
     for name in ("jupyterlab", "ipykernel", "nbclient", "ipywidgets"):
         assert name not in runtime and name not in run
