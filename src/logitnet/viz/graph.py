@@ -69,8 +69,8 @@ WIDE = _Places(
     picture=(0.01, 0.55, 0.13, 0.36),
     strip=(0.165, 0.55, 0.016, 0.36),
     weights=(0.01, 0.06, 0.13, 0.36),
-    gradient=(0.37, 0.09, 0.12, 0.27),
-    b=(0.25, 0.33),
+    gradient=(0.50, 0.06, 0.12, 0.26),
+    b=(0.33, 0.45),
     z=(0.43, 0.73),
     a=(0.61, 0.73),
     loss=(0.83, 0.73),
@@ -297,8 +297,7 @@ def _draw_pictures(fig: Figure, graph: NeuronGraph, places: _Places) -> None:
     )
     gradient.set_axis_off()
     gradient.set_title(
-        f"dL/dw{which} = x\N{MIDDLE DOT}dz: gradient descent\n"
-        "moves w against it (red: w goes down)",
+        f"dL/dw{which} = x\N{MIDDLE DOT}dz\n(red: a gradient step lowers w)",
         fontsize="small",
         color=BACKWARD,
     )
@@ -371,7 +370,7 @@ def _draw_forward(ax, texts: dict[str, str], places: _Places, labelled: bool) ->
         _arrow(ax, (strip_right + 0.003, z[1]), (z[0] - 0.055, z[1]))
         weights_right = places.weights[0] + places.weights[2]
         _arrow(ax, (weights_right + 0.003, weights[1]), (z[0] - 0.05, z[1] - 0.03))
-        _arrow(ax, (b[0] + 0.01, b[1] + 0.03), (z[0] - 0.04, z[1] - 0.045))
+        _arrow(ax, (b[0] + 0.01, b[1] + 0.025), (z[0] - 0.01, z[1] - 0.055))
         _arrow(ax, (z[0] + 0.055, z[1]), (a[0] - 0.05, a[1]))
         if labelled:
             _arrow(ax, (a[0] + 0.05, a[1]), (loss[0] - 0.1, loss[1]))
@@ -388,8 +387,9 @@ def _draw_backward(ax, texts: dict[str, str], places: _Places) -> None:
     """The derivatives, in red, flowing back along the edges."""
     z, a, loss, b = places.z, places.a, places.loss, places.b
     left, bottom, _, height = places.gradient
-    label = {"va": "center", "fontsize": "small", "color": BACKWARD}
+    label = {"fontsize": "small", "color": BACKWARD}
     if places.vertical:
+        label["va"] = "center"
         x = 0.93
         _arrow(ax, (x, loss[1]), (x, a[1]), BACKWARD)
         ax.text(x - 0.03, (loss[1] + a[1]) / 2, texts["dL_da"], ha="right", **label)
@@ -422,12 +422,12 @@ def _draw_backward(ax, texts: dict[str, str], places: _Places) -> None:
     for node in (loss, a, z):
         ax.plot([node[0], node[0]], [node[1] - 0.08, row], color=BACKWARD, lw=1, ls=":")
     _arrow(ax, (loss[0], row), (a[0], row), BACKWARD)
-    ax.text((loss[0] + a[0]) / 2, row - 0.065, texts["dL_da"], **label)
+    ax.text((loss[0] + a[0]) / 2, row - 0.015, texts["dL_da"], va="top", **label)
     _arrow(ax, (a[0], row), (z[0], row), BACKWARD)
-    ax.text((a[0] + z[0]) / 2, row - 0.065, texts["dL_dz"], **label)
-    _arrow(ax, (z[0], row), (b[0] + 0.03, b[1] + 0.01), BACKWARD)
-    ax.text(b[0], b[1] - 0.08, texts["dL_db"], **label)
-    _arrow(ax, (z[0], row), (z[0], bottom + height + 0.075), BACKWARD)
+    ax.text((a[0] + z[0]) / 2 + 0.02, row - 0.015, texts["dL_dz"], va="top", **label)
+    _arrow(ax, (z[0], row), (b[0] + 0.05, b[1] + 0.01), BACKWARD)
+    ax.text(b[0], b[1] - 0.04, texts["dL_db"], va="top", **label)
+    _arrow(ax, (z[0], row), (left - 0.005, bottom + height + 0.06), BACKWARD)
 
 
 def save_graph(fig: Figure, path: str | os.PathLike[str]) -> Path:
