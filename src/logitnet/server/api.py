@@ -21,6 +21,11 @@ The API:
   file): predict's object for it with z (``decision_value``) and the
   explanation as a base64 PNG (``png``; ``?layout=tall`` for a phone);
   ``{"path", "error"}`` for a file that is not a picture.
+- ``POST /api/graph``: one picture (as for explain): the neuron's
+  computation graph for it, what ``logitnet graph`` draws, as a PNG (or
+  ``?format=svg``; ``?layout=tall`` for a phone); with ``?label=NAME``,
+  the picture's true class, the loss and the backward pass too. A file
+  that is not a picture, or a label that is no class of the model, is 422.
 - ``GET /api/model``: the model file's metadata, without the weights, and
   its recorded test accuracy in words.
 - ``GET /healthz``, ``GET /openapi.json`` (each answer described by the
@@ -75,6 +80,7 @@ if TYPE_CHECKING:
 __all__ = [
     "create_app",
     "explain_upload",
+    "graph_upload",
     "model_metadata",
     "predict_uploads",
     "without_local_paths",
@@ -131,6 +137,33 @@ def explain_upload(
         "decision_value": _decision_value(answer, model),
         "png": base64.b64encode(plots.png_bytes(figure)).decode("ascii"),
     }
+
+
+def graph_upload(
+    model: SavedModel,
+    name: str,
+    data: bytes,
+    label: str | None = None,
+    layout: str = "wide",
+    kind: str = "png",
+) -> bytes:
+    """One picture's computation graph, as ``logitnet graph`` draws it
+    (:func:`logitnet.app.graph.neuron_graph`,
+    :func:`logitnet.viz.graph.graph_figure`), the bytes of a PNG or SVG.
+
+    Raises
+    ------
+    DataError
+        If the bytes are not a picture (a :class:`TooManyPixelsError` for a
+        bomb).
+    """
+    from logitnet.app.graph import neuron_graph
+    from logitnet.data.images import read_image
+    from logitnet.viz.graph import graph_bytes, graph_figure
+
+    image = read_image(data, model.image_shape, name=name)
+    figure = graph_figure(neuron_graph(model, image, label), layout=layout)
+    return graph_bytes(figure, kind)
 
 
 def _decision_value(answer: Predictions, model: SavedModel) -> float:
@@ -224,6 +257,27 @@ def _refused(
         status_code=status,
         headers={"Connection": "close", **(headers or {})},
     )
+
+
+def graph_one(
+    model: SavedModel,
+    files: list[tuple[str, bytes]],
+    label: str | None,
+    layout: str,
+    kind: str,
+) -> Response:
+    """``/api/graph``'s answer for its one file: the picture, or 422."""
+    from logitnet.viz.graph import FORMATS
+
+    ((name, data),) = files
+    try:
+        drawn = graph_upload(model, name, data, label, layout, kind)
+    except TooManyPixelsError:
+        raise
+    except DataError as e:
+        message = f"{shown(name)}: {without_name(str(e), name)}"
+        return JSONResponse({"error": message}, status_code=422)
+    return Response(drawn, media_type=FORMATS[f".{kind}"])
 
 
 def explain_one(
@@ -330,7 +384,9 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
                 408, f"the body took longer than {limits.body_timeout:g} s"
             ) from None
         if one and len(files) != 1:
-            raise RequestError(400, f"explain takes one file; got {len(files)}")
+            raise RequestError(
+                400, f"{request.url.path} takes one file; got {len(files)}"
+            )
         return files
 
     async def answer(request: Request, work, *, one: bool = False) -> Response:
@@ -338,11 +394,10 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
         thread, within the decode budget; a refusal as its status."""
         try:
             files = await files_of(request, one)
-            return JSONResponse(
-                await decode_within(
-                    budget, files, lambda: work(files), wait=limits.decode_wait
-                )
+            result = await decode_within(
+                budget, files, lambda: work(files), wait=limits.decode_wait
             )
+            return result if isinstance(result, Response) else JSONResponse(result)
         except RequestError as e:
             return _refused(request, e.status, str(e))
         except TooManyPixelsError as e:
@@ -389,6 +444,54 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
     ) -> Response:
         return await answer(
             request, lambda files: explain_one(model, files, layout), one=True
+        )
+
+    @app.post(
+        "/api/graph",
+        summary="One picture's computation graph, as logitnet graph draws it",
+        description="The neuron for this picture: x, w and b, z = w·x + b, "
+        "a = sigmoid(z) (the softmax for k >= 3 classes); with `label`, the "
+        "picture's true class: y, the loss L(a, y) and the derivatives "
+        "flowing back, dL/dz = a - y and dL/dw = x·dz as a picture, checked "
+        "by finite differences.",
+        tags=["pictures"],
+        openapi_extra=schemas.UPLOAD_BODY,
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the graph, a PNG or an SVG",
+                "content": {
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "image/svg+xml": {"schema": {"type": "string"}},
+                },
+            },
+            **schemas.ERRORS,
+        },
+    )
+    async def graph(
+        request: Request,
+        label: str | None = Query(
+            None,
+            description="The picture's true class, one of the model's: adds "
+            "y, the loss and the backward pass.",
+        ),
+        layout: Literal["wide", "tall"] = Query(
+            "wide",
+            description="Left to right (wide), or top to bottom, for a phone (tall).",
+        ),
+        format: Literal["png", "svg"] = Query("png", description="PNG or SVG."),
+    ) -> Response:
+        if label is not None and label not in model.classes:
+            known = ", ".join(model.classes)
+            return _refused(
+                request,
+                422,
+                f"label {shown(label)} is not a class of the model ({known})",
+            )
+        return await answer(
+            request,
+            lambda files: graph_one(model, files, label, layout, format),
+            one=True,
         )
 
     @app.get(
