@@ -272,3 +272,35 @@ def test_the_page_s_how_it_decided_panel_on_a_phone(browser, course, served):
         assert right <= box["viewport"], css
     logs = [e for e in browser.get_log("browser") if e["level"] != "INFO"]
     assert logs == []
+
+
+# --- the report ------------------------------------------------------------------
+
+
+def test_the_report_draws_the_first_test_picture_s_graph(course, data_dir, tmp_path):
+    import base64
+    import re
+
+    page = tmp_path / "report.html"
+    _ok(run("report", "--model", course["model"], "--out", str(page), timeout=300))
+    text = page.read_text()
+    assert "<h2>How it decided: the computation graph</h2>" in text
+    (uri,) = re.findall(
+        r'<img src="data:image/png;base64,([^"]+)" '
+        r'alt="the computation graph of the first test picture">',
+        text,
+    )
+    with Image.open(io.BytesIO(base64.b64decode(uri))) as image:
+        assert image.width > 1000
+        drawn = np.asarray(image.convert("RGB"))
+    # The first test picture's graph: its own label, so the backward pass
+    # is drawn (red), as graph --label draws it.
+    with h5py.File(data_dir / "test_catvnoncat.h5") as f:
+        first = f["test_set_x"][0]
+        label = ["non-cat", "cat"][int(f["test_set_y"][0])]
+    Image.fromarray(first).save(tmp_path / "first.png")
+    alone = tmp_path / "alone.png"
+    _ok(run("graph", "--model", course["model"], str(tmp_path / "first.png"),
+            "--label", label, "--out", str(alone)))  # fmt: skip
+    with Image.open(alone) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), drawn)
