@@ -70,6 +70,7 @@ from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.files import shown
 from logitnet.server import schemas
 from logitnet.server.budget import DecodeBudget, ServerBusy, decode_within
+from logitnet.server.graph import graph_one
 from logitnet.server.headers import HeadAsGet, SecurityHeaders, csp_of
 from logitnet.server.hosts import HostCheck, allowed_names
 from logitnet.server.uploads import Limits, RequestError, parse_body
@@ -80,7 +81,6 @@ if TYPE_CHECKING:
 __all__ = [
     "create_app",
     "explain_upload",
-    "graph_upload",
     "model_metadata",
     "predict_uploads",
     "without_local_paths",
@@ -137,33 +137,6 @@ def explain_upload(
         "decision_value": _decision_value(answer, model),
         "png": base64.b64encode(plots.png_bytes(figure)).decode("ascii"),
     }
-
-
-def graph_upload(
-    model: SavedModel,
-    name: str,
-    data: bytes,
-    label: str | None = None,
-    layout: str = "wide",
-    kind: str = "png",
-) -> bytes:
-    """One picture's computation graph, as ``logitnet graph`` draws it
-    (:func:`logitnet.app.graph.neuron_graph`,
-    :func:`logitnet.viz.graph.graph_figure`), the bytes of a PNG or SVG.
-
-    Raises
-    ------
-    DataError
-        If the bytes are not a picture (a :class:`TooManyPixelsError` for a
-        bomb).
-    """
-    from logitnet.app.graph import neuron_graph
-    from logitnet.data.images import read_image
-    from logitnet.viz.graph import graph_bytes, graph_figure
-
-    image = read_image(data, model.image_shape, name=name)
-    figure = graph_figure(neuron_graph(model, image, label), layout=layout)
-    return graph_bytes(figure, kind)
 
 
 def _decision_value(answer: Predictions, model: SavedModel) -> float:
@@ -257,27 +230,6 @@ def _refused(
         status_code=status,
         headers={"Connection": "close", **(headers or {})},
     )
-
-
-def graph_one(
-    model: SavedModel,
-    files: list[tuple[str, bytes]],
-    label: str | None,
-    layout: str,
-    kind: str,
-) -> Response:
-    """``/api/graph``'s answer for its one file: the picture, or 422."""
-    from logitnet.viz.graph import FORMATS
-
-    ((name, data),) = files
-    try:
-        drawn = graph_upload(model, name, data, label, layout, kind)
-    except TooManyPixelsError:
-        raise
-    except DataError as e:
-        message = f"{shown(name)}: {without_name(str(e), name)}"
-        return JSONResponse({"error": message}, status_code=422)
-    return Response(drawn, media_type=FORMATS[f".{kind}"])
 
 
 def explain_one(
@@ -446,6 +398,33 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
             request, lambda files: explain_one(model, files, layout), one=True
         )
 
+    _add_graph(app, model, answer)
+
+    @app.get(
+        "/api/model",
+        summary="The model's metadata, without the weights, and how good it is",
+        tags=["the model"],
+        response_model=schemas.ModelInfo,
+        responses={200: {"description": "what the model file records"}},
+    )
+    async def model_info() -> Response:
+        return JSONResponse(metadata)
+
+    @app.get(
+        "/healthz",
+        summary="Whether the server answers",
+        tags=["the model"],
+        response_model=schemas.Health,
+        responses={200: {"description": "it does"}},
+    )
+    async def healthz() -> Response:
+        return JSONResponse({"status": "ok"})
+
+
+def _add_graph(app: FastAPI, model: SavedModel, answer) -> None:
+    """``POST /api/graph``, answered as ``/api/explain`` is (``answer``:
+    its limits and decode budget)."""
+
     @app.post(
         "/api/graph",
         summary="One picture's computation graph, as logitnet graph draws it",
@@ -493,26 +472,6 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
             lambda files: graph_one(model, files, label, layout, format),
             one=True,
         )
-
-    @app.get(
-        "/api/model",
-        summary="The model's metadata, without the weights, and how good it is",
-        tags=["the model"],
-        response_model=schemas.ModelInfo,
-        responses={200: {"description": "what the model file records"}},
-    )
-    async def model_info() -> Response:
-        return JSONResponse(metadata)
-
-    @app.get(
-        "/healthz",
-        summary="Whether the server answers",
-        tags=["the model"],
-        response_model=schemas.Health,
-        responses={200: {"description": "it does"}},
-    )
-    async def healthz() -> Response:
-        return JSONResponse({"status": "ok"})
 
 
 def _add_pages(

@@ -218,10 +218,10 @@ def _explanation(model: SavedModel, misclassified_images: ArrayLike) -> str:
 
 
 def _graph(model: SavedModel, picture, label: str | None, split: str) -> str:
-    """The first picture's computation graph, with a sentence on how to
-    read it; a note when there is no picture."""
+    """The first picture's computation graph under its heading, with a
+    sentence on how to read it; nothing when there is no picture."""
     if picture is None:
-        return '<p class="note">No picture to draw the graph of.</p>'
+        return ""
     from logitnet.app.graph import neuron_graph
     from logitnet.viz.graph import graph_figure
 
@@ -232,6 +232,7 @@ def _graph(model: SavedModel, picture, label: str | None, split: str) -> str:
             f"the computation graph of the first {which}",
         )
     return (
+        "<h2>How it decided: the computation graph</h2>\n"
         f'<p class="note">The neuron at work on the first {which}, as the course '
         "draws it: left to right, z = w\N{MIDDLE DOT}x + b and a = "
         "\N{GREEK SMALL LETTER SIGMA}(z) (the softmax for more than two "
@@ -372,7 +373,8 @@ def render_report(
         undefined metric's reason names them ("the test pictures hold one
         class").
     first_picture : ndarray of shape ``model.image_shape``, uint8, optional
-        The first picture scored: its computation graph is drawn
+        The first picture scored: its computation graph is drawn, in a last
+        section (none without it)
         (:func:`logitnet.app.graph.neuron_graph`), forward and, with
         ``first_label`` (its true class), backward.
     first_label : str, optional
@@ -483,8 +485,6 @@ probability the model gave that choice.</p>
 
 <h2>Explanation</h2>
 {explanation}
-
-<h2>How it decided: the computation graph</h2>
 {graph}
 </body>
 </html>
