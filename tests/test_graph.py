@@ -94,6 +94,27 @@ def test_a_data_file_s_picture_is_the_same_graph(course, data_dir, tmp_path):
     assert from_file["path"].endswith("[test 1]")
 
 
+def test_a_picture_of_a_class_folder(course, tmp_path):
+    with Image.open(course["picture"]) as picture:
+        for name in ("cat", "non-cat"):
+            (tmp_path / "mine" / name).mkdir(parents=True)
+            picture.save(tmp_path / "mine" / name / "a.png")
+    # Numbered as training reads them: cat/a.png is 0, non-cat/a.png is 1.
+    g = graph_json(course["model"], "--images", str(tmp_path / "mine"), "--index",
+                   "1", "--out", str(tmp_path / "g.png"))  # fmt: skip
+    alone = graph_json(
+        course["model"], course["picture"], "--out", str(tmp_path / "p.png")
+    )
+    assert g["path"] == str(tmp_path / "mine" / "non-cat" / "a.png")
+    assert g["a"] == alone["a"]
+    done = run("graph", "--model", course["model"], "--images", str(tmp_path / "mine"),
+               "--index", "2", "--out", str(tmp_path / "h.png"))  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"logitnet: error: {tmp_path / 'mine'}: its pictures are numbered 0 to 1; got 2"
+    )
+
+
 def test_png_and_svg_are_written(course, tmp_path):
     png, svg = tmp_path / "g.png", tmp_path / "g.svg"
     _ok(run("graph", "--model", course["model"], course["picture"], "--label", "cat",
@@ -164,7 +185,7 @@ def test_a_softmax_model_s_graph(tmp_path):
         (
             ["--data", "nothere.h5"],
             2,
-            "give one picture to graph: IMAGE or --data FILE",
+            "give one picture to graph: IMAGE, --data FILE or --images DIR",
         ),
     ],
 )
