@@ -62,6 +62,7 @@ class _Places(NamedTuple):
     check: tuple[float, float]
     wrap: int
     vertical: bool
+    font: float
 
 
 WIDE = _Places(
@@ -78,22 +79,24 @@ WIDE = _Places(
     check=(0.5, 0.0),
     wrap=170,
     vertical=False,
+    font=10.0,
 )
 
 TALL = _Places(
     size=(3.6, 13.5),
-    picture=(0.04, 0.80, 0.42, 0.15),
-    strip=(0.04, 0.765, 0.42, 0.012),
-    weights=(0.54, 0.80, 0.42, 0.15),
-    gradient=(0.22, 0.085, 0.56, 0.16),
-    b=(0.78, 0.70),
-    z=(0.30, 0.64),
-    a=(0.30, 0.515),
-    loss=(0.30, 0.37),
-    y=(0.80, 0.295),
+    picture=(0.04, 0.815, 0.42, 0.15),
+    strip=(0.04, 0.78, 0.42, 0.012),
+    weights=(0.54, 0.815, 0.42, 0.15),
+    gradient=(0.22, 0.13, 0.56, 0.15),
+    b=(0.78, 0.715),
+    z=(0.30, 0.655),
+    a=(0.30, 0.54),
+    loss=(0.30, 0.425),
+    y=(0.80, 0.355),
     check=(0.5, 0.0),
-    wrap=40,
+    wrap=36,
     vertical=True,
+    font=11.0,
 )
 
 
@@ -146,12 +149,11 @@ def _node_texts(graph: NeuronGraph) -> dict[str, str]:
     texts["y"] = f"y = {graph.y} ({_literal(graph.label)[:20]})"
     if graph.multiclass:
         y = graph.y
-        name = _literal(graph.label)[:14]
         texts["dL_da"] = f"dL/da_y = \N{MINUS SIGN}1/a_y\n= {_number(graph.dL_da[y])}"
         texts["dL_dz"] = "dL/dz = a \N{MINUS SIGN} onehot(y)\n" + _per_class(
             graph, graph.dL_dz
         )
-        texts["dL_db"] = f"dL/db_{name} = dz_{name}\n= {_number(graph.dL_db[y])}"
+        texts["dL_db"] = f"dL/db_y = dz_y\n= {_number(graph.dL_db[y])}"
     else:
         texts["dL_da"] = (
             "dL/da = \N{MINUS SIGN}y/a + (1\N{MINUS SIGN}y)/(1\N{MINUS SIGN}a)\n"
@@ -200,8 +202,9 @@ def graph_figure(graph: NeuronGraph, *, layout: str = "wide") -> Figure:
     graph : NeuronGraph
         From :func:`logitnet.app.graph.neuron_graph`.
     layout : {"wide", "tall"}
-        ``"wide"``: left to right, 15 x 7.6 inches, for a screen or a file.
-        ``"tall"``: top to bottom, 4.4 inches wide, for a phone.
+        ``"wide"``: left to right, 15 x 7.4 inches, for a screen or a file.
+        ``"tall"``: top to bottom, 3.6 inches wide, its text 1.1 times
+        larger, so that a phone shows it near its drawn size.
 
     Returns
     -------
@@ -214,7 +217,15 @@ def graph_figure(graph: NeuronGraph, *, layout: str = "wide") -> Figure:
     """
     if layout not in ("wide", "tall"):
         raise ValueError(f'layout must be "wide" or "tall"; got {layout!r}')
+    import matplotlib
+
     places = TALL if layout == "tall" else WIDE
+    # Relative sizes ("small") are fixed when each text is made.
+    with matplotlib.rc_context({"font.size": places.font}):
+        return _draw(graph, places)
+
+
+def _draw(graph: NeuronGraph, places: _Places) -> Figure:
     fig = Figure(figsize=places.size)
     _draw_pictures(fig, graph, places)
     over = fig.add_axes((0, 0, 1, 1), zorder=-1)
@@ -284,7 +295,7 @@ def _draw_pictures(fig: Figure, graph: NeuronGraph, places: _Places) -> None:
     weights = fig.add_axes(places.weights)
     _show_signed(weights, weights_to_rgb(w, shape))
     which = "" if not graph.multiclass else f"_{_literal(graph.classes[column])[:12]}"
-    weights.set_title(f"w{which}: the weights (grey = 0)", fontsize="small")
+    weights.set_title(f"w{which} (grey = 0)", fontsize="small")
     if graph.dL_dw is None:
         return
     gradient = fig.add_axes(places.gradient)
