@@ -190,6 +190,12 @@ def test_data_file_explain_and_evaluate_agree_with_the_photos(world):
     explained = run("explain", "--model", model, str(world["photos"][4]),
                     "--out", str(out), "--json")  # fmt: skip
     assert json.loads(explained.stdout)["probabilities"] == _expected(4)
+    # graph's a = sigma(z) is the same number, from the file or the photo.
+    for picture in (["--data", data, "--index", "4"], [str(world["photos"][4])]):
+        drawn = run("graph", "--model", model, *picture, "--out",
+                    str(world["root"] / "graph.png"), "--json")  # fmt: skip
+        assert drawn.returncode == 0, drawn.stderr
+        assert json.loads(drawn.stdout)["a"] == _expected(4)["cat"]
 
 
 def test_file_chunking_evaluation_and_the_python_inputs(world):

@@ -356,7 +356,7 @@ def test_a_bomb_is_422_with_the_cli_s_message(server, model_path, tmp_path):
     assert done.returncode == FAILURE
     cli = done.stderr.strip().removeprefix(f"logitnet: error: {tmp_path}/bomb.png: ")
     assert cli.startswith("refused, 10000x7000 = 70,000,000 pixels")
-    for path in ("/api/predict", "/api/explain"):
+    for path in ("/api/predict", "/api/explain", "/api/graph"):
         body, headers = multipart([("bomb.png", data)])
         status, answer = server.json("POST", path, body, headers)
         assert status == 422
