@@ -3,7 +3,7 @@ the picture and the model only, bit for bit (``==``, never closeness).
 
 Alone or in any batch, in any order, in any chunking of a file, given as a
 path, bytes, a Pillow image or an array, through every door (predict,
-predict --data, explain, evaluate, the report's numbers, serve's API, the
+predict --data, explain, graph, evaluate, the report's numbers, serve's API, the
 estimator), and with NumPy's AVX-512 code paths switched off (as on a CPU
 without them). BLAS splits ``X @ w`` by the number of rows in the call and
 by the CPU, so every one of these would fail with it.
