@@ -42,7 +42,7 @@ FORMATS = {".png": "image/png", ".svg": "image/svg+xml"}
 FORWARD, BACKWARD = "#222222", "#c01c28"
 
 #: The most classes listed in a node of the softmax graph.
-LISTED = 5
+LISTED = 4
 
 
 class _Places(NamedTuple):
@@ -70,7 +70,7 @@ WIDE = _Places(
     picture=(0.01, 0.55, 0.13, 0.36),
     strip=(0.165, 0.55, 0.016, 0.36),
     weights=(0.01, 0.06, 0.13, 0.36),
-    gradient=(0.50, 0.06, 0.12, 0.26),
+    gradient=(0.60, 0.06, 0.12, 0.26),
     b=(0.33, 0.45),
     z=(0.43, 0.73),
     a=(0.61, 0.73),
@@ -438,7 +438,10 @@ def _draw_backward(ax, texts: dict[str, str], places: _Places) -> None:
     ax.text((a[0] + z[0]) / 2 + 0.02, row - 0.015, texts["dL_dz"], va="top", **label)
     _arrow(ax, (z[0], row), (b[0] + 0.05, b[1] + 0.01), BACKWARD)
     ax.text(b[0], b[1] - 0.04, texts["dL_db"], va="top", **label)
-    _arrow(ax, (z[0], row), (left - 0.005, bottom + height + 0.06), BACKWARD)
+    # dz goes on to every weight: down from z, then into dL/dw.
+    middle = bottom + height / 2
+    ax.plot([z[0], z[0]], [row, middle], color=BACKWARD, lw=1.4)
+    _arrow(ax, (z[0], middle), (left - 0.005, middle), BACKWARD)
 
 
 def save_graph(fig: Figure, path: str | os.PathLike[str]) -> Path:
