@@ -83,7 +83,7 @@ WIDE = _Places(
 )
 
 TALL = _Places(
-    size=(3.6, 13.5),
+    size=(3.35, 13.0),
     picture=(0.04, 0.815, 0.42, 0.15),
     strip=(0.04, 0.78, 0.42, 0.012),
     weights=(0.54, 0.815, 0.42, 0.15),
@@ -94,9 +94,9 @@ TALL = _Places(
     loss=(0.30, 0.425),
     y=(0.80, 0.355),
     check=(0.5, 0.0),
-    wrap=36,
+    wrap=34,
     vertical=True,
-    font=11.0,
+    font=10.5,
 )
 
 
@@ -203,7 +203,7 @@ def graph_figure(graph: NeuronGraph, *, layout: str = "wide") -> Figure:
         From :func:`logitnet.app.graph.neuron_graph`.
     layout : {"wide", "tall"}
         ``"wide"``: left to right, 15 x 7.4 inches, for a screen or a file.
-        ``"tall"``: top to bottom, 3.6 inches wide, its text 1.1 times
+        ``"tall"``: top to bottom, 3.35 inches wide, its text 1.05 times
         larger, so that a phone shows it near its drawn size.
 
     Returns
