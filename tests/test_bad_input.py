@@ -245,7 +245,7 @@ CASES = [
     (["predict", "--model", M], USAGE, "give pictures to classify, or --data FILE (see 'logitnet predict --help')"),
     (["train", "--bogus"], USAGE, "logitnet train: error: unrecognized arguments: --bogus (see 'logitnet train --help')"),
     (["evaluate", "--model", M, "--dat", "x.h5"], USAGE, "unrecognized arguments: --dat x.h5 (see 'logitnet evaluate --help')"),
-    (["explain", "--model", M, "--out", "x.png"], USAGE, "give one picture to explain: IMAGE or --data FILE"),
+    (["explain", "--model", M, "--out", "x.png"], USAGE, "give one picture to explain: IMAGE, --data FILE or --images DIR"),
     (["evaluate", "--model", M, "--data", "x.h5", "--images", "d"], USAGE, "give one of --data, --data-dir and --images"),
     (["evaluate", "--model", M, "--split", "both"], USAGE, "--split: invalid choice"),
     (["explain", IMG, "--out", "{root}/new.png"], USAGE,

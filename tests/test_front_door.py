@@ -272,7 +272,8 @@ def test_the_report_reads_well_in_a_browser(browser, data_dir, tmp_path):
     text = " ".join(browser.find_element("tag name", "body").text.split())
     screenshot = browser.get_screenshot_as_png()
 
-    assert len(images) == 5
+    assert len(images) == 6  # the last: the first test picture's graph
+    assert images[-1]["alt"] == "the computation graph of the first test picture"
     for image in images:
         assert image["error"] is None and image["width"] > 0, image
     for shown in [
@@ -286,6 +287,7 @@ def test_the_report_reads_well_in_a_browser(browser, data_dir, tmp_path):
         "Rows: the true class; columns: the class the model chose.",
         "the probability the model gave that choice",
         "Red pixels pushed towards cat, blue ones towards non-cat",
+        "The neuron at work on the first test picture",
     ]:
         assert shown in text, shown
     final = load_model(model).training["final_cost"]

@@ -3,7 +3,7 @@ the picture and the model only, bit for bit (``==``, never closeness).
 
 Alone or in any batch, in any order, in any chunking of a file, given as a
 path, bytes, a Pillow image or an array, through every door (predict,
-predict --data, explain, evaluate, the report's numbers, serve's API, the
+predict --data, explain, graph, evaluate, the report's numbers, serve's API, the
 estimator), and with NumPy's AVX-512 code paths switched off (as on a CPU
 without them). BLAS splits ``X @ w`` by the number of rows in the call and
 by the CPU, so every one of these would fail with it.
@@ -190,6 +190,12 @@ def test_data_file_explain_and_evaluate_agree_with_the_photos(world):
     explained = run("explain", "--model", model, str(world["photos"][4]),
                     "--out", str(out), "--json")  # fmt: skip
     assert json.loads(explained.stdout)["probabilities"] == _expected(4)
+    # graph's a = sigma(z) is the same number, from the file or the photo.
+    for picture in (["--data", data, "--index", "4"], [str(world["photos"][4])]):
+        drawn = run("graph", "--model", model, *picture, "--out",
+                    str(world["root"] / "graph.png"), "--json")  # fmt: skip
+        assert drawn.returncode == 0, drawn.stderr
+        assert json.loads(drawn.stdout)["a"] == _expected(4)["cat"]
 
 
 def test_file_chunking_evaluation_and_the_python_inputs(world):

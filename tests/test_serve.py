@@ -156,10 +156,12 @@ def test_openapi_describes_every_answer(server, photos):
     _, spec = server.json("GET", "/openapi.json")
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
-            schema = operation["responses"]["200"]["content"]["application/json"][
-                "schema"
-            ]
-            assert schema, (method, path)
+            content = operation["responses"]["200"]["content"]
+            # JSON, but for /api/graph's picture.
+            kinds = ["image/png", "image/svg+xml"] if path == "/api/graph" else []
+            assert sorted(content) == (kinds or ["application/json"]), path
+            for kind in content:
+                assert content[kind]["schema"], (method, path, kind)
             # Every refusal is one shape: {"error": ...}.
             for status, response in operation["responses"].items():
                 if status != "200":
@@ -354,7 +356,7 @@ def test_a_bomb_is_422_with_the_cli_s_message(server, model_path, tmp_path):
     assert done.returncode == FAILURE
     cli = done.stderr.strip().removeprefix(f"logitnet: error: {tmp_path}/bomb.png: ")
     assert cli.startswith("refused, 10000x7000 = 70,000,000 pixels")
-    for path in ("/api/predict", "/api/explain"):
+    for path in ("/api/predict", "/api/explain", "/api/graph"):
         body, headers = multipart([("bomb.png", data)])
         status, answer = server.json("POST", path, body, headers)
         assert status == 422

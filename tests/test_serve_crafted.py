@@ -250,7 +250,7 @@ def server(model_path):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("path", ["/api/predict", "/api/explain"])
+@pytest.mark.parametrize("path", ["/api/predict", "/api/explain", "/api/graph"])
 def test_a_long_boundary_is_400_in_one_log_line(server, path):
     boundary = "b" * 300
     body = f"--{boundary}\r\n\r\n--{boundary}--\r\n".encode()

@@ -63,6 +63,9 @@ def scored(args: argparse.Namespace, feedback: Feedback):
     result : logitnet.app.evaluation.Evaluation
     wrong : ndarray of shape (k, height, width, 3), uint8
         The misclassified pictures, in the order of ``result.misclassified``.
+    first : ndarray of shape (height, width, 3), uint8, or None
+        The first picture scored (the report draws its computation graph);
+        None when there is none.
     """
     from logitnet.app.evaluation import (
         evaluate,
@@ -80,7 +83,8 @@ def scored(args: argparse.Namespace, feedback: Feedback):
         wrong = file_pictures(
             args.data, [rows[i] for i in result.misclassified], model.image_shape
         )
-        return model, source, result, wrong
+        first = file_pictures(args.data, rows[:1], model.image_shape)
+        return model, source, result, wrong, (first[0] if len(first) else None)
     # The course's test set is one file: the training file is not needed.
     splits = ("train", "test") if args.split == "all" else (args.split,)
     data = load_data(
@@ -93,7 +97,8 @@ def scored(args: argparse.Namespace, feedback: Feedback):
         where=args.images or args.data_dir or "the course's data",
     )
     result = evaluate(model, images, labels)
-    return model, source, result, images[result.misclassified]
+    first = images[0] if len(images) else None
+    return model, source, result, images[result.misclassified], first
 
 
 def misclassified_names(model, result) -> tuple[list[str], list[str]]:
@@ -118,7 +123,7 @@ def wrong_probability(result) -> list[float]:
 def run(args: argparse.Namespace) -> int:
     check_outputs(args, {"--gallery": args.gallery})
     feedback = Feedback(args)
-    model, source, result, wrong_images = scored(args, feedback)
+    model, source, result, wrong_images, _ = scored(args, feedback)
     wrong = result.misclassified
     if args.gallery is not None:
         from logitnet.viz import plots

@@ -7,14 +7,13 @@ import argparse
 from logitnet.cli._common import (
     Feedback,
     UsageError,
-    add_data_file,
     add_feedback,
     add_model,
     check_outputs,
-    int_at_least,
     model_path,
     print_json,
 )
+from logitnet.cli._picture import add_picture, check_picture, read_picture
 from logitnet.files import shown
 
 
@@ -28,17 +27,7 @@ def add_parser(commands) -> None:
         "picture of a data file (--data FILE --index I).",
     )
     add_model(parser, default_here=True)
-    parser.add_argument(
-        "image", nargs="?", metavar="IMAGE", help="the picture to explain"
-    )
-    add_data_file(parser, what="explain picture --index", file_split=True)
-    parser.add_argument(
-        "--index",
-        type=int_at_least(0),
-        default=0,
-        metavar="I",
-        help="with --data: the picture's row in the file (default: %(default)s)",
-    )
+    add_picture(parser, what="explain")
     parser.add_argument(
         "--out",
         metavar="PNG",
@@ -62,23 +51,14 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from logitnet.app.modelfile import load_picture_model
     from logitnet.app.prediction import classify, format_probabilities
-    from logitnet.data.images import read_image
     from logitnet.viz import plots
 
     feedback = Feedback(args)
     model_path(args, feedback)
-    if (args.image is None) == (args.data is None):
-        raise UsageError("give one picture to explain: IMAGE or --data FILE")
-    _default_out(args, feedback)
+    check_picture(args, feedback, ".why.png")
     check_outputs(args, {"--out": args.out})
     model = load_picture_model(args.model)
-    if args.data is not None:
-        from logitnet.data.reader import read_pictures
-
-        image = read_pictures(args.data, args.split, [args.index])[0]
-        args.image = f"{args.data}[{args.split} {args.index}]"
-    else:
-        image = read_image(args.image, model.image_shape)
+    image = read_picture(args, model)
     answer = classify(model, image[None])
     first = answer.answer(0)
     label, probabilities = first["label"], first["probabilities"]
@@ -111,26 +91,6 @@ def run(args: argparse.Namespace) -> int:
             f"drawn in {shown(args.out)}"
         )
     return 0
-
-
-def _default_out(args: argparse.Namespace, feedback: Feedback) -> None:
-    """Without --out: <stem>.why.png here, a name nothing has yet (said on
-    stderr). A URL is refused first: it is no picture on disk."""
-    from pathlib import Path
-
-    from logitnet.app.prediction import NOT_ON_DISK
-    from logitnet.exceptions import DataError
-    from logitnet.files import new_path, url_scheme
-
-    if args.image is not None and url_scheme(args.image):
-        raise DataError(f"{shown(args.image)}: {NOT_ON_DISK}")
-    if args.out is None:
-        if args.image is not None:
-            stem = Path(args.image).stem
-        else:
-            stem = f"{Path(args.data).stem}.{args.split}-{args.index}"
-        args.out = str(new_path(stem, ".why.png"))
-        feedback.note(f"no --out given: drawing in {args.out}")
 
 
 def _target(name: str | None, classes: list[str], label: str) -> str:

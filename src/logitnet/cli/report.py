@@ -19,8 +19,8 @@ def add_parser(commands) -> None:
         help="one self-contained HTML page about a model",
         description="Write one HTML page, every picture embedded: the "
         "training settings, the learning curve, the metrics and confusion "
-        "matrix on the chosen pictures, the weights picture and the "
-        "misclassified pictures.",
+        "matrix on the chosen pictures, the weights picture, the "
+        "misclassified pictures, and the computation graph of the first picture.",
     )
     add_scoring_options(parser)
     parser.add_argument(
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_outputs(args, {"--out": args.out})
     feedback = Feedback(args)
-    model, source, result, wrong_images = scored(args, feedback)
+    model, source, result, wrong_images, first = scored(args, feedback)
     true_names, predicted_names = misclassified_names(model, result)
     html = render_report(
         model,
@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         misclassified_true=true_names,
         misclassified_predicted=predicted_names,
         misclassified_probability=wrong_probability(result),
+        first_picture=first,
+        first_label=None if first is None else model.classes[result.labels[0]],
         model_path=args.model,
         split=source["split"],
         data_source=(

@@ -48,6 +48,7 @@ __all__ = [
     "PREPROCESSING",
     "ImageSource",
     "expand_paths",
+    "image_folder_files",
     "is_image_file",
     "load_image_folder",
     "read_image",
@@ -422,6 +423,27 @@ def load_image_folder(
         two class folders (or more than ``MAX_CLASSES``), a class without
         images, or an unreadable image.
     """
+    paths, labels, classes = image_folder_files(directory)
+    height, width, channels = check_image_shape(image_shape, channels=(3,))
+    images = np.empty((len(paths), height, width, channels), np.uint8)
+    for i, path in enumerate(progress(paths) if progress else paths):
+        images[i] = read_image(path, image_shape)
+    return images, labels, classes, paths
+
+
+def image_folder_files(
+    directory: str | os.PathLike[str],
+) -> tuple[list[Path], NDArray[np.int64], list[str]]:
+    """The image files of ``directory/<class name>/<images>``, in the order
+    :func:`load_image_folder` reads them (class by class, sorted), with
+    their labels and the class names; nothing is decoded.
+
+    Raises
+    ------
+    DataError
+        As :func:`load_image_folder`'s, an unreadable image aside (none is
+        read).
+    """
     root = Path(directory)
     if not root.exists():
         raise DataError(f"{root}: no such directory")
@@ -453,11 +475,7 @@ def load_image_folder(
             raise DataError(f"{class_dir}: class folder holds no image files")
         paths.extend(files)
         labels.extend([label] * len(files))
-    height, width, channels = check_image_shape(image_shape, channels=(3,))
-    images = np.empty((len(paths), height, width, channels), np.uint8)
-    for i, path in enumerate(progress(paths) if progress else paths):
-        images[i] = read_image(path, image_shape)
-    return images, np.array(labels, np.int64), classes, paths
+    return paths, np.array(labels, np.int64), classes
 
 
 def split_dataset(

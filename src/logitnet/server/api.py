@@ -21,6 +21,11 @@ The API:
   file): predict's object for it with z (``decision_value``) and the
   explanation as a base64 PNG (``png``; ``?layout=tall`` for a phone);
   ``{"path", "error"}`` for a file that is not a picture.
+- ``POST /api/graph``: one picture (as for explain): the neuron's
+  computation graph for it, what ``logitnet graph`` draws, as a PNG (or
+  ``?format=svg``; ``?layout=tall`` for a phone); with ``?label=NAME``,
+  the picture's true class, the loss and the backward pass too. A file
+  that is not a picture, or a label that is no class of the model, is 422.
 - ``GET /api/model``: the model file's metadata, without the weights, and
   its recorded test accuracy in words.
 - ``GET /healthz``, ``GET /openapi.json`` (each answer described by the
@@ -65,6 +70,7 @@ from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.files import shown
 from logitnet.server import schemas
 from logitnet.server.budget import DecodeBudget, ServerBusy, decode_within
+from logitnet.server.graph import graph_one
 from logitnet.server.headers import HeadAsGet, SecurityHeaders, csp_of
 from logitnet.server.hosts import HostCheck, allowed_names
 from logitnet.server.uploads import Limits, RequestError, parse_body
@@ -330,7 +336,9 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
                 408, f"the body took longer than {limits.body_timeout:g} s"
             ) from None
         if one and len(files) != 1:
-            raise RequestError(400, f"explain takes one file; got {len(files)}")
+            raise RequestError(
+                400, f"{request.url.path} takes one file; got {len(files)}"
+            )
         return files
 
     async def answer(request: Request, work, *, one: bool = False) -> Response:
@@ -338,11 +346,10 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
         thread, within the decode budget; a refusal as its status."""
         try:
             files = await files_of(request, one)
-            return JSONResponse(
-                await decode_within(
-                    budget, files, lambda: work(files), wait=limits.decode_wait
-                )
+            result = await decode_within(
+                budget, files, lambda: work(files), wait=limits.decode_wait
             )
+            return result if isinstance(result, Response) else JSONResponse(result)
         except RequestError as e:
             return _refused(request, e.status, str(e))
         except TooManyPixelsError as e:
@@ -391,6 +398,8 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
             request, lambda files: explain_one(model, files, layout), one=True
         )
 
+    _add_graph(app, model, answer)
+
     @app.get(
         "/api/model",
         summary="The model's metadata, without the weights, and how good it is",
@@ -410,6 +419,59 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
     )
     async def healthz() -> Response:
         return JSONResponse({"status": "ok"})
+
+
+def _add_graph(app: FastAPI, model: SavedModel, answer) -> None:
+    """``POST /api/graph``, answered as ``/api/explain`` is (``answer``:
+    its limits and decode budget)."""
+
+    @app.post(
+        "/api/graph",
+        summary="One picture's computation graph, as logitnet graph draws it",
+        description="The neuron for this picture: x, w and b, z = w·x + b, "
+        "a = sigmoid(z) (the softmax for k >= 3 classes); with `label`, the "
+        "picture's true class: y, the loss L(a, y) and the derivatives "
+        "flowing back, dL/dz = a - y and dL/dw = x·dz as a picture, checked "
+        "by finite differences.",
+        tags=["pictures"],
+        openapi_extra=schemas.UPLOAD_BODY,
+        response_class=Response,
+        responses={
+            200: {
+                "description": "the graph, a PNG or an SVG",
+                "content": {
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "image/svg+xml": {"schema": {"type": "string"}},
+                },
+            },
+            **schemas.ERRORS,
+        },
+    )
+    async def graph(
+        request: Request,
+        label: str | None = Query(
+            None,
+            description="The picture's true class, one of the model's: adds "
+            "y, the loss and the backward pass.",
+        ),
+        layout: Literal["wide", "tall"] = Query(
+            "wide",
+            description="Left to right (wide), or top to bottom, for a phone (tall).",
+        ),
+        format: Literal["png", "svg"] = Query("png", description="PNG or SVG."),
+    ) -> Response:
+        if label is not None and label not in model.classes:
+            known = ", ".join(model.classes)
+            return _refused(
+                request,
+                422,
+                f"label {shown(label)} is not a class of the model ({known})",
+            )
+        return await answer(
+            request,
+            lambda files: graph_one(model, files, label, layout, format),
+            one=True,
+        )
 
 
 def _add_pages(

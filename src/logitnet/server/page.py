@@ -8,7 +8,10 @@ as a row, in the order given: the thumbnail, the label, the probabilities
 as the command line prints them (``cat 78.1 %, non-cat 21.9 %``), a bar
 (for k >= 3 classes, one per class of the three most probable) and the
 explanation ``explain`` draws (one panel above the other on a
-phone). Above the answers, how far to trust them: the model's recorded
+phone), and beneath it a "how it decided" panel that draws, on request,
+the computation graph ``logitnet graph`` draws (``/api/graph``; with the
+true class the person picks, the backward pass too). Above the answers,
+how far to trust them: the model's recorded
 test accuracy and what it was trained on (:func:`accuracy_in_words`).
 The model card is :func:`logitnet.viz.report.model_card`.
 """
@@ -57,6 +60,9 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2rem; }
 .row meter::-webkit-meter-optimum-value { background: #1a5fb4; }
 .row meter::-moz-meter-bar { background: #1a5fb4; }
 .row details img, .card img { max-width: 100%; height: auto; }
+.row details.graph { margin-top: 0.5rem; }
+.graph-form { display: flex; flex-wrap: wrap; gap: 0.5rem; margin: 0.4rem 0; }
+.graph-form select { max-width: 100%; }
 #trust { border-left: 4px solid #1a5fb4; background: #eef4fc; margin: 0.8rem 0;
          padding: 0.4rem 0.8rem; }
 table { border-collapse: collapse; margin: 0.5rem 0; }
@@ -186,7 +192,55 @@ async function explain(file) {
   picture.alt = "the explanation of " + file.name + ": each pixel's contribution to z";
   picture.src = "data:image/png;base64," + answer.png;
   details.append(picture);
-  body.append(details);
+  body.append(details, howItDecided(file, Object.keys(answer.probabilities)));
+}
+
+// "How it decided": the neuron's computation graph for this photo, drawn
+// on request (/api/graph), with the backward pass when its true class is
+// chosen.
+function howItDecided(file, classes) {
+  const panel = element("details", "graph");
+  panel.append(element("summary", "", "How it decided: the computation graph"));
+  const form = element("div", "graph-form");
+  const choice = element("select");
+  choice.setAttribute("aria-label", "the photo's true class");
+  choice.append(new Option("true class: not given", ""));
+  for (const name of classes) choice.append(new Option("true class: " + name, name));
+  const draw = element("button", "", "Draw the graph");
+  draw.type = "button";
+  form.append(choice, draw);
+  const status = element("div", "note");
+  const picture = element("img", "graph");
+  picture.alt = "the computation graph of " + file.name;
+  picture.hidden = true;
+  panel.append(element("p", "note", "z = w·x + b, a = sigmoid(z); with the true " +
+                       "class, the loss and the gradient flowing back."),
+               form, status, picture);
+  draw.addEventListener("click", async () => {
+    draw.disabled = true;
+    status.textContent = "drawing…";
+    const query = new URLSearchParams({layout: narrow.matches ? "tall" : "wide"});
+    if (choice.value) query.set("label", choice.value);
+    const upload = new FormData();
+    upload.append("file", file, file.name);
+    try {
+      const response = await fetch("api/graph?" + query,
+                                   {method: "POST", body: upload});
+      if (!response.ok) {
+        const said = await response.json().catch(() => ({}));
+        throw new Error(said.error || "the server answered " + response.status);
+      }
+      if (picture.src) URL.revokeObjectURL(picture.src);
+      picture.src = URL.createObjectURL(await response.blob());
+      picture.hidden = false;
+      status.textContent = "";
+    } catch (e) {
+      status.textContent = "Error: " + e.message;
+    } finally {
+      draw.disabled = false;
+    }
+  });
+  return panel;
 }
 
 function take(files) {

@@ -11,8 +11,9 @@ the top; then the settings in words and what "converged" means for this
 model, the learning curve (titled with the solver and its settings, ending
 at the final cost), each metric once with what it means, the confusion
 matrix as a picture with counts, the weights, the misclassified pictures
-with the probability the model gave them, and an explanation of one of them
-laid over the picture.
+with the probability the model gave them, an explanation of one of them
+laid over the picture, and the computation graph of the first picture
+scored (:mod:`logitnet.viz.graph`, what ``logitnet graph`` draws).
 """
 
 from __future__ import annotations
@@ -216,6 +217,31 @@ def _explanation(model: SavedModel, misclassified_images: ArrayLike) -> str:
     return explanation
 
 
+def _graph(model: SavedModel, picture, label: str | None, split: str) -> str:
+    """The first picture's computation graph under its heading, with a
+    sentence on how to read it; nothing when there is no picture."""
+    if picture is None:
+        return ""
+    from logitnet.app.graph import neuron_graph
+    from logitnet.viz.graph import graph_figure
+
+    which = "test picture" if split == "test" else "picture scored"
+    with _about("model"):
+        drawn = _figure(
+            graph_figure(neuron_graph(model, picture, label)),
+            f"the computation graph of the first {which}",
+        )
+    return (
+        "<h2>How it decided: the computation graph</h2>\n"
+        f'<p class="note">The neuron at work on the first {which}, as the course '
+        "draws it: left to right, z = w\N{MIDDLE DOT}x + b and a = "
+        "\N{GREEK SMALL LETTER SIGMA}(z) (the softmax for more than two "
+        "classes) and the loss against its true class; in red, right to left, "
+        "the derivatives of the chain rule, down to dL/dw = x\N{MIDDLE DOT}dz, "
+        "checked by finite differences.</p>\n" + drawn
+    )
+
+
 def _curve(training: Mapping) -> str:
     """The learning curve as an image, or a note when no costs were kept."""
     costs = training.get("costs")
@@ -310,6 +336,8 @@ def render_report(
     model_path: str | os.PathLike[str] | None = None,
     created: datetime.datetime | None = None,
     split: str = "test",
+    first_picture: ArrayLike | None = None,
+    first_label: str | None = None,
 ) -> str:
     """One self-contained HTML page describing a trained model, for a person.
 
@@ -344,6 +372,12 @@ def render_report(
         Which pictures of ``data_source`` the metrics were measured on: an
         undefined metric's reason names them ("the test pictures hold one
         class").
+    first_picture : ndarray of shape ``model.image_shape``, uint8, optional
+        The first picture scored: its computation graph is drawn, in a last
+        section (none without it)
+        (:func:`logitnet.app.graph.neuron_graph`), forward and, with
+        ``first_label`` (its true class), backward.
+    first_label : str, optional
 
     Returns
     -------
@@ -389,6 +423,7 @@ def render_report(
             + ("" if len(classes) == 2 else ", one per class"),
         )
     explanation = _explanation(model, misclassified_images)
+    graph = _graph(model, first_picture, first_label, split)
     curve = _curve(training)
 
     settings = "\n".join(
@@ -450,6 +485,7 @@ probability the model gave that choice.</p>
 
 <h2>Explanation</h2>
 {explanation}
+{graph}
 </body>
 </html>
 """
