@@ -319,3 +319,30 @@ def test_cat_your_own_photo(cat, cat_lines, cat_data):
     ]
     assert cat_lines["cat-36"][0].split(": ")[1].startswith("cat ")
     assert pictures(cat["cat-36"]) == 1  # the explanation
+
+
+def test_cat_computation_graph(cat, cat_lines, cat_data):
+    """The graph of the photo: `logitnet graph`'s values, its check line and
+    its picture, for the model the notebook trained."""
+    from logitnet.app.graph import neuron_graph
+    from logitnet.app.model import SavedModel
+    from logitnet.core.pixels import flatten, scale
+    from logitnet.course.neuron import model
+    from logitnet.viz.graph import check_line
+
+    train_x, train_y, test_x, test_y, _ = cat_data
+    d = model(scale(flatten(train_x)), train_y, scale(flatten(test_x)), test_y,
+              num_iterations=2000, learning_rate=0.005)  # fmt: skip
+    saved = SavedModel(
+        w=d["w"].ravel(), b=d["b"], classes=["non-cat", "cat"], image_shape=(64, 64, 3)
+    )
+    graph = neuron_graph(saved, test_x[1], label="cat")
+    lines = cat_lines["cat-38"]
+    assert lines[0] == f"z = {graph.z:.6f}, a = {graph.a:.6f}, L = {graph.loss:.6f}"
+    assert lines[1] == f"dL/dz = a - y = {graph.dL_dz:.6f}, dL/db = {graph.dL_db:.6f}"
+    # y = 1 (a cat): dL/dz = a - 1, negative, and L = -log a.
+    assert number(lines[0].split(", ")[1], "a") - 1 == pytest.approx(
+        float(lines[1].split(" = ")[2].split(",")[0]), abs=2e-6
+    )
+    assert lines[2:] == [check_line(graph)]
+    assert pictures(cat["cat-38"]) == 1
