@@ -128,7 +128,7 @@ def _default_out(args: argparse.Namespace, feedback: Feedback) -> None:
         if args.image is not None:
             stem = Path(args.image).stem
         else:
-            stem = f"{Path(args.data).stem}.{args.split}-{args.index}"
+            stem = f"{Path(str(args.data)).stem}.{args.split}-{args.index}"
         args.out = str(new_path(stem, ".why.png"))
         feedback.note(f"no --out given: drawing in {args.out}")
 

@@ -36,8 +36,9 @@ from logitnet.data.layout import (
     not_hdf5_reason,
     open_hdf5,
 )
+from logitnet.data.storage import Url, locate
 from logitnet.exceptions import DataError
-from logitnet.files import file_kind, not_a_file
+from logitnet.files import describe_bytes, file_kind, not_a_file
 
 __all__ = [
     "CHUNK_BYTES",
@@ -97,7 +98,7 @@ class _StoredRows:
 
     def __init__(
         self,
-        path: str,
+        path: str | Url,
         key: str,
         shape: tuple,
         dtype,
@@ -133,7 +134,8 @@ class _StoredRows:
             block = self._read_raw(*rows.indices(self.shape[0])[:2])
         elif self.zarr_store:
             selection = (0, rows) if self._labels_in_a_row else rows
-            block = zarr_store.read(Path(self.path), self.key, selection)
+            where = self.path if isinstance(self.path, Url) else Path(self.path)
+            block = zarr_store.read(where, self.key, selection)
         else:
             with open_hdf5(self.path) as f:
                 stored = f[self.key]
@@ -314,12 +316,13 @@ def open_images(
         or chunk_rows < 1
     ):
         raise ValueError(f"chunk_rows must be an integer >= 1; got {chunk_rows!r}")
-    path = Path(path)
+    path = locate(path)
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
     zarr_store, x_info, y_info = _describe_store(path, x_key, y_key)
     (x_shape, x_dtype, x_offset), (y_shape, y_dtype, y_offset) = x_info, y_info
-    x_rows = _StoredRows(str(path), x_key, x_shape, x_dtype, zarr_store, x_offset)
-    y_rows = _StoredRows(str(path), y_key, y_shape, y_dtype, zarr_store, y_offset)
+    where = path if isinstance(path, Url) else str(path)
+    x_rows = _StoredRows(where, x_key, x_shape, x_dtype, zarr_store, x_offset)
+    y_rows = _StoredRows(where, y_key, y_shape, y_dtype, zarr_store, y_offset)
     m, n = x_rows.shape
     classes = _class_names(path, zarr_store)
     present: set[int] = set()
@@ -334,8 +337,13 @@ def open_images(
     chunk_rows = min(int(chunk_rows), m)
     # Named by the file's identity: the same file opened twice gives the same
     # graph keys (and a changed file, new ones).
-    stat = path.stat()
-    token = tokenize(str(path.resolve()), stat.st_mtime_ns, stat.st_size, chunk_rows)
+    if isinstance(path, Url):
+        token = tokenize(path.key(), x_shape, y_shape, chunk_rows)
+    else:
+        stat = path.stat()
+        token = tokenize(
+            str(path.resolve()), stat.st_mtime_ns, stat.st_size, chunk_rows
+        )
     pixels = da.from_array(
         x_rows,
         chunks=(chunk_rows, n),
@@ -373,7 +381,7 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
     DataError
         As :func:`open_images`.
     """
-    path = Path(path)
+    path = locate(path)
     try:
         is_zarr, (x_shape, *_), _ = _describe_store(path, "train_set_x", "train_set_y")
         n_train = int(x_shape[0])
@@ -407,7 +415,7 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
     }
 
 
-def _class_names(path: Path, is_zarr: bool) -> list[str]:
+def _class_names(path: Path | Url, is_zarr: bool) -> list[str]:
     """The file's class names, ``list_classes`` checked (its size before it
     is read); "0" and "1" for a file without it."""
     if is_zarr:
@@ -438,6 +446,7 @@ def read_pictures(path: str | os.PathLike[str], split: str, rows) -> NDArray[np.
     images : ndarray of shape (k, height, width, channels), uint8
         Only the chunks holding those rows are read.
     """
+    path = locate(path)
     X, _ = open_images(path, split)
     shape = describe_images(path)["image_shape"]
     numbered = f"{path}: {split} pictures are numbered 0 to {X.shape[0] - 1}"
@@ -458,17 +467,23 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     """Whether ``path`` is a zarr store, and (shape, dtype, raw offset) of X
     and y, checked for the course's layout without reading the data (the
     offset, for :class:`_StoredRows`, is None but for plain HDF5 storage)."""
+    if isinstance(path, Url):
+        head = path.head(_HEAD_BYTES)
+        if head is not None:
+            raise DataError(
+                f"{path}: is {describe_bytes(head)}; logitnet reads data on object "
+                "storage as zarr stores only (HDF5 stays on local disk): copy it "
+                "to a local disk, or write the pictures there as a zarr store "
+                "('logitnet convert DIR URL.zarr')"
+            )
+        if not path.exists():
+            raise DataError(f"{path}: {path.missing()}")
+        return _zarr_layout(path, x_key, y_key)
     kind = file_kind(path)
     if kind is None:
         raise DataError(f"{path}: no such file or zarr store")
     if kind == "directory":
-        (x, y), _ = zarr_store.checked_arrays(path, x_key, y_key)
-        check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
-        return (
-            True,
-            (x.shape, np.dtype(x.dtype), None),
-            (y.shape, np.dtype(y.dtype), None),
-        )
+        return _zarr_layout(path, x_key, y_key)
     if kind != "file":
         # Never opened: a FIFO would block, a device never end.
         raise DataError(f"{path}: {not_a_file(kind, 'an HDF5 file or zarr store')}")
@@ -481,6 +496,21 @@ def _describe_store(path: Path, x_key: str, y_key: str):
             (x.shape, x.dtype, _raw_offset(path, x.file, x_key)),
             (y.shape, y.dtype, _raw_offset(path, y.file, y_key)),
         )
+
+
+#: Bytes of an object read to say what it is (as files.describe_file does).
+_HEAD_BYTES = 4096
+
+
+def _zarr_layout(path: Path | Url, x_key: str, y_key: str):
+    """:func:`_describe_store` for a zarr store."""
+    (x, y), _ = zarr_store.checked_arrays(path, x_key, y_key)
+    check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
+    return (
+        True,
+        (x.shape, np.dtype(x.dtype), None),
+        (y.shape, np.dtype(y.dtype), None),
+    )
 
 
 class _Meta:
