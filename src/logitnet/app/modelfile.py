@@ -62,13 +62,7 @@ from logitnet.app.modelschema import check_fields, model_inputs
 from logitnet.data.images import PREPROCESSING
 from logitnet.data.storage import StorageError, Url, failure, locate
 from logitnet.exceptions import ModelFileError
-from logitnet.files import (
-    ZIP_ARCHIVE,
-    atomic_path,
-    check_output_path,
-    describe_bytes,
-    describe_file,
-)
+from logitnet.files import ZIP_ARCHIVE, atomic_path, check_output_path, describe_file
 
 __all__ = [
     "FORMAT",
@@ -285,12 +279,12 @@ def _load_url(url: Url, *, pictures: bool) -> SavedModel:
     """:func:`_load` for a model file on object storage: its first bytes
     say what it is, then the archive is read as a local one is, by ranges
     (only the members' bytes travel)."""
+    from logitnet.files import describe_bytes
+
     head = url.head(4096)
     if head is None:
-        missing = url.missing()
-        raise ModelFileError(
-            f"{url}: {'no such model file' if missing.startswith('no') else missing}"
-        )
+        missing = url.missing().replace("no such object or zarr store", "")
+        raise ModelFileError(f"{url}: {missing or 'no such model file'}")
     fs, key = url.filesystem()
     try:
         with fs.open(key, "rb") as f:
@@ -298,10 +292,7 @@ def _load_url(url: Url, *, pictures: bool) -> SavedModel:
     except (ModelFileError, StorageError):
         raise
     except Exception as e:
-        found = failure(url, e)
-        if isinstance(found, StorageError):
-            raise found from None
-        raise
+        raise failure(url, e) from None
 
 
 def _load_archive(path, f, what: str, *, pictures: bool) -> SavedModel:
@@ -324,10 +315,8 @@ def _load_archive(path, f, what: str, *, pictures: bool) -> SavedModel:
     except (ModelFileError, StorageError):
         raise
     except _UNREADABLE as e:
-        if isinstance(path, Url):
-            found = failure(path, e)
-            if isinstance(found, StorageError):
-                raise found from None
+        if isinstance(path, Url) and isinstance(failure(path, e), StorageError):
+            raise failure(path, e) from None
         raise ModelFileError(f"{path}: not a readable model file ({_reason(e)})") from e
     _check_parts(path, w, b, n_x, shape, len(metadata["classes"]))
     if version >= 2 and metadata.get("sha256") != _checksum(w, b, metadata):

@@ -127,7 +127,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from logitnet.cli._common import locate_urls
+    from logitnet.cli._urls import locate_urls
 
     try:
         locate_urls(args)

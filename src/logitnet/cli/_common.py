@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from logitnet.checks import MAX_SEED, check_int, check_learning_rate, check_real
+from logitnet.cli._urls import add_storage_options
 
 
 class Parser(argparse.ArgumentParser):
@@ -235,57 +236,6 @@ def add_data(
     )
 
 
-def storage_option(text: str) -> tuple[str, object]:
-    """KEY=VALUE of --storage-option (:func:`logitnet.data.storage.parse_option`)."""
-    from logitnet.data.storage import parse_option
-
-    try:
-        return parse_option(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def add_storage_options(parser: argparse.ArgumentParser) -> None:
-    """--storage-option KEY=VALUE, repeatable: options of the filesystem of
-    the URLs given as --data, --model or --out (added once)."""
-    if "--storage-option" in parser._option_string_actions:
-        return
-    parser.add_argument(
-        "--storage-option",
-        dest="storage_options",
-        type=storage_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an option of the object storage a URL (s3://, gs://, az://, "
-        "https://) names, as pandas' storage_options: a value is JSON where it "
-        "is JSON, else text; a dotted key is nested "
-        "(client_kwargs.region_name=eu-west-1). Repeatable. Credentials come "
-        "from the provider's own environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, "
-        "AWS_ENDPOINT_URL, ...)",
-    )
-
-
-#: The options and arguments that name a data or model file, and may be URLs.
-URL_ARGUMENTS = ("data", "model", "out")
-
-
-def locate_urls(args: argparse.Namespace) -> None:
-    """Each URL given as --data, --model or an output of a command that
-    writes data or models, as a :class:`logitnet.data.storage.Url` with the
-    --storage-option values; local paths are left as they are."""
-    options = dict(getattr(args, "storage_options", None) or ())
-    for attr in URL_ARGUMENTS:
-        if attr == "out" and not getattr(args, "out_is_data", False):
-            continue  # a picture or a page: local only (check_outputs says so)
-        value = getattr(args, attr, None)
-        if isinstance(value, str) and "://" in value:
-            from logitnet.data.storage import is_url, locate
-
-            if is_url(value) or value.startswith("file://"):
-                setattr(args, attr, locate(value, options))
-
-
 def add_data_file(
     parser: argparse.ArgumentParser, *, what: str, file_split: bool = False
 ) -> None:
@@ -407,6 +357,7 @@ def check_outputs(args: argparse.Namespace, outputs: dict[str, str | None]) -> N
     (:func:`logitnet.files.check_apart`, a usage error), and each must be
     writable (:func:`logitnet.files.check_output_path`). Keys name the
     option or argument (``"--out"``)."""
+    from logitnet.data.storage import is_url
     from logitnet.files import check_apart, check_output_path
 
     check_apart(outputs, inputs_of(args))
@@ -415,19 +366,13 @@ def check_outputs(args: argparse.Namespace, outputs: dict[str, str | None]) -> N
             continue
         if hasattr(path, "check_writable"):  # a URL: data or a model
             path.check_writable()
-        elif _is_url(path):
+        elif is_url(path):
             raise UsageError(
                 f"{name} {path}: writes a local file; give a path (data and "
                 "models go to URLs, pictures and pages stay local)"
             )
         else:
             check_output_path(path)
-
-
-def _is_url(path) -> bool:
-    from logitnet.data.storage import is_url
-
-    return is_url(path)
 
 
 def load_data(

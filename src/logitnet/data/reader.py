@@ -257,8 +257,8 @@ def open_images(
 
     Parameters
     ----------
-    path : path-like
-        An HDF5 file, or a zarr store (a directory), holding
+    path : path-like or URL
+        An HDF5 file, or a zarr store (a directory, or a URL), holding
         ``{split}_set_x`` of shape (m, height, width, channels), uint8, and
         ``{split}_set_y`` of shape (m,) or (1, m), integer labels 0 .. k-1
         for the k names of ``list_classes`` (0 / 1 in a file without it).
@@ -300,7 +300,10 @@ def open_images(
     -----
     The arrays re-open the file by its path for every chunk they read, so
     they can be sent to the workers of a ``dask.distributed`` cluster; there
-    the file must be at the same path on every worker (a shared disk).
+    the file must be at the same path on every worker (a shared disk), or
+    be a zarr store on object storage: ``path`` a URL (``s3://...``, or a
+    :class:`logitnet.data.storage.Url` with storage options), which each
+    task holds and opens its chunk from.
     """
     import dask.array as da
     from dask.base import tokenize

@@ -294,7 +294,8 @@ class Url:
         the URL (a folder of objects, a zarr store, or nothing)."""
         fs, path = self.filesystem()
         try:
-            if not fs.isfile(path):
+            # info, not isfile: isfile says False when the endpoint is down.
+            if fs.info(path).get("type") != "file":
                 return None
             return fs.cat_file(path, start=0, end=n_bytes)
         except FileNotFoundError:
@@ -307,14 +308,21 @@ class Url:
         does not exist, or the bucket holds nothing of that name."""
         fs, path = self.filesystem()
         bucket = path.split("/", 1)[0]
-        if self.scheme not in READ_ONLY | {"memory"} and bucket != path:
-            try:
-                there = fs.exists(bucket)
-            except Exception as e:
-                raise failure(self, e) from None
-            if not there:
-                return f"bucket {bucket!r} does not exist"
+        remote = self.scheme not in READ_ONLY | {"memory"} and bucket != path
+        if remote and not self._there(fs, bucket):
+            return f"bucket {bucket!r} does not exist"
         return "no such object or zarr store"
+
+    def _there(self, fs, path: str) -> bool:
+        """Whether ``path`` exists; an error of the endpoint is raised (as a
+        StorageError), never taken for absence as ``fs.exists`` takes it."""
+        try:
+            fs.info(path)
+        except FileNotFoundError:
+            return False
+        except Exception as e:
+            raise failure(self, e) from None
+        return True
 
     def write_bytes(self, data: bytes) -> None:
         """Write the object in one request (one PUT): a reader finds the old
@@ -342,13 +350,9 @@ class Url:
             )
         fs, path = self.filesystem()
         bucket = path.split("/", 1)[0]
-        if self.scheme != "memory" and bucket != path:
-            try:
-                there = fs.exists(bucket)
-            except Exception as e:
-                raise failure(self, e) from None
-            if not there:
-                raise StorageError(f"{self}: bucket {bucket!r} does not exist")
+        remote = self.scheme != "memory" and bucket != path
+        if remote and not self._there(fs, bucket):
+            raise StorageError(f"{self}: bucket {bucket!r} does not exist")
         probe = f"{path}.logitnet-probe-{uuid.uuid4().hex[:12]}"
         try:
             fs.pipe_file(probe, b"")
@@ -359,8 +363,12 @@ class Url:
     def exists(self) -> bool:
         """Whether anything (an object, or objects under it) is at the URL."""
         fs, path = self.filesystem()
-        try:
-            return bool(fs.exists(path))
+        if self._there(fs, path):
+            return True
+        try:  # a prefix with objects under it, on a store without folders
+            return bool(fs.ls(path, detail=False))
+        except FileNotFoundError:
+            return False
         except Exception as e:
             raise failure(self, e) from None
 
@@ -401,6 +409,7 @@ def _in_words(error: BaseException, text: str) -> str | None:
             "AccessDenied",
             "Forbidden",
             "NoCredentials",
+            "PartialCredentials",
             "Unable to locate credentials",
             "InvalidToken",
             "ExpiredToken",

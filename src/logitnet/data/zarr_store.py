@@ -29,12 +29,14 @@ naming the store and the array.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
 import math
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -250,6 +252,9 @@ def read(path: Path | Url, key: str, selection=...) -> np.ndarray:
         if isinstance(path, Url):
             remote = _remote_failure(path, e)
             if isinstance(remote, StorageError):
+                # The other chunks' requests in flight fail too, and their
+                # coroutines, abandoned, would be reported at exit.
+                sys.unraisablehook = _QuietCoroutines(sys.unraisablehook)
                 raise remote from None
         raise DataError(
             f"{path}: {key} has a chunk that cannot be read, the store is "
@@ -270,6 +275,18 @@ def _remote_failure(url: Url, error: BaseException) -> Exception:
         f"{url}: not a zarr store, or one that cannot be read "
         f"({type(error).__name__}: {error})"
     )
+
+
+class _QuietCoroutines:
+    """An unraisable-exception hook that drops those of abandoned
+    coroutines (after a failed read: the one line has said it)."""
+
+    def __init__(self, previous):
+        self.previous = getattr(previous, "previous", previous)
+
+    def __call__(self, unraisable) -> None:
+        if not asyncio.iscoroutine(unraisable.object):
+            self.previous(unraisable)
 
 
 def _not_pending_tasks(record: logging.LogRecord) -> bool:
