@@ -271,20 +271,20 @@ def _load(path: Path | Url, *, pictures: bool) -> SavedModel:
     what = describe_file(path)
     if what is None:
         raise ModelFileError(f"{path}: no such model file")
+    _check_zip(path, what)
     with open(path, "rb") as f:
         return _load_archive(path, f, what, pictures=pictures)
 
 
 def _load_url(url: Url, *, pictures: bool) -> SavedModel:
-    """:func:`_load` for a model file on object storage: its first bytes
-    say what it is, then the archive is read as a local one is, by ranges
-    (only the members' bytes travel)."""
+    """:func:`_load` on object storage: the archive read by ranges."""
     from logitnet.files import describe_bytes
 
     head = url.head(4096)
     if head is None:
         missing = url.missing().replace("no such object or zarr store", "")
         raise ModelFileError(f"{url}: {missing or 'no such model file'}")
+    _check_zip(url, describe_bytes(head))
     fs, key = url.filesystem()
     try:
         with fs.open(key, "rb") as f:
@@ -295,12 +295,13 @@ def _load_url(url: Url, *, pictures: bool) -> SavedModel:
         raise failure(url, e) from None
 
 
+def _check_zip(path, what: str) -> None:
+    if what != ZIP_ARCHIVE:  # said first: NumPy would call an HDF5 file a pickle
+        raise ModelFileError(f"{path}: is {what}, not {A_MODEL_FILE}")
+
+
 def _load_archive(path, f, what: str, *, pictures: bool) -> SavedModel:
     """The model in the open file ``f`` (``what`` its first bytes are)."""
-    if what != ZIP_ARCHIVE:
-        # Said before anything parses it: NumPy would call an HDF5 file or
-        # a PNG a pickle.
-        raise ModelFileError(f"{path}: is {what}, not {A_MODEL_FILE}")
     try:
         with zipfile.ZipFile(f) as archive:
             _check_members(path, archive, what)
