@@ -265,7 +265,8 @@ def open_images(
     split : {"train", "test"}, default="train"
     chunk_rows : int, optional
         Images per chunk. Default: as many as make about 64 MiB of floats
-        (:data:`CHUNK_BYTES`), 682 images of 64 x 64 x 3 in float64.
+        (:data:`CHUNK_BYTES`), 682 images of 64 x 64 x 3 in float64; for a
+        zarr store's URL, rounded down to whole stored chunks (at least one).
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         The float type the examples are used in.
 
@@ -322,7 +323,10 @@ def open_images(
     path = locate(path)
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
     zarr_store, x_info, y_info = _describe_store(path, x_key, y_key)
-    (x_shape, x_dtype, x_offset), (y_shape, y_dtype, y_offset) = x_info, y_info
+    (x_shape, x_dtype, x_offset, stored_rows), (y_shape, y_dtype, y_offset, _) = (
+        x_info,
+        y_info,
+    )
     where = path if isinstance(path, Url) else str(path)
     x_rows = _StoredRows(where, x_key, x_shape, x_dtype, zarr_store, x_offset)
     y_rows = _StoredRows(where, y_key, y_shape, y_dtype, zarr_store, y_offset)
@@ -337,6 +341,11 @@ def open_images(
         check_every_class(path, y_key, present, classes)
     if chunk_rows is None:
         chunk_rows = max(CHUNK_BYTES // (n * dtype.itemsize), 1)
+        if stored_rows and isinstance(path, Url):
+            # Whole stored chunks per task: each is fetched (one request)
+            # once per pass, never by two tasks that share it. (Local
+            # stores keep their chunks, and their sums' order, as before.)
+            chunk_rows = max(chunk_rows // stored_rows, 1) * stored_rows
     chunk_rows = min(int(chunk_rows), m)
     # Named by the file's identity: the same file opened twice gives the same
     # graph keys (and a changed file, new ones).
@@ -467,9 +476,10 @@ def read_pictures(path: str | os.PathLike[str], split: str, rows) -> NDArray[np.
 
 
 def _describe_store(path: Path, x_key: str, y_key: str):
-    """Whether ``path`` is a zarr store, and (shape, dtype, raw offset) of X
-    and y, checked for the course's layout without reading the data (the
-    offset, for :class:`_StoredRows`, is None but for plain HDF5 storage)."""
+    """Whether ``path`` is a zarr store, and (shape, dtype, raw offset, rows
+    per stored chunk of a zarr store) of X and y, checked for the course's
+    layout without reading the data (the offset, for :class:`_StoredRows`,
+    is None but for plain HDF5 storage)."""
     if isinstance(path, Url):
         head = path.head(_HEAD_BYTES)
         if head is not None:
@@ -496,8 +506,8 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     with checked_hdf5(path, x_key, y_key, classes_required=False) as (x, y, _):
         return (
             False,
-            (x.shape, x.dtype, _raw_offset(path, x.file, x_key)),
-            (y.shape, y.dtype, _raw_offset(path, y.file, y_key)),
+            (x.shape, x.dtype, _raw_offset(path, x.file, x_key), None),
+            (y.shape, y.dtype, _raw_offset(path, y.file, y_key), None),
         )
 
 
@@ -511,8 +521,8 @@ def _zarr_layout(path: Path | Url, x_key: str, y_key: str):
     check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
     return (
         True,
-        (x.shape, np.dtype(x.dtype), None),
-        (y.shape, np.dtype(y.dtype), None),
+        (x.shape, np.dtype(x.dtype), None, int(x.chunks[0])),
+        (y.shape, np.dtype(y.dtype), None, None),
     )
 
 

@@ -39,6 +39,7 @@ from logitnet.exceptions import DataError
 from logitnet.files import url_scheme
 
 __all__ = [
+    "DEADLINE",
     "EXTRAS",
     "READ_ONLY",
     "S3_DEFAULTS",
@@ -75,14 +76,20 @@ READ_ONLY = frozenset({"http", "https"})
 #: own ``config_kwargs``): a connection within 5 s, each answer within 30 s,
 #: three attempts with botocore's backoff. s3fs retries some errors again
 #: on its own (:data:`S3_RETRIES` times), so one request ends within about
-#: 3 x 3 x 30 s even when the endpoint stops answering mid-read, and at
-#: once (after the backoff) when it refuses connections.
+#: 3 x 2 x 30 s even when the endpoint stops answering mid-read, and at
+#: once (after the backoff) when it refuses connections; and whatever the
+#: filesystem, a read of a store ends within :data:`DEADLINE` seconds.
 S3_DEFAULTS = {
     "connect_timeout": 5,
     "read_timeout": 30,
     "retries": {"max_attempts": 3, "mode": "standard"},
 }
-S3_RETRIES = 3
+S3_RETRIES = 2
+
+#: The total deadline of one read of a store on object storage (a block of
+#: chunks, or its metadata), retries included: zarr's ``async.timeout``,
+#: set in each process that opens such a store.
+DEADLINE = 240
 
 #: Storage options whose values are secrets: never shown.
 _SECRET = re.compile(
@@ -280,8 +287,11 @@ class Url:
 
     def zarr_store(self, *, read_only: bool = True):
         """This URL as a zarr store (zarr's ``FsspecStore``)."""
+        import zarr
         from zarr.storage import FsspecStore
 
+        if zarr.config.get("async.timeout") is None:
+            zarr.config.set({"async.timeout": DEADLINE})
         fs, path = self.filesystem(asynchronous=True)
         if not fs.async_impl:
             from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
