@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
+import json
 import logging
 import math
 import os
@@ -243,7 +245,10 @@ def read(path: Path | Url, key: str, selection=...) -> np.ndarray:
     import zarr
 
     try:
-        stored = zarr.open_array(_store(path), path=key, mode="r")
+        if isinstance(path, Url):
+            stored = _opened(path, json.dumps(path.options, sort_keys=True), key)
+        else:
+            stored = zarr.open_array(_store(path), path=key, mode="r")
         return np.asarray(stored[selection])
     except Exception as e:
         # zarr reads a block's chunks as tasks on its own event loop; when
@@ -260,6 +265,16 @@ def read(path: Path | Url, key: str, selection=...) -> np.ndarray:
             f"{path}: {key} has a chunk that cannot be read, the store is "
             f"damaged ({type(e).__name__}: {e})"
         ) from e
+
+
+@functools.lru_cache(maxsize=64)
+def _opened(url: Url, options: str, key: str):
+    """An array of a store on object storage, opened once per process
+    (``options`` keeps apart two spellings of one URL with other options):
+    each read is then its chunks' requests alone, never the metadata's."""
+    import zarr
+
+    return zarr.open_array(url.zarr_store(), path=key, mode="r")
 
 
 def _remote_failure(url: Url, error: BaseException) -> Exception:
