@@ -203,15 +203,38 @@ def write_results(args, rows, sweep, in_flight) -> None:
             f"{ratio:.2f}x | {row['alone']['rss_mb']:.0f} MB | "
             f"{row['write_s']:.1f} s |"
         )
+    s3 = next(iter(rows.values()))
+    s3_ratio = s3["timed"]["pass"] / s3["timed"]["read"]
+    rss = max(row["alone"]["rss_mb"] for row in rows.values())
     lines += [
         "",
-        "Targets: pass / reads <= 1.5x; peak RSS <= 1 GB whatever the store's "
-        "size (the pass holds a few chunks per thread, never the store).",
+        "Targets: pass / reads <= 1.5x on object storage "
+        f"({'met' if s3_ratio <= 1.5 else 'missed'}: {s3_ratio:.2f}x); peak "
+        f"RSS <= 1 GB whatever the store's size ({'met' if rss <= 1024 else 'missed'}"
+        f": {rss:.0f} MB at most; the pass holds a few chunks per thread, never "
+        "the store, and the RSS of a process that only imports logitnet, "
+        "NumPy, Dask and zarr is about 230 MB of it).",
+        "",
+        "On object storage the reads are the pass's floor: what the pass adds "
+        "is the arithmetic of the chunks that cannot overlap with the last "
+        "requests, and the requests logitnet makes besides the chunks (the "
+        "labels' chunk of each task, a HEAD that s3fs sends before each GET, "
+        "as the reads here do too). Here the S3 server is a Python process "
+        "on the same cores as the pass, so every byte served takes CPU from "
+        "the arithmetic: on a real object store the server's work is "
+        "elsewhere. A local store read from the page cache is a copy at "
+        "memory speed, so its ratio is the arithmetic's cost against a "
+        "memcpy, not a target: the local pass is bound by the arithmetic "
+        "(converting 1 GB of pixels to float32 and two products), as "
+        "`benchmarks/RESULTS_DASK.md` measures for HDF5 files.",
         "",
         "## Chunks in flight",
         "",
         "The pass over S3 with the local scheduler's threads set to each number "
-        "(each thread runs one task, one whole stored chunk: one GET):",
+        "(each thread runs one task, one whole stored chunk: one GET), "
+        "interleaved in one process. Compare numbers within one table: each "
+        "table is one process's interleaved runs, minutes apart, on a machine "
+        "shared with other work.",
         "",
         "| chunks in flight | pass |",
         "|---|---|",

@@ -371,3 +371,45 @@ def test_stores_on_s3_are_checked_as_local_ones(crafted, name, message, tmp_path
     result = run("train", "--data", crafted[name], "--out", str(tmp_path / "m.npz"),
                  "--quiet")  # fmt: skip
     one_line_error(result, f"{crafted[name]}: {message}")
+
+
+# -- other doors: convert to a URL, https:// read only ---------------------------
+
+
+def test_convert_writes_a_store_on_s3_that_predict_reads(s3, tiny_folder, tmp_path):
+    url = f"s3://{BUCKET}/converted.zarr"
+    result = run("convert", str(tiny_folder), url, "--test-fraction", "0.3", "--json")
+    assert result.returncode == 0, result.stderr
+    assert f'"out": "{url}"' in result.stdout
+    model = tmp_path / "m.npz"
+    result = run("train", "--data", url, "--iterations", "2", "--out", str(model),
+                 "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    result = run("predict", "--model", str(model), "--data", url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{url}[test 0]: ")
+
+
+def test_a_store_and_a_model_over_https_are_read_not_written(tmp_path):
+    from logitnet.data.synth import make_images
+    from s3server import free_port
+
+    make_images(tmp_path / "s.zarr", 1500, test_samples=50)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        result = run("train", "--data", f"{base}/s.zarr", "--iterations", "2",
+                     "--out", str(tmp_path / "m.npz"), "--quiet")  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        result = run("predict", "--model", f"{base}/m.npz", "--data", f"{base}/s.zarr")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count(f"{base}/s.zarr[test ") == 50
+        result = run("train", "--data", f"{base}/s.zarr", "--out", f"{base}/x.npz")
+        one_line_error(result, f"{base}/x.npz: http:// URLs are read only")
+    finally:
+        server.kill()
+        server.wait()

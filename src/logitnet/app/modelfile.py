@@ -285,9 +285,8 @@ def _load_url(url: Url, *, pictures: bool) -> SavedModel:
         missing = url.missing().replace("no such object or zarr store", "")
         raise ModelFileError(f"{url}: {missing or 'no such model file'}")
     _check_zip(url, describe_bytes(head))
-    fs, key = url.filesystem()
     try:
-        with fs.open(key, "rb") as f:
+        with url.open_to_read() as f:
             return _load_archive(url, f, describe_bytes(head), pictures=pictures)
     except (ModelFileError, StorageError):
         raise

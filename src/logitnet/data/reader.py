@@ -481,6 +481,8 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     layout without reading the data (the offset, for :class:`_StoredRows`,
     is None but for plain HDF5 storage)."""
     if isinstance(path, Url):
+        if path.holds_store():
+            return _zarr_layout(path, x_key, y_key)
         head = path.head(_HEAD_BYTES)
         if head is not None:
             raise DataError(
@@ -489,9 +491,7 @@ def _describe_store(path: Path, x_key: str, y_key: str):
                 "to a local disk, or write the pictures there as a zarr store "
                 "('logitnet convert DIR URL.zarr')"
             )
-        if not path.exists():
-            raise DataError(f"{path}: {path.missing()}")
-        return _zarr_layout(path, x_key, y_key)
+        raise DataError(f"{path}: {path.missing()}")
     kind = file_kind(path)
     if kind is None:
         raise DataError(f"{path}: no such file or zarr store")

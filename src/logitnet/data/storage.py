@@ -27,6 +27,7 @@ What this module promises for a URL:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -90,6 +91,9 @@ S3_RETRIES = 2
 #: chunks, or its metadata), retries included: zarr's ``async.timeout``,
 #: set in each process that opens such a store.
 DEADLINE = 240
+
+#: An object up to this size is read in one request (:meth:`Url.open_to_read`).
+WHOLE_READ_BYTES = 64 * 2**20
 
 #: Storage options whose values are secrets: never shown.
 _SECRET = re.compile(
@@ -238,15 +242,6 @@ class Url:
         )
         return scheme, self.url.split("://", 1)[1].strip("/")
 
-    def child(self, name: str) -> Url:
-        """The object ``name`` under this one."""
-        return Url(f"{self.url}/{name}", self.options)
-
-    @property
-    def name(self) -> str:
-        """The last part of the URL's path: a file's name."""
-        return self.url.rsplit("/", 1)[-1]
-
     def filesystem(self, *, asynchronous: bool = False):
         """(fsspec filesystem, the URL's path on it), the filesystem bounded
         in time (:data:`S3_DEFAULTS`).
@@ -313,6 +308,14 @@ class Url:
         except Exception as e:
             raise failure(self, e) from None
 
+    def holds_store(self) -> bool:
+        """Whether a zarr store is at the URL: its top-level metadata
+        (``zarr.json``, or version 2's ``.zgroup``) is there."""
+        fs, path = self.filesystem()
+        return any(
+            self._there(fs, f"{path}/{name}") for name in ("zarr.json", ".zgroup")
+        )
+
     def missing(self) -> str:
         """Why nothing is at the URL, in words: its bucket (or container)
         does not exist, or the bucket holds nothing of that name."""
@@ -333,6 +336,18 @@ class Url:
         except Exception as e:
             raise failure(self, e) from None
         return True
+
+    def open_to_read(self):
+        """The object as a binary file to read: fetched in one request
+        when at most :data:`WHOLE_READ_BYTES` (any HTTP server serves it),
+        else read by ranges, only the bytes asked for."""
+        fs, path = self.filesystem()
+        try:
+            if (fs.size(path) or 2**62) <= WHOLE_READ_BYTES:
+                return io.BytesIO(fs.cat_file(path))
+            return fs.open(path, "rb")
+        except Exception as e:
+            raise failure(self, e) from None
 
     def write_bytes(self, data: bytes) -> None:
         """Write the object in one request (one PUT): a reader finds the old

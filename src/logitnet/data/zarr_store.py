@@ -349,7 +349,7 @@ def check_array(path: Path | Url, array, key: str) -> None:
         name = array.metadata.encode_chunk_key(coords)
         if name not in stored:
             missing, first = missing + 1, first or name
-        elif raw and stored[name] != size:
+        elif raw and stored[name] != size and stored[name] != _UNKNOWN:
             raise DataError(
                 f"{path}: {key}'s chunk {name} holds {stored[name]} bytes, not "
                 f"the {size} its shape declares; the store is damaged"
@@ -414,6 +414,12 @@ def _chunk_files(path: Path | Url, key: str) -> dict[str, int]:
     return found
 
 
+#: The size of an object a listing does not give (an HTTP server's page of
+#: links): its bytes are checked when read (zarr refuses a raw chunk of the
+#: wrong size), not before.
+_UNKNOWN = -1
+
+
 def _chunk_objects(url: Url, key: str) -> dict[str, int]:
     """:func:`_chunk_files` for a store on object storage: each object
     under the array's prefix and its size, from the filesystem's listing
@@ -428,7 +434,8 @@ def _chunk_objects(url: Url, key: str) -> dict[str, int]:
     for name, info in listing.items():
         relative = name[len(top) :].lstrip("/")
         if relative.rsplit("/", 1)[-1] not in _METADATA:
-            found[relative] = int(info.get("size") or 0)
+            size = info.get("size")
+            found[relative] = _UNKNOWN if size is None else int(size)
     if len(found) > MAX_CHUNKS:
         raise DataError(
             f"{url}: {key} holds more than {MAX_CHUNKS:,} objects; logitnet "
