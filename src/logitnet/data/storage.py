@@ -388,6 +388,7 @@ class Url:
     def exists(self) -> bool:
         """Whether anything (an object, or objects under it) is at the URL."""
         fs, path = self.filesystem()
+        fs.invalidate_cache()
         if self._there(fs, path):
             return True
         try:  # a prefix with objects under it, on a store without folders
@@ -401,9 +402,9 @@ class Url:
         """Remove whatever is at the URL, objects under it included; quietly
         when nothing is (what a failed write leaves is removed so)."""
         fs, path = self.filesystem()
+        fs.invalidate_cache()  # a listing cached before the write holds nothing
         try:
-            if fs.exists(path):
-                fs.rm(path, recursive=True)
+            fs.rm(path, recursive=True)
         except FileNotFoundError:
             pass
         except Exception as e:
