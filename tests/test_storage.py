@@ -83,6 +83,27 @@ def test_secrets_are_never_shown():
     assert redact("oops s3cr3tvalue", url.options) == "oops ***"
 
 
+def test_the_python_functions_take_urls():
+    import warnings
+
+    from logitnet import LogisticRegression
+    from logitnet.app.modelfile import load_model, save_model
+    from logitnet.data.reader import describe_images, open_images
+    from logitnet.data.synth import make_images
+
+    make_images("memory://sets/s.zarr", 1500, test_samples=10)
+    assert describe_images("memory://sets/s.zarr")["n_test"] == 10
+    X, y = open_images(Url("memory://sets/s.zarr"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = LogisticRegression(solver="lbfgs", max_iter=2).fit(X, y)
+    save_model("memory://models/m.npz", fitted)
+    np.testing.assert_array_equal(load_model("memory://models/m.npz").w,
+                                  fitted.coef_[0])  # fmt: skip
+    with pytest.raises(ValueError, match="no such object or zarr store"):
+        open_images("memory://sets/none.zarr")
+
+
 def test_synth_train_predict_on_s3_as_on_a_local_store(s3, stored, tmp_path):
     remote, local = stored
     model_url = f"s3://{BUCKET}/run/model.npz"
@@ -111,7 +132,8 @@ def test_serve_loads_its_model_from_s3_before_it_binds(s3, stored):
     result = run("train", "--data", remote, "--iterations", "3", "--quiet",
                  "--out", model_url)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    server = Server(model_url)
+    # Two worker processes: each loads the model from the URL itself.
+    server = Server(model_url, "--workers", "2")
     try:
         status, _, body = server.request("GET", "/api/model")
         assert status == 200 and b"negative" in body
