@@ -358,6 +358,7 @@ def crafted(s3, tmp_path_factory):
     fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint)
     root = tmp_path_factory.mktemp("crafted")
     made = {}
+    made["v2"] = _store(root / "v2.zarr", 2)  # zarr's format 2, read as well
     made["missing"] = _store(root / "missing.zarr", 3)
     _chunk(made["missing"], "test_set_x", 3, 1).unlink()
     made["truncated"] = _store(root / "truncated.zarr", 3, compressors=None)
@@ -377,6 +378,12 @@ def crafted(s3, tmp_path_factory):
     for name, path in made.items():
         fs.put(str(path), f"{BUCKET}/crafted/{name}.zarr", recursive=True)
     return {name: f"s3://{BUCKET}/crafted/{name}.zarr" for name in made}
+
+
+def test_a_format_2_store_on_s3_trains(crafted, tmp_path):
+    result = run("train", "--data", crafted["v2"], "--iterations", "2", "--out",
+                 str(tmp_path / "m.npz"), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(

@@ -357,8 +357,11 @@ def check_outputs(args: argparse.Namespace, outputs: dict[str, str | None]) -> N
     (:func:`logitnet.files.check_apart`, a usage error), and each must be
     writable (:func:`logitnet.files.check_output_path`). Keys name the
     option or argument (``"--out"``)."""
+    import os
+
     from logitnet.data.storage import is_url
-    from logitnet.files import check_apart, check_output_path
+    from logitnet.exceptions import OutputPathError
+    from logitnet.files import check_apart, check_output_path, shown
 
     check_apart(outputs, inputs_of(args))
     for name, path in outputs.items():
@@ -370,6 +373,10 @@ def check_outputs(args: argparse.Namespace, outputs: dict[str, str | None]) -> N
             raise UsageError(
                 f"{name} {path}: writes a local file; give a path (data and "
                 "models go to URLs, pictures and pages stay local)"
+            )
+        elif str(path).rstrip("/").endswith(".zarr") and os.path.lexists(path):
+            raise OutputPathError(
+                f"{shown(path)}: already exists; remove it or give another name"
             )
         else:
             check_output_path(path)
