@@ -103,6 +103,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_one_answer.py --workdir $(BENCH_WORKDIR)
 	$(BIN)/python benchmarks/bench_multiclass.py --workdir $(BENCH_WORKDIR)
+	$(BIN)/python benchmarks/bench_storage.py --workdir $(BENCH_WORKDIR)
 	$(BIN)/python -m pip install --quiet "dask-ml==2025.1.0"
 	$(BIN)/python benchmarks/bench_dask.py --n-samples $(BENCH_SAMPLES) \
 		--workdir $(BENCH_WORKDIR)

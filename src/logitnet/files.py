@@ -260,9 +260,18 @@ def shown(text: object) -> str:
     return "".join(out)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _as_path(value):
+    """A path as a Path; a URL of object storage (``logitnet.data.storage.
+    Url``, which names its object by ``key()``) as it is."""
+    return value if hasattr(value, "key") else Path(value)
+
+
+def _same_file(a, b) -> bool:
     """Whether two paths name one file: the same resolved path, or the same
-    device and inode (a hard link, a bind mount)."""
+    device and inode (a hard link, a bind mount); two URLs, the same object
+    (a URL and a local path never do)."""
+    if not isinstance(a, Path) or not isinstance(b, Path):
+        return a == b
     try:
         if a.resolve() == b.resolve():
             return True
@@ -287,8 +296,8 @@ def check_apart(
     PathClashError
         Naming both, before anything is read or written.
     """
-    named_outputs = [(k, Path(v)) for k, v in outputs.items() if v is not None]
-    named_inputs = [(k, Path(v)) for k, v in inputs.items() if v is not None]
+    named_outputs = [(k, _as_path(v)) for k, v in outputs.items() if v is not None]
+    named_inputs = [(k, _as_path(v)) for k, v in inputs.items() if v is not None]
     for i, (name, path) in enumerate(named_outputs):
         for other, source in named_inputs:
             if _same_file(path, source):

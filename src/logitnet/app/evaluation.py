@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from logitnet.data.storage import recorded
 from logitnet.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -463,7 +464,7 @@ def evaluate_file(
     result = from_decision_values(np.concatenate(labels), np.concatenate(z))
     source = {
         "kind": "file in the course's layout",
-        "path": str(Path(path).resolve()),
+        "path": recorded(path),
         "split": split,
         "n_images": int(result.labels.size),
         "rows": rows,

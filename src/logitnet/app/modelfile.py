@@ -35,12 +35,15 @@ member that is not an array, or with a metadata field of the wrong type or
 range (:mod:`logitnet.app.modelschema`, which also bounds the picture shape)
 is refused with a message naming it, before anything uses it. Version 1
 files (no checksum) are still read. Writes are atomic
-(:func:`logitnet.files.atomic_path`).
+(:func:`logitnet.files.atomic_path`); to a URL (object storage,
+:mod:`logitnet.data.storage`) the finished file is written in one request,
+so no half-written model is ever there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import lzma
 import math
@@ -57,6 +60,7 @@ from logitnet.app.evaluation import undefined_as_none
 from logitnet.app.model import SavedModel, features_not_pictures
 from logitnet.app.modelschema import check_fields, model_inputs
 from logitnet.data.images import PREPROCESSING
+from logitnet.data.storage import StorageError, Url, failure, locate
 from logitnet.exceptions import ModelFileError
 from logitnet.files import ZIP_ARCHIVE, atomic_path, check_output_path, describe_file
 
@@ -168,7 +172,7 @@ def save_model(
     >>> load_model("mine.npz").predict(pictures[:3])
     ['dark', 'bright', 'bright']
     """
-    path = Path(path)
+    path = locate(path)
     if not isinstance(model, SavedModel):
         model = SavedModel.from_estimator(
             model, image_shape=image_shape, classes=classes
@@ -177,7 +181,10 @@ def save_model(
         raise ValueError(
             "image_shape= and classes= are for an estimator; a SavedModel has its own"
         )
-    check_output_path(path)
+    if isinstance(path, Url):
+        path.check_writable()
+    else:
+        check_output_path(path)
     shape, names = model.image_shape, model.classes
     w = np.asarray(model.w, dtype=np.float64)
     b = np.asarray(model.b, dtype=np.float64)
@@ -217,6 +224,11 @@ def save_model(
     metadata["sha256"] = _checksum(w, b, metadata)
     text = json.dumps(metadata, sort_keys=True, allow_nan=False)
     arrays = {"w": w, "b": b, "metadata": np.array(text)}
+    if isinstance(path, Url):
+        finished = io.BytesIO()
+        np.savez(finished, **arrays)
+        path.write_bytes(finished.getvalue())  # one PUT of the whole file
+        return path
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)  # a file object: np.savez would add ".npz" to a name
     return path
@@ -242,7 +254,7 @@ def load_model(path: str | os.PathLike[str]) -> SavedModel:
         field of the wrong type or out of range, by name; or weights that
         do not fit the image shape.
     """
-    return _load(Path(path), pictures=False)
+    return _load(locate(path), pictures=False)
 
 
 def load_picture_model(path: str | os.PathLike[str]) -> SavedModel:
@@ -250,19 +262,47 @@ def load_picture_model(path: str | os.PathLike[str]) -> SavedModel:
     ``explain``, ``evaluate``, ``report``, ``serve``): a model without a
     picture shape is refused too, in one line naming the file, before its
     weights are read."""
-    return _load(Path(path), pictures=True)
+    return _load(locate(path), pictures=True)
 
 
-def _load(path: Path, *, pictures: bool) -> SavedModel:
+def _load(path: Path | Url, *, pictures: bool) -> SavedModel:
+    if isinstance(path, Url):
+        return _load_url(path, pictures=pictures)
     what = describe_file(path)
     if what is None:
         raise ModelFileError(f"{path}: no such model file")
-    if what != ZIP_ARCHIVE:
-        # Said before anything parses it: NumPy would call an HDF5 file or
-        # a PNG a pickle.
-        raise ModelFileError(f"{path}: is {what}, not {A_MODEL_FILE}")
+    _check_zip(path, what)
+    with open(path, "rb") as f:
+        return _load_archive(path, f, what, pictures=pictures)
+
+
+def _load_url(url: Url, *, pictures: bool) -> SavedModel:
+    """:func:`_load` on object storage: the archive read by ranges."""
+    from logitnet.files import describe_bytes
+
+    head = url.head(4096)
+    if head is None:
+        missing = url.missing().replace("no such object or zarr store", "")
+        raise ModelFileError(f"{url}: {missing or 'no such model file'}")
+    _check_zip(url, describe_bytes(head))
     try:
-        with open(path, "rb") as f, zipfile.ZipFile(f) as archive:
+        with url.open_to_read() as f:
+            return _load_archive(url, f, describe_bytes(head), pictures=pictures)
+    except (ModelFileError, StorageError):
+        raise
+    except Exception as e:
+        raise failure(url, e) from None
+
+
+def _check_zip(path, what: str) -> None:
+    if what != ZIP_ARCHIVE:  # said first: NumPy would call an HDF5 file a pickle
+        raise ModelFileError(f"{path}: is {what}, not {A_MODEL_FILE}")
+
+
+def _load_archive(path, f, what: str, *, pictures: bool) -> SavedModel:
+    """The model in the open file ``f`` (``what`` its first bytes are)."""
+    try:
+        with zipfile.ZipFile(f) as archive:
             _check_members(path, archive, what)
             raw = _read_array(path, archive, "metadata", MAX_METADATA_BYTES)
             metadata = _parse_metadata(path, raw)
@@ -272,9 +312,11 @@ def _load(path: Path, *, pictures: bool) -> SavedModel:
             rows = _weight_rows(metadata)
             w = _read_array(path, archive, "w", 8 * n_x * rows)
             b = _read_array(path, archive, "b", 8 * rows)
-    except ModelFileError:
+    except (ModelFileError, StorageError):
         raise
     except _UNREADABLE as e:
+        if isinstance(path, Url) and isinstance(failure(path, e), StorageError):
+            raise failure(path, e) from None
         raise ModelFileError(f"{path}: not a readable model file ({_reason(e)})") from e
     _check_parts(path, w, b, n_x, shape, len(metadata["classes"]))
     if version >= 2 and metadata.get("sha256") != _checksum(w, b, metadata):

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from logitnet.app.model import SavedModel, cost_every
 from logitnet.app.modelschema import check_picture_shape
 from logitnet.core.solvers import Step
+from logitnet.data.storage import recorded
 from logitnet.exceptions import DataError
 
 __all__ = [
@@ -466,7 +467,7 @@ def train_on_file(
         classes=info["classes"],
         image_shape=info["image_shape"],
         training={
-            "data": {"kind": "out-of-core file", "path": str(Path(path).resolve())},
+            "data": {"kind": "out-of-core file", "path": recorded(path)},
             "n_train": info["n_train"],
             "n_test": info["n_test"],
             "scheduler": scheduler,

@@ -129,7 +129,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from logitnet.cli._urls import locate_urls
+
     try:
+        locate_urls(args)
         status = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return status

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from logitnet.checks import MAX_SEED, check_int, check_learning_rate, check_real
+from logitnet.cli._urls import add_storage_options
 
 
 class Parser(argparse.ArgumentParser):
@@ -245,8 +246,10 @@ def add_data_file(
         metavar="FILE",
         help=f"{what} of an HDF5 file or zarr store in the course's layout "
         "(convert's or synth's output, or the course's own files), read chunk "
-        "by chunk: it may be larger than memory",
+        "by chunk: it may be larger than memory; or a zarr store's URL "
+        "(s3://, gs://, az://, https://)",
     )
+    add_storage_options(parser)
     if file_split:
         parser.add_argument(
             "--split",
@@ -263,6 +266,7 @@ DEFAULT_MODEL = "model.npz"
 
 def add_model(parser: argparse.ArgumentParser, *, default_here: bool = False) -> None:
     """--model PATH; with ``default_here``, optional: see :func:`model_path`."""
+    add_storage_options(parser)
     if not default_here:
         parser.add_argument(
             "--model",
@@ -353,11 +357,28 @@ def check_outputs(args: argparse.Namespace, outputs: dict[str, str | None]) -> N
     (:func:`logitnet.files.check_apart`, a usage error), and each must be
     writable (:func:`logitnet.files.check_output_path`). Keys name the
     option or argument (``"--out"``)."""
-    from logitnet.files import check_apart, check_output_path
+    import os
+
+    from logitnet.data.storage import is_url
+    from logitnet.exceptions import OutputPathError
+    from logitnet.files import check_apart, check_output_path, shown
 
     check_apart(outputs, inputs_of(args))
-    for path in outputs.values():
-        if path is not None:
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        if hasattr(path, "check_writable"):  # a URL: data or a model
+            path.check_writable()
+        elif is_url(path):
+            raise UsageError(
+                f"{name} {path}: writes a local file; give a path (data and "
+                "models go to URLs, pictures and pages stay local)"
+            )
+        elif str(path).rstrip("/").endswith(".zarr") and os.path.lexists(path):
+            raise OutputPathError(
+                f"{shown(path)}: already exists; remove it or give another name"
+            )
+        else:
             check_output_path(path)
 
 

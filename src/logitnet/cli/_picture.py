@@ -56,7 +56,7 @@ def check_picture(args: argparse.Namespace, feedback: Feedback, suffix: str) -> 
         if args.image is not None:
             stem = Path(args.image).stem
         elif args.data is not None:
-            stem = f"{Path(args.data).stem}.{args.split}-{args.index}"
+            stem = f"{Path(str(args.data)).stem}.{args.split}-{args.index}"
         else:
             stem = f"{Path(args.images).name}-{args.index}"
         args.out = str(new_path(stem, suffix))

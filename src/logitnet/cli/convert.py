@@ -7,6 +7,7 @@ import argparse
 from logitnet.cli._common import (
     Feedback,
     add_feedback,
+    add_storage_options,
     add_test_fraction,
     check_outputs,
     labels_in_words,
@@ -29,7 +30,12 @@ def add_parser(commands) -> None:
         metavar="DIR",
         help="the folder of pictures: DIR/<class name>/<pictures>",
     )
-    parser.add_argument("out", metavar="OUT.h5", help="the HDF5 file to write")
+    parser.add_argument(
+        "out",
+        metavar="OUT.h5",
+        help="the HDF5 file to write; a name ending in .zarr or a URL "
+        "(s3://bucket/set.zarr) is written as a zarr store",
+    )
     add_test_fraction(
         parser,
         default=0.0,
@@ -40,7 +46,8 @@ def add_parser(commands) -> None:
     add_feedback(
         parser, json_help="print a JSON object: output, classes, picture counts"
     )
-    parser.set_defaults(func=run)
+    add_storage_options(parser)
+    parser.set_defaults(func=run, out_is_data=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     )
     write_course_file(args.out, train_x, train_y, classes, test_x, test_y)
     summary = {
-        "out": args.out,
+        "out": str(args.out),
         "classes": classes,
         "n_train": int(train_y.size),
         "n_test": int(test_y.size),

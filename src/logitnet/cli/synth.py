@@ -9,6 +9,7 @@ from logitnet.cli._common import (
     Feedback,
     add_feedback,
     add_seed,
+    add_storage_options,
     check_outputs,
     int_at_least,
     print_json,
@@ -47,11 +48,16 @@ def add_parser(commands) -> None:
         "K >= 3 (default: %(default)s)",
     )
     parser.add_argument(
-        "--out", required=True, metavar="FILE.h5", help="the file to write"
+        "--out",
+        required=True,
+        metavar="FILE.h5",
+        help="the HDF5 file to write; a name ending in .zarr or a URL "
+        "(s3://bucket/set.zarr) is written as a zarr store",
     )
     add_seed(parser, help="the same seed, the same file (default: %(default)s)")
+    add_storage_options(parser)
     add_feedback(parser, json_help="print a JSON object: output, sizes, seed")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, out_is_data=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda written: bar.update(written - bar.n),
         )
     summary = {
-        "out": args.out,
+        "out": str(args.out),
         "n_train": args.n_samples,
         "n_test": args.test_samples,
         "image_shape": [64, 64, 3],

@@ -10,6 +10,7 @@ from logitnet.cli._common import (
     UsageError,
     add_data,
     add_feedback,
+    add_storage_options,
     check_outputs,
     fit,
     int_at_least,
@@ -33,6 +34,7 @@ def add_parser(commands) -> None:
         "test accuracy, as the course does.",
     )
     add_data(parser)
+    add_storage_options(parser)
     parser.add_argument(
         "--data",
         metavar="FILE",
@@ -96,7 +98,7 @@ def add_parser(commands) -> None:
         json_help="print a JSON object (model path, classes, solver, iterations, "
         "final cost, metrics) instead of the course's report",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, out_is_data=True)
 
 
 def run(args: argparse.Namespace) -> int:

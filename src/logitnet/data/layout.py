@@ -336,7 +336,9 @@ def write_course_file(
     test_images: NDArray[np.uint8] | None = None,
     test_labels: NDArray[np.int64] | None = None,
 ) -> Path:
-    """Write images in the course's HDF5 layout, atomically.
+    """Write images in the course's HDF5 layout, atomically (a zarr store
+    for a URL or a name ending in ``.zarr``:
+    :func:`logitnet.data.zarr_store.write_course_store`).
 
     The file holds ``train_set_x`` (m, height, width, 3) uint8,
     ``train_set_y`` (m,) int64 (labels 0 .. k-1) and ``list_classes`` (k,)
@@ -349,8 +351,14 @@ def write_course_file(
     Path
         ``path``.
     """
+    from logitnet.data import zarr_store
+    from logitnet.data.storage import locate
     from logitnet.files import atomic_path
 
+    if zarr_store.is_store_name(locate(path)):
+        return zarr_store.write_course_store(
+            locate(path), train_images, train_labels, classes, test_images, test_labels
+        )
     names = np.array([c.encode("utf-8") for c in classes])
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("train_set_x", data=train_images)

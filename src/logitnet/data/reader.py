@@ -36,8 +36,9 @@ from logitnet.data.layout import (
     not_hdf5_reason,
     open_hdf5,
 )
+from logitnet.data.storage import Url, locate
 from logitnet.exceptions import DataError
-from logitnet.files import file_kind, not_a_file
+from logitnet.files import describe_bytes, file_kind, not_a_file
 
 __all__ = [
     "CHUNK_BYTES",
@@ -97,7 +98,7 @@ class _StoredRows:
 
     def __init__(
         self,
-        path: str,
+        path: str | Url,
         key: str,
         shape: tuple,
         dtype,
@@ -133,7 +134,8 @@ class _StoredRows:
             block = self._read_raw(*rows.indices(self.shape[0])[:2])
         elif self.zarr_store:
             selection = (0, rows) if self._labels_in_a_row else rows
-            block = zarr_store.read(Path(self.path), self.key, selection)
+            where = self.path if isinstance(self.path, Url) else Path(self.path)
+            block = zarr_store.read(where, self.key, selection)
         else:
             with open_hdf5(self.path) as f:
                 stored = f[self.key]
@@ -255,15 +257,16 @@ def open_images(
 
     Parameters
     ----------
-    path : path-like
-        An HDF5 file, or a zarr store (a directory), holding
+    path : path-like or URL
+        An HDF5 file, or a zarr store (a directory, or a URL), holding
         ``{split}_set_x`` of shape (m, height, width, channels), uint8, and
         ``{split}_set_y`` of shape (m,) or (1, m), integer labels 0 .. k-1
         for the k names of ``list_classes`` (0 / 1 in a file without it).
     split : {"train", "test"}, default="train"
     chunk_rows : int, optional
         Images per chunk. Default: as many as make about 64 MiB of floats
-        (:data:`CHUNK_BYTES`), 682 images of 64 x 64 x 3 in float64.
+        (:data:`CHUNK_BYTES`), 682 images of 64 x 64 x 3 in float64; for a
+        zarr store's URL, rounded down to whole stored chunks (at least one).
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         The float type the examples are used in.
 
@@ -298,7 +301,10 @@ def open_images(
     -----
     The arrays re-open the file by its path for every chunk they read, so
     they can be sent to the workers of a ``dask.distributed`` cluster; there
-    the file must be at the same path on every worker (a shared disk).
+    the file must be at the same path on every worker (a shared disk), or
+    be a zarr store on object storage: ``path`` a URL (``s3://...``, or a
+    :class:`logitnet.data.storage.Url` with storage options), which each
+    task holds and opens its chunk from.
     """
     import dask.array as da
     from dask.base import tokenize
@@ -314,12 +320,16 @@ def open_images(
         or chunk_rows < 1
     ):
         raise ValueError(f"chunk_rows must be an integer >= 1; got {chunk_rows!r}")
-    path = Path(path)
+    path = locate(path)
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
     zarr_store, x_info, y_info = _describe_store(path, x_key, y_key)
-    (x_shape, x_dtype, x_offset), (y_shape, y_dtype, y_offset) = x_info, y_info
-    x_rows = _StoredRows(str(path), x_key, x_shape, x_dtype, zarr_store, x_offset)
-    y_rows = _StoredRows(str(path), y_key, y_shape, y_dtype, zarr_store, y_offset)
+    (x_shape, x_dtype, x_offset, stored_rows), (y_shape, y_dtype, y_offset, _) = (
+        x_info,
+        y_info,
+    )
+    where = path if isinstance(path, Url) else str(path)
+    x_rows = _StoredRows(where, x_key, x_shape, x_dtype, zarr_store, x_offset)
+    y_rows = _StoredRows(where, y_key, y_shape, y_dtype, zarr_store, y_offset)
     m, n = x_rows.shape
     classes = _class_names(path, zarr_store)
     present: set[int] = set()
@@ -331,11 +341,21 @@ def open_images(
         check_every_class(path, y_key, present, classes)
     if chunk_rows is None:
         chunk_rows = max(CHUNK_BYTES // (n * dtype.itemsize), 1)
+        if stored_rows and isinstance(path, Url):
+            # Whole stored chunks per task: each is fetched (one request)
+            # once per pass, never by two tasks that share it. (Local
+            # stores keep their chunks, and their sums' order, as before.)
+            chunk_rows = max(chunk_rows // stored_rows, 1) * stored_rows
     chunk_rows = min(int(chunk_rows), m)
     # Named by the file's identity: the same file opened twice gives the same
     # graph keys (and a changed file, new ones).
-    stat = path.stat()
-    token = tokenize(str(path.resolve()), stat.st_mtime_ns, stat.st_size, chunk_rows)
+    if isinstance(path, Url):
+        token = tokenize(path.key(), x_shape, y_shape, chunk_rows)
+    else:
+        stat = path.stat()
+        token = tokenize(
+            str(path.resolve()), stat.st_mtime_ns, stat.st_size, chunk_rows
+        )
     pixels = da.from_array(
         x_rows,
         chunks=(chunk_rows, n),
@@ -373,7 +393,7 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
     DataError
         As :func:`open_images`.
     """
-    path = Path(path)
+    path = locate(path)
     try:
         is_zarr, (x_shape, *_), _ = _describe_store(path, "train_set_x", "train_set_y")
         n_train = int(x_shape[0])
@@ -407,7 +427,7 @@ def describe_images(path: str | os.PathLike[str]) -> dict:
     }
 
 
-def _class_names(path: Path, is_zarr: bool) -> list[str]:
+def _class_names(path: Path | Url, is_zarr: bool) -> list[str]:
     """The file's class names, ``list_classes`` checked (its size before it
     is read); "0" and "1" for a file without it."""
     if is_zarr:
@@ -438,6 +458,7 @@ def read_pictures(path: str | os.PathLike[str], split: str, rows) -> NDArray[np.
     images : ndarray of shape (k, height, width, channels), uint8
         Only the chunks holding those rows are read.
     """
+    path = locate(path)
     X, _ = open_images(path, split)
     shape = describe_images(path)["image_shape"]
     numbered = f"{path}: {split} pictures are numbered 0 to {X.shape[0] - 1}"
@@ -455,20 +476,27 @@ def read_pictures(path: str | os.PathLike[str], split: str, rows) -> NDArray[np.
 
 
 def _describe_store(path: Path, x_key: str, y_key: str):
-    """Whether ``path`` is a zarr store, and (shape, dtype, raw offset) of X
-    and y, checked for the course's layout without reading the data (the
-    offset, for :class:`_StoredRows`, is None but for plain HDF5 storage)."""
+    """Whether ``path`` is a zarr store, and (shape, dtype, raw offset, rows
+    per stored chunk of a zarr store) of X and y, checked for the course's
+    layout without reading the data (the offset, for :class:`_StoredRows`,
+    is None but for plain HDF5 storage)."""
+    if isinstance(path, Url):
+        if path.holds_store():
+            return _zarr_layout(path, x_key, y_key)
+        head = path.head(_HEAD_BYTES)
+        if head is not None:
+            raise DataError(
+                f"{path}: is {describe_bytes(head)}; logitnet reads data on object "
+                "storage as zarr stores only (HDF5 stays on local disk): copy it "
+                "to a local disk, or write the pictures there as a zarr store "
+                "('logitnet convert DIR URL.zarr')"
+            )
+        raise DataError(f"{path}: {path.missing()}")
     kind = file_kind(path)
     if kind is None:
         raise DataError(f"{path}: no such file or zarr store")
     if kind == "directory":
-        (x, y), _ = zarr_store.checked_arrays(path, x_key, y_key)
-        check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
-        return (
-            True,
-            (x.shape, np.dtype(x.dtype), None),
-            (y.shape, np.dtype(y.dtype), None),
-        )
+        return _zarr_layout(path, x_key, y_key)
     if kind != "file":
         # Never opened: a FIFO would block, a device never end.
         raise DataError(f"{path}: {not_a_file(kind, 'an HDF5 file or zarr store')}")
@@ -478,9 +506,24 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     with checked_hdf5(path, x_key, y_key, classes_required=False) as (x, y, _):
         return (
             False,
-            (x.shape, x.dtype, _raw_offset(path, x.file, x_key)),
-            (y.shape, y.dtype, _raw_offset(path, y.file, y_key)),
+            (x.shape, x.dtype, _raw_offset(path, x.file, x_key), None),
+            (y.shape, y.dtype, _raw_offset(path, y.file, y_key), None),
         )
+
+
+#: Bytes of an object read to say what it is (as files.describe_file does).
+_HEAD_BYTES = 4096
+
+
+def _zarr_layout(path: Path | Url, x_key: str, y_key: str):
+    """:func:`_describe_store` for a zarr store."""
+    (x, y), _ = zarr_store.checked_arrays(path, x_key, y_key)
+    check_layout(path, x_key, _Meta(x), y_key, _Meta(y), None)
+    return (
+        True,
+        (x.shape, np.dtype(x.dtype), None, int(x.chunks[0])),
+        (y.shape, np.dtype(y.dtype), None, None),
+    )
 
 
 class _Meta:

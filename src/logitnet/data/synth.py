@@ -1,6 +1,7 @@
 """Synthetic image data sets of any size, with a known true model.
 
-:func:`make_images` writes random images in the course's HDF5 layout, with
+:func:`make_images` writes random images in the course's layout (an HDF5
+file, or a zarr store for a URL or a name ending in ``.zarr``), with
 labels drawn from a planted logistic model on the scaled pixels:
 
     x_i = pixels_i / 255,   p(y_i = 1) = sigma(w_true . x_i + b_true)
@@ -16,8 +17,10 @@ block: memory stays bounded whatever ``n_samples`` is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -27,6 +30,8 @@ from numpy.typing import NDArray
 from logitnet.checks import MAX_CLASSES, check_image_shape, check_int
 from logitnet.core.loss import sigmoid
 from logitnet.core.softmax import softmax
+from logitnet.data.storage import Url, locate
+from logitnet.data.zarr_store import is_store_name, new_array, new_store
 from logitnet.files import atomic_path, check_output_path
 
 __all__ = ["CLASSES", "ROWS_PER_BLOCK", "class_names", "make_images", "true_model"]
@@ -118,8 +123,12 @@ def make_images(
 
     Parameters
     ----------
-    path : path-like
-        The HDF5 file to write; replaced if it exists.
+    path : path-like or URL
+        The HDF5 file to write, replaced if it exists; or, for a URL
+        (:mod:`logitnet.data.storage`) or a name ending in ``.zarr``, the
+        zarr store to write, in chunks of :data:`ROWS_PER_BLOCK` pictures
+        (refused if something is there already, removed if the write
+        fails).
     n_samples : int
         Training images, >= 1.
     image_shape : (height, width, channels), default=(64, 64, 3)
@@ -135,7 +144,7 @@ def make_images(
 
     Returns
     -------
-    Path
+    Path or Url
         ``path``.
 
     Raises
@@ -150,21 +159,24 @@ def make_images(
     seed = check_int(seed, "seed", minimum=0)
     n_classes = check_int(n_classes, "n_classes", minimum=2, maximum=MAX_CLASSES)
     image_shape = check_image_shape(image_shape)
-    path = check_output_path(path)
+    path = locate(path)
+    store = is_store_name(path)
+    if not store:
+        path = check_output_path(path)
+    elif isinstance(path, Url):
+        path.check_writable()
     n_features = int(np.prod(image_shape))
     w_true, b_true = true_model(n_features, seed, n_classes)
     done = 0
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with _new_data_set(path, store) as (f, create):
         for split, count, stream in (
             ("train", n_samples, 0),
             ("test", test_samples, 1),
         ):
             if count == 0:
                 continue
-            x = f.create_dataset(
-                f"{split}_set_x", shape=(count, *image_shape), dtype=np.uint8
-            )
-            y = f.create_dataset(f"{split}_set_y", shape=(count,), dtype=np.int64)
+            x = create(f"{split}_set_x", (count, *image_shape), np.uint8)
+            y = create(f"{split}_set_y", (count,), np.int64)
             for start in range(0, count, ROWS_PER_BLOCK):
                 stop = min(start + ROWS_PER_BLOCK, count)
                 pixels, labels = _block(
@@ -175,10 +187,41 @@ def make_images(
                 done += stop - start
                 if progress is not None:
                     progress(done)
-        f["list_classes"] = np.array(class_names(n_classes))
-        f["true_w"] = w_true
-        f["true_b"] = b_true
+        names = np.array(class_names(n_classes))
+        for name, value in (("list_classes", names), ("true_w", w_true),
+                            ("true_b", np.asarray(b_true))):  # fmt: skip
+            if store:  # zarr's text of any length, a type of its specification
+                text = value.dtype.kind == "S"
+                stored = f.create_array(
+                    name,
+                    shape=value.shape,
+                    dtype=str if text else value.dtype,
+                    config={"write_empty_chunks": True},
+                )
+                stored[...] = value.astype(str) if text else value
+            else:
+                f[name] = value
     return path
+
+
+@contextlib.contextmanager
+def _new_data_set(path, store: bool):
+    """(the open file or zarr group, ``create(name, shape, dtype)`` of an
+    empty array in it): an HDF5 file written atomically, or a zarr store
+    (:func:`logitnet.data.zarr_store.new_store`) in chunks of one block."""
+    if store:
+        with new_store(path) as group:
+            yield group, partial(_zarr_array, group)
+        return
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        yield (
+            f,
+            lambda name, shape, dtype: f.create_dataset(name, shape=shape, dtype=dtype),
+        )
+
+
+def _zarr_array(group, name, shape, dtype):
+    return new_array(group, name, shape, dtype, ROWS_PER_BLOCK)
 
 
 def _block(seed, stream, index, n_features, w_true, b_true):

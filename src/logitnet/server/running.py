@@ -82,8 +82,10 @@ def app_from_environment():
     config = json.loads(os.environ[CONFIG_VARIABLE])
     TimedH11Protocol.header_timeout = config["header_timeout"]
     _process_setup()
+    from logitnet.data.storage import locate
+
     return create_app(
-        load_picture_model(config["model"]),
+        load_picture_model(locate(config["model"], config["storage_options"])),
         model_name=config["model_name"],
         limits=Limits(**config["limits"]),
         hosts=frozenset(config["hosts"]),
@@ -164,7 +166,13 @@ def serve(
     )
     hosts = allowed_names(host, allowed_hosts)
     TimedH11Protocol.header_timeout = header_timeout
-    name = os.path.basename(model_path)
+    # A URL's options travel to the workers in their environment (only
+    # this server's own processes see it); its text never has a secret.
+    url, options = (
+        getattr(model_path, "url", model_path),
+        getattr(model_path, "options", {}),
+    )
+    name = os.path.basename(str(model_path))
     settings = {
         "host": host,
         "port": port,
@@ -179,7 +187,8 @@ def serve(
     if workers > 1:
         os.environ[CONFIG_VARIABLE] = json.dumps(
             {
-                "model": model_path,
+                "model": os.fspath(url),
+                "storage_options": options,
                 "model_name": name,
                 "limits": asdict(limits),
                 "hosts": sorted(hosts),
