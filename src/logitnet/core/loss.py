@@ -197,16 +197,41 @@ def block_sums(
         A Python float when there are no sample weights.
     """
     w = as_weights(w, X)
-    sums = example_sums
     if w.ndim == 2:  # k classes: one product for all of them
-        b, sums = as_weights(b, X), softmax_sums
+        return _softmax_block_sums(X, y, sample_weight, w, b, compute_loss)
     with np.errstate(over="ignore", invalid="ignore"):
         z = X @ w
         z += b
-        cost_sum, dz, db_sum, weight_sum = sums(z, y, sample_weight, compute_loss)
+        cost_sum, dz, db_sum, weight_sum = example_sums(
+            z, y, sample_weight, compute_loss
+        )
         # X is still in cache from the first product: this one is cheap.
         dw = X.T @ dz
     return cost_sum, dw, db_sum, weight_sum
+
+
+def _softmax_block_sums(X, y, sample_weight, W, b, compute_loss: bool):
+    """:func:`block_sums` for W of shape (n_features, k).
+
+    Z is made column-major, each class's z contiguous, the layout in which
+    the softmax's reductions over a row's classes are fast
+    (:func:`logitnet.core.softmax.example_sums`), and the gradient is
+    (dZ^T X)^T: for a row-major X both products then read X along its rows
+    (measured on the digits, 1,797 x 64, 10 classes, one thread: 59 and 73
+    microseconds, against 84 and 98 for X W and X^T dZ).
+    """
+    b = as_weights(b, X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if namespace(X) is np:
+            Z = np.matmul(X, W, out=np.empty((W.shape[1], X.shape[0]), X.dtype).T)
+        else:
+            Z = X @ W
+        Z += b
+        cost_sum, dZ, db_sum, weight_sum = softmax_sums(
+            Z, y, sample_weight, compute_loss
+        )
+        dW = (dZ.T @ X).T
+    return cost_sum, dW, db_sum, weight_sum
 
 
 def example_sums(

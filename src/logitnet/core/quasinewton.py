@@ -170,7 +170,12 @@ def wolfe_line_search(
                 t *= 4.0
                 continue
         else:  # zoom phase: lo satisfies sufficient decrease, hi brackets
-            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or f >= lo[1]:
+            # A cost within noise of lo's is no higher: the slope decides.
+            # Near the minimum, where the cost is flat to its last bit, a
+            # tie sent as "higher" to hi moved the bracket away from the
+            # minimum, which the slope placed on the other side.
+            higher = f > lo[1] + noise if noise else f >= lo[1]
+            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or higher:
                 hi = (t, f, slope, g)
             else:
                 if slope * (hi[0] - lo[0]) >= 0:
