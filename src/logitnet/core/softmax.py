@@ -122,14 +122,15 @@ def example_sums(
     """
     xp = namespace(Z)
     acc = np.float64 if xp is np else accumulator(Z)
+    labels = _labels(y, Z.shape[1], xp)
     top = xp.max(Z, axis=1, keepdims=True)
     dZ = Z - top  # every entry <= 0
     # z_y - top for the loss, taken before dZ becomes the probabilities.
-    at_label = _at_labels(dZ, y, xp)
+    at_label = _at_labels(dZ, labels, xp)
     dZ = _exp_in_place(dZ, xp)
     total = xp.sum(dZ, axis=1, keepdims=True)  # >= 1: the largest term is e^0
     dZ /= total
-    dZ = _minus_onehot(dZ, y, xp)
+    dZ = _minus_onehot(dZ, labels, xp)
     if sample_weight is not None:
         dZ *= sample_weight[:, None]
     db_sum = xp.sum(dZ, axis=0, dtype=acc)
@@ -155,21 +156,27 @@ def example_sums(
 # would be NaN).
 
 
-def _at_labels(S: Array, y: Array, xp) -> Array:
+def _labels(y: Array, k: int, xp):
+    """Where each row's label is: NumPy's (rows, labels) index; elsewhere
+    the (n_samples, k) mask of y_i == j."""
+    if xp is np:
+        return np.arange(y.shape[0]), y.astype(np.intp)
+    return y[:, None] == xp.arange(k, dtype=y.dtype)
+
+
+def _at_labels(S: Array, labels, xp) -> Array:
     """S[i, y_i] for each row i: shape (n_samples,)."""
     if xp is np:
-        return S[np.arange(S.shape[0]), y.astype(np.intp)]
-    is_label = y[:, None] == xp.arange(S.shape[1], dtype=y.dtype)
-    return xp.sum(xp.where(is_label, S, xp.zeros_like(S)), axis=1)
+        return S[labels]
+    return xp.sum(xp.where(labels, S, xp.zeros_like(S)), axis=1)
 
 
-def _minus_onehot(P: Array, y: Array, xp) -> Array:
+def _minus_onehot(P: Array, labels, xp) -> Array:
     """P - onehot(y); NumPy's P is changed in place (P is ours)."""
     if xp is np:
-        P[np.arange(P.shape[0]), y.astype(np.intp)] -= 1
+        P[labels] -= 1
         return P
-    is_label = y[:, None] == xp.arange(P.shape[1], dtype=y.dtype)
-    return P - xp.astype(is_label, P.dtype)
+    return P - xp.astype(labels, P.dtype)
 
 
 def _exp_in_place(S: Array, xp) -> Array:

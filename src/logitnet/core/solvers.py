@@ -439,16 +439,15 @@ def lbfgs(
         return cost, grad
 
     def metric(v: NDArray[np.float64]) -> NDArray[np.float64]:
-        """M v, with u . M v the inner product of the weights u and v stand for."""
-        if space.name == "primal":
-            return v
+        """M v, with u . M v the inner product of the weights u and v stand
+        for, in the span (the identity in the primal)."""
         return np.append(np.ravel(space.metric(v[:n].reshape(shape))), v[n:])
 
     theta = np.append(np.ravel(np.asarray(w, dtype=np.float64)), np.ravel(b))
     cost, grad = evaluate(theta)
     _check_start(cost, *parts(grad))
     result = SolverResult(w=w, b=_bias(b), costs=[cost], representation=space.name)
-    steps = Memory(theta.size, memory, metric)
+    steps = Memory(theta.size, memory, None if space.name == "primal" else metric)
     message = f"stopped after {max_iter} iterations (the iteration limit)"
     k = 0
     while True:
