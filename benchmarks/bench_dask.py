@@ -148,14 +148,14 @@ RESULT = {"seconds": times, "chunks": len(X.chunks[0]), "float_gb": X.nbytes / 1
 LOGITNET = """
 import dask
 from logitnet.data.reader import open_images
-from logitnet.core.solvers import lbfgs
+from logitnet.core.solvers import Problem, lbfgs
 X, y = open_images(ARGS["path"], chunk_rows=ARGS["chunk_rows"], dtype=ARGS["dtype"])
 y = y.astype(X.dtype)
 trace = []
 start = time.perf_counter()
 with dask.config.set(scheduler="threads"):
-    lbfgs(np.zeros(X.shape[1]), 0.0, X, y, max_iter=ARGS["iterations"], tol=0,
-          on_record=lambda step: trace.append((time.perf_counter() - start, step.cost)))
+    lbfgs(Problem(X, y, np.zeros(X.shape[1])), max_iter=ARGS["iterations"], tol=0,
+          progress=lambda step: trace.append((time.perf_counter() - start, step.cost)))
 RESULT = {"trace": trace}
 """
 

@@ -237,7 +237,10 @@ def test_a_worker_killed_mid_fit_does_not_lose_the_fit(
     y01 = y.astype(np.float64)
     with dask.config.set({"distributed.scheduler.allowed-failures": 5}):
         result = solvers.lbfgs(
-            np.zeros(X.shape[1]), 0.0, X, y01, max_iter=8, tol=0, on_record=arm
+            solvers.Problem(X, y01, np.zeros(X.shape[1])),
+            max_iter=8,
+            tol=0,
+            progress=arm,
         )
     assert not armed.exists() and os.path.exists(f"{armed}.claimed")
     # The killed worker's process was replaced.

@@ -59,14 +59,11 @@ def test_weights_are_the_course_algorithms(cat_arrays, course_run):
 
 
 def test_the_course_run_is_in_the_span(cat_arrays):
-    from logitnet.core.solvers import gradient_descent
+    from logitnet.core.solvers import Problem, gradient_descent
 
     X, Y = cat_arrays[0], cat_arrays[1]
     r = gradient_descent(
-        np.zeros(X.shape[0]),
-        0.0,
-        X.T,
-        Y.ravel(),
+        Problem(X.T, Y.ravel(), np.zeros(X.shape[0])),
         learning_rate=0.005,
         num_iterations=2000,
     )

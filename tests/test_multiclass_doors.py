@@ -58,6 +58,39 @@ def test_the_api_answers_every_class(three, served):
     assert entry["label"] == max(entry["probabilities"], key=entry["probabilities"].get)
 
 
+def test_the_api_answers_the_top_classes_as_predict_top_shows_them(three, served):
+    picture = three["root"] / "p0.png"
+    body, headers = multipart([("p0.png", picture.read_bytes())])
+    _, (every,) = served.json("POST", "/api/predict", body, headers)
+    ranked = sorted(every["probabilities"].items(), key=lambda item: -item[1])
+    for top in (1, 2, 3):
+        status, answer = served.json("POST", f"/api/predict?top={top}", body, headers)
+        assert status == 200, answer
+        (entry,) = answer
+        assert list(entry["probabilities"].items()) == ranked[:top]
+        assert entry["label"] == every["label"] == ranked[0][0]
+    # The same classes, in the same order, as the command line's --top.
+    line = _ok(run("predict", "--model", str(three["model"]), str(picture),
+                   "--top", "2")).stdout  # fmt: skip
+    shown = line.strip().split(" (", 1)[1].rstrip(")").split(", ")
+    assert [re.sub(r"\s[\d.]+\s%$", "", s) for s in shown] == [c for c, _ in ranked[:2]]
+    for bad, why in [("0", "greater than or equal to 1"),
+                     ("4", "less than or equal to 3"),
+                     ("two", "valid integer")]:  # fmt: skip
+        status, answer = served.json("POST", f"/api/predict?top={bad}", body, headers)
+        assert status == 422, answer
+        assert answer["error"].startswith("query parameter top: ")
+        assert why in answer["error"] and "\n" not in answer["error"]
+    status, schema = served.json("GET", "/openapi.json")
+    (parameter,) = schema["paths"]["/api/predict"]["post"]["parameters"]
+    assert parameter["name"] == "top" and parameter["in"] == "query"
+    assert parameter["schema"]["anyOf"][0] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 3,
+    }
+
+
 def test_the_explanation_is_the_predicted_class_s(three, served):
     body, headers = multipart([("p1.png", (three["root"] / "p1.png").read_bytes())])
     status, answer = served.json("POST", "/api/explain", body, headers)

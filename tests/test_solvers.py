@@ -7,7 +7,7 @@ import pytest
 import scipy.optimize
 
 from logitnet.core.loss import loss_and_grad
-from logitnet.core.solvers import gradient_descent, lbfgs
+from logitnet.core.solvers import Problem, gradient_descent, lbfgs
 
 
 def problem(seed, m=60, n=8, dtype=np.float64):
@@ -42,14 +42,9 @@ def test_lbfgs_finds_scipys_minimum(seed, alpha, fit_intercept):
     X, y = problem(seed)
     theta, best = scipy_minimum(X, y, alpha, fit_intercept)
     r = lbfgs(
-        np.zeros(X.shape[1]),
-        0.0,
-        X,
-        y,
+        Problem(X, y, np.zeros(X.shape[1]), alpha=alpha, fit_intercept=fit_intercept),
         max_iter=500,
         tol=1e-9,
-        alpha=alpha,
-        fit_intercept=fit_intercept,
     )
     assert r.converged, r.message
     assert r.costs[-1] == pytest.approx(best, rel=1e-10)
@@ -62,31 +57,29 @@ def test_lbfgs_finds_scipys_minimum(seed, alpha, fit_intercept):
 
 def test_lbfgs_float32_converges_without_float64_weights():
     X, y = problem(7, dtype=np.float32)
-    r = lbfgs(np.zeros(8, np.float32), 0.0, X, y, max_iter=500, tol=1e-4, alpha=0.01)
+    r = lbfgs(
+        Problem(X, y, np.zeros(8, np.float32), alpha=0.01), max_iter=500, tol=1e-4
+    )
     assert r.converged, r.message
     assert r.w.dtype == np.float32
     ref = lbfgs(
-        np.zeros(8),
-        0.0,
-        X.astype(float),
-        y.astype(float),
+        Problem(X.astype(float), y.astype(float), np.zeros(8), alpha=0.01),
         max_iter=500,
         tol=1e-10,
-        alpha=0.01,
     )
     assert r.costs[-1] == pytest.approx(ref.costs[-1], abs=1e-5)
 
 
 def test_lbfgs_reports_the_iteration_limit():
     X, y = problem(1)
-    r = lbfgs(np.zeros(8), 0.0, X, y, max_iter=3, tol=1e-12)
+    r = lbfgs(Problem(X, y, np.zeros(8)), max_iter=3, tol=1e-12)
     assert (r.n_iter, r.converged) == (3, False)
     assert "iteration limit" in r.message
 
 
 def test_lbfgs_zero_iterations_returns_the_start():
     X, y = problem(1)
-    r = lbfgs(np.zeros(8), 0.5, X, y, max_iter=0, tol=0.0)
+    r = lbfgs(Problem(X, y, np.zeros(8), 0.5), max_iter=0, tol=0.0)
     assert r.n_iter == 0 and r.b == 0.5 and not r.w.any()
     assert r.costs == [loss_and_grad(np.zeros(8), 0.5, X, y)[0]]
 
@@ -94,13 +87,9 @@ def test_lbfgs_zero_iterations_returns_the_start():
 def test_gradient_descent_stops_at_tol_and_counts_iterations():
     X, y = problem(2)
     r = gradient_descent(
-        np.zeros(8),
-        0.0,
-        X,
-        y,
+        Problem(X, y, np.zeros(8), alpha=0.5),
         learning_rate=0.01,
         num_iterations=100_000,
-        alpha=0.5,
         tol=1e-6,
         record_every=1,
     )
@@ -113,12 +102,8 @@ def test_gradient_descent_stops_at_tol_and_counts_iterations():
 def test_gradient_descent_without_intercept_keeps_b():
     X, y = problem(3)
     r = gradient_descent(
-        np.zeros(8),
-        0.25,
-        X,
-        y,
+        Problem(X, y, np.zeros(8), 0.25, fit_intercept=False),
         learning_rate=0.01,
         num_iterations=50,
-        fit_intercept=False,
     )
     assert r.b == 0.25 and r.n_iter == 50 and not r.converged

@@ -10,7 +10,7 @@ import torch
 from logitnet import LogisticRegression
 from logitnet.core import span
 from logitnet.core.loss import loss_and_grad
-from logitnet.core.solvers import gradient_descent, lbfgs
+from logitnet.core.solvers import Problem, gradient_descent, lbfgs
 
 
 def wide(seed, m=40, n=300, dtype=np.float64):
@@ -21,9 +21,16 @@ def wide(seed, m=40, n=300, dtype=np.float64):
     return X.astype(dtype), y.astype(dtype)
 
 
+PROBLEM = ("sample_weight", "alpha", "fit_intercept")
+
+
 def both(solver, X, y, **kw):
-    w0 = np.zeros(X.shape[1], X.dtype)
-    return [solver(w0, 0.0, X, y, representation=r, **kw) for r in ("primal", "span")]
+    """The solver's result in the primal and in the span; ``kw`` holds the
+    problem's terms (sample weights, alpha, fit_intercept) and the solver's
+    settings."""
+    terms = {k: kw.pop(k) for k in PROBLEM if k in kw}
+    problem = Problem(X, y, np.zeros(X.shape[1], X.dtype), **terms)
+    return [solver(problem, representation=r, **kw) for r in ("primal", "span")]
 
 
 CASES = {
@@ -99,14 +106,14 @@ def test_the_cost_model_chooses():
     X, y = wide(3)
     assert (
         gradient_descent(
-            np.zeros(300), 0.0, X, y, learning_rate=0.1, num_iterations=100
+            Problem(X, y, np.zeros(300)), learning_rate=0.1, num_iterations=100
         ).representation
         == "span"
     )
     tall = np.ascontiguousarray(X.T[:, :20])  # 300 examples, 20 features
     labels = (tall[:, 0] > 0).astype(float)
     r = gradient_descent(
-        np.zeros(20), 0.0, tall, labels, learning_rate=0.1, num_iterations=100
+        Problem(tall, labels, np.zeros(20)), learning_rate=0.1, num_iterations=100
     )
     assert r.representation == "primal"
 
@@ -114,11 +121,12 @@ def test_the_cost_model_chooses():
 def test_a_nonzero_start_stays_primal():
     X, y = wide(4)
     w0 = np.full(300, 0.01)
-    r = gradient_descent(w0, 0.0, X, y, learning_rate=0.1, num_iterations=100)
+    problem = Problem(X, y, w0)
+    r = gradient_descent(problem, learning_rate=0.1, num_iterations=100)
     assert r.representation == "primal"
     with pytest.raises(ValueError, match="starts from w = 0"):
         gradient_descent(
-            w0, 0.0, X, y, learning_rate=0.1, num_iterations=1, representation="span"
+            problem, learning_rate=0.1, num_iterations=1, representation="span"
         )
 
 
@@ -181,10 +189,11 @@ def test_lbfgs_reports_the_same_steps_in_both_representations(case):
     X, y = wide(3)
     kw = options(case, X.shape[0])
     steps = {"primal": [], "span": []}
+    problem = Problem(X, y, np.zeros(X.shape[1]), **kw)
     results = {
         r: lbfgs(
-            np.zeros(X.shape[1]), 0.0, X, y, max_iter=200, tol=1e-6,
-            representation=r, on_record=steps[r].append, **kw,
+            problem, max_iter=200, tol=1e-6, representation=r,
+            progress=steps[r].append,
         )
         for r in steps
     }  # fmt: skip
@@ -230,26 +239,29 @@ def test_the_span_computes_a_reported_gradient_only_when_asked(monkeypatch):
     monkeypatch.setattr(span.Span, "weights", counted)
     w0 = np.zeros(X.shape[1])
     fit = {"max_iter": 30, "tol": 0.0, "representation": "span"}
-    lbfgs(w0, 0.0, X, y, on_record=lambda step: None, **fit)
+    lbfgs(Problem(X, y, w0), progress=lambda step: None, **fit)
     unread = len(products)
     products.clear()
     read = []
-    lbfgs(w0, 0.0, X, y, on_record=lambda step: read.append(step.gradient), **fit)
+    lbfgs(Problem(X, y, w0), progress=lambda step: read.append(step.gradient), **fit)
     assert len(products) == unread + len(read) == unread + 31
     # Read twice, computed once.
     steps = []
-    lbfgs(w0, 0.0, X, y, on_record=steps.append, **fit)
+    lbfgs(Problem(X, y, w0), progress=steps.append, **fit)
     products.clear()
     assert steps[-1].gradient == steps[-1].gradient and len(products) == 1
 
 
-def test_gradient_descent_reports_a_step_per_recorded_iteration():
+def test_gradient_descent_reports_a_step_per_iteration_and_recorded_costs():
     X, y = wide(5)
-    steps = []
+    every = []
     result = gradient_descent(
-        np.zeros(X.shape[1]), 0.0, X, y, learning_rate=0.5, num_iterations=30,
-        record_every=10, on_record=steps.append, representation="span",
+        Problem(X, y, np.zeros(X.shape[1])), learning_rate=0.5, num_iterations=30,
+        record_every=10, progress=every.append, representation="span",
     )  # fmt: skip
+    assert [s.iteration for s in every] == list(range(30))
+    assert [s.evaluations for s in every] == list(range(1, 31))
+    steps = [s for s in every if s.cost is not None]
     assert [s.iteration for s in steps] == [0, 10, 20]
     assert [s.evaluations for s in steps] == [1, 11, 21]
     assert [s.cost for s in steps] == result.costs

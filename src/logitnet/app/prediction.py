@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from logitnet.app.modelfile import SavedModel
 
 __all__ = [
+    "DEFAULT_TOP",
     "Predictions",
     "classify",
     "format_probabilities",
@@ -47,6 +48,7 @@ __all__ = [
     "predict_file",
     "predict_files",
     "predict_pictures",
+    "top_classes",
     "without_name",
 ]
 
@@ -90,6 +92,24 @@ class Predictions:
                 zip(self.classes, map(float, self.probabilities[i]), strict=True)
             ),
         }
+
+
+#: The classes ``predict`` shows of each picture without ``--top``.
+DEFAULT_TOP = 3
+
+
+def top_classes(
+    probabilities: Mapping[str, float], top: int | None
+) -> dict[str, float]:
+    """The ``top`` most probable classes, the most probable first (ties in
+    the model's order): ``predict --top`` and ``/api/predict?top=``.
+    Without ``top``: two classes as they are, in the model's order, as
+    ``predict`` has always shown them; more, the :data:`DEFAULT_TOP` most
+    probable."""
+    if top is None and len(probabilities) == 2:
+        return dict(probabilities)
+    ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+    return dict(ranked[: DEFAULT_TOP if top is None else top])
 
 
 def format_probabilities(probabilities: Mapping[str, float]) -> str:

@@ -479,21 +479,6 @@ def print_accuracies(metrics: dict) -> None:
         print(line)
 
 
-#: The classes ``predict`` shows of each picture without ``--top``.
-DEFAULT_TOP = 3
-
-
-def top_classes(probabilities: dict[str, float], top: int | None) -> dict[str, float]:
-    """The ``top`` most probable classes, the most probable first (ties in
-    the model's order). Without ``top``: two classes as they are, in the
-    model's order, as ``predict`` has always shown them; more, the
-    :data:`DEFAULT_TOP` most probable."""
-    if top is None and len(probabilities) == 2:
-        return probabilities
-    ranked = sorted(probabilities.items(), key=lambda item: -item[1])
-    return dict(ranked[: DEFAULT_TOP if top is None else top])
-
-
 #: Class names a line shows at most; the JSON summary has them all.
 _SHOWN_CLASSES = 10
 

@@ -17,7 +17,6 @@ from logitnet.cli._common import (
     json_text,
     model_path,
     one_line,
-    top_classes,
 )
 from logitnet.files import shown
 
@@ -72,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         format_probabilities,
         iter_predictions,
         predict_file,
+        top_classes,
     )
 
     feedback = Feedback(args)

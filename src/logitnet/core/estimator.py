@@ -55,6 +55,7 @@ from logitnet.core.softmax import log_softmax
 from logitnet.core.solvers import (
     COST_EVERY,
     REPRESENTATIONS,
+    Problem,
     Step,
     gradient_descent,
     lbfgs,
@@ -250,39 +251,39 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if callback is not None:
                 callback(step)
 
-        # The cost's terms, as loss_and_grad takes them.
-        problem = {"sample_weight": weights, "alpha": float(self.alpha)}
+        problem = Problem(
+            X,
+            codes,
+            w0,
+            b0,
+            sample_weight=weights,
+            alpha=float(self.alpha),
+            fit_intercept=self.fit_intercept,
+        )
         if self.solver == "gd":
             result = gradient_descent(
-                w0,
-                b0,
-                X,
-                codes,
+                problem,
                 learning_rate=float(self.learning_rate),
                 num_iterations=self.max_iter,
                 tol=float(self.tol),
                 record_every=1,
-                on_record=report,
-                fit_intercept=self.fit_intercept,
                 representation=self.representation,
-                **problem,
+                progress=report,
             )
             if not result.converged:
                 # The curve ends where the weights do, after the last step.
-                final, _, _ = loss_and_grad(result.w, result.b, X, codes, **problem)
+                final, _, _ = loss_and_grad(
+                    result.w, result.b, X, codes, sample_weight=weights,
+                    alpha=problem.alpha,
+                )  # fmt: skip
                 result.costs.append(final)
         else:
             result = lbfgs(
-                w0,
-                b0,
-                X,
-                codes,
+                problem,
                 max_iter=self.max_iter,
                 tol=float(self.tol),
-                on_record=report,
-                fit_intercept=self.fit_intercept,
                 representation=self.representation,
-                **problem,
+                progress=report,
             )
         # coef_ (1, n) for two classes, (k, n) for more: scikit-learn's shapes.
         coef = result.w.T if result.w.ndim == 2 else result.w.reshape(1, -1)

@@ -197,16 +197,48 @@ def block_sums(
         A Python float when there are no sample weights.
     """
     w = as_weights(w, X)
-    sums = example_sums
     if w.ndim == 2:  # k classes: one product for all of them
-        b, sums = as_weights(b, X), softmax_sums
+        return _softmax_block_sums(X, y, sample_weight, w, b, compute_loss)
     with np.errstate(over="ignore", invalid="ignore"):
         z = X @ w
         z += b
-        cost_sum, dz, db_sum, weight_sum = sums(z, y, sample_weight, compute_loss)
+        cost_sum, dz, db_sum, weight_sum = example_sums(
+            z, y, sample_weight, compute_loss
+        )
         # X is still in cache from the first product: this one is cheap.
         dw = X.T @ dz
     return cost_sum, dw, db_sum, weight_sum
+
+
+def _softmax_block_sums(X, y, sample_weight, W, b, compute_loss: bool):
+    """:func:`block_sums` for W of shape (n_features, k).
+
+    Z is made column-major, each class's z contiguous, the layout in which
+    the softmax's reductions over a row's classes are fast
+    (:func:`logitnet.core.softmax.example_sums`), and the gradient is
+    (dZ^T X)^T, which reads a row-major X along its rows. How BLAS makes a
+    column-major Z best depends on the block's shape (measured, one
+    thread): for more rows than features it writes it directly (the
+    digits, 1,797 x 64, 10 classes: 57 microseconds, against 81 for X W
+    and 92 with a copy), for fewer it computes X W and Z is copied (85
+    rows of 12,288 float32 pixels: 450 microseconds and a 0.4 microsecond
+    copy, against 720 written directly); dZ^T X took 73 and 420
+    microseconds there, X^T dZ 98 and 470.
+    """
+    b = as_weights(b, X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if namespace(X) is not np:
+            Z = X @ W
+        elif X.shape[0] > X.shape[1]:
+            Z = np.matmul(X, W, out=np.empty((W.shape[1], X.shape[0]), X.dtype).T)
+        else:
+            Z = np.asfortranarray(X @ W)
+        Z += b
+        cost_sum, dZ, db_sum, weight_sum = softmax_sums(
+            Z, y, sample_weight, compute_loss
+        )
+        dW = (dZ.T @ X).T
+    return cost_sum, dW, db_sum, weight_sum
 
 
 def example_sums(

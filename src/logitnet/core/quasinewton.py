@@ -30,13 +30,18 @@ class Memory:
     themselves; this form takes a fraction of that.
 
     ``metric(v)`` is M v, with u . M v the inner product the vectors stand
-    for (the identity in the primal; K and 1 in the span of the examples).
+    for: None for the identity (in the primal), K and 1 in the span of the
+    examples. There M is a product with K, as costly as an evaluation, and
+    the memory keeps M S and M Y beside S and Y: M of a direction is then
+    the same combination of them, and an iteration applies M twice (to the
+    gradient and to its change) instead of four times.
     """
 
-    def __init__(self, n: int, size: int, metric=lambda v: v) -> None:
+    def __init__(self, n: int, size: int, metric=None) -> None:
         self.size = size
         self.metric = metric
         self.SY = np.zeros((2 * size, n))  # rows: s_0..s_{size-1}, y_0..
+        self.MSY = self.SY if metric is None else np.zeros((2 * size, n))
         self.s_dot_y = np.zeros((size, size))  # [i, j] = s_i . y_j
         self.y_dot_y = np.zeros((size, size))
         self.order: list[int] = []  # slots in use, oldest first
@@ -47,24 +52,34 @@ class Memory:
     def clear(self) -> None:
         self.order.clear()
 
-    def push(self, s: NDArray[np.float64], dg: NDArray[np.float64]) -> None:
+    def apply(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
+        """M v."""
+        return v if self.metric is None else self.metric(v)
+
+    def push(self, s, dg, m_s, m_dg) -> None:
+        """Keep the pair (s, dg), given with M s and M dg."""
         if len(self.order) == self.size:
             slot = self.order.pop(0)
         else:
             slot = min(set(range(self.size)) - set(self.order))
         self.SY[slot] = s
         self.SY[self.size + slot] = dg
-        products = self.SY @ self.metric(dg)
+        if self.metric is not None:
+            self.MSY[slot] = m_s
+            self.MSY[self.size + slot] = m_dg
+        products = self.SY @ m_dg
         self.s_dot_y[:, slot] = products[: self.size]
         self.y_dot_y[:, slot] = self.y_dot_y[slot, :] = products[self.size :]
         self.order.append(slot)
 
-    def direction(self, grad: NDArray[np.float64]) -> NDArray[np.float64]:
-        """-H grad; -grad itself while the memory is empty."""
+    def direction(
+        self, grad, m_grad
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """-H grad and M of it, given M grad; -grad while the memory is empty."""
         if not self.order:
-            return -grad
+            return -grad, -m_grad
         idx = np.array(self.order)
-        products = self.SY @ self.metric(grad)
+        products = self.SY @ m_grad
         sg, yg = products[idx], products[self.size + idx]
         s_dot_y = self.s_dot_y[np.ix_(idx, idx)]
         R = np.triu(s_dot_y)
@@ -79,7 +94,11 @@ class Memory:
         coef[self.size + idx] = -gamma * r_sg
         hg = self.SY.T @ coef
         hg += gamma * grad
-        return -hg
+        if self.metric is None:
+            return -hg, -hg
+        m_hg = self.MSY.T @ coef
+        m_hg += gamma * m_grad
+        return -hg, -m_hg
 
 
 def iterate(
@@ -99,13 +118,12 @@ def iterate(
     theta + s, or None when the line search found no acceptable step
     (``noise`` as :func:`wolfe_line_search` takes it).
     """
-    direction = memory.direction(grad)
-    m_direction = memory.metric(direction)
+    m_grad = memory.apply(grad)
+    direction, m_direction = memory.direction(grad, m_grad)
     slope = float(grad @ m_direction)
     if not slope < 0:  # the memory has gone stale: restart from -grad
         memory.clear()
-        direction = -grad
-        m_direction = memory.metric(direction)
+        direction, m_direction = -grad, -m_grad
         slope = float(grad @ m_direction)
     # The first step is unscaled: keep it to about unit length.
     first = min(1.0, 1.0 / math.sqrt(-slope)) if not memory else 1.0
@@ -120,9 +138,9 @@ def iterate(
     t, new_cost, new_grad = found
     s = t * direction
     dgrad = new_grad - grad
-    m_dgrad = memory.metric(dgrad)
+    m_dgrad = memory.apply(dgrad)
     if float(s @ m_dgrad) > 1e-10 * float(dgrad @ m_dgrad):
-        memory.push(s, dgrad)
+        memory.push(s, dgrad, t * m_direction, m_dgrad)
     return s, new_cost, new_grad
 
 
@@ -170,7 +188,12 @@ def wolfe_line_search(
                 t *= 4.0
                 continue
         else:  # zoom phase: lo satisfies sufficient decrease, hi brackets
-            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or f >= lo[1]:
+            # A cost within noise of lo's is no higher: the slope decides.
+            # Near the minimum, where the cost is flat to its last bit, a
+            # tie sent as "higher" to hi moved the bracket away from the
+            # minimum, which the slope placed on the other side.
+            higher = f > lo[1] + noise if noise else f >= lo[1]
+            if not math.isfinite(f) or f > f0 + c1 * t * slope0 or higher:
                 hi = (t, f, slope, g)
             else:
                 if slope * (hi[0] - lo[0]) >= 0:

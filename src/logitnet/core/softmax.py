@@ -100,7 +100,12 @@ def example_sums(
     Parameters
     ----------
     Z : array of shape (n_samples, k)
-        Pre-activations X W + b (or K C + b in the span). Only read.
+        Pre-activations X W + b (or K C + b in the span). Only read. Any
+        memory layout; column-major (each class's column contiguous, as the
+        callers make it) is fastest: the reductions over a row's k classes
+        are then elementwise operations on whole columns (on the digits,
+        1,797 x 10, a row maximum took 56 microseconds over rows of 10 and
+        4 over columns).
     y : array of shape (n_samples,)
         Labels 0.0 .. k-1 in Z's namespace and dtype.
     sample_weight : array of shape (n_samples,) or None
@@ -117,23 +122,22 @@ def example_sums(
     """
     xp = namespace(Z)
     acc = np.float64 if xp is np else accumulator(Z)
-    k = Z.shape[1]
-    is_label = y[:, None] == xp.arange(k, dtype=y.dtype)
-    onehot = xp.astype(is_label, Z.dtype)
-    shifted, _ = _shifted(Z, xp)
-    dZ = xp.exp(shifted)
+    labels = _labels(y, Z.shape[1], xp)
+    top = xp.max(Z, axis=1, keepdims=True)
+    dZ = Z - top  # every entry <= 0
+    # z_y - top for the loss, taken before dZ becomes the probabilities.
+    at_label = _at_labels(dZ, labels, xp)
+    dZ = _exp_in_place(dZ, xp)
     total = xp.sum(dZ, axis=1, keepdims=True)  # >= 1: the largest term is e^0
     dZ /= total
-    dZ -= onehot
+    dZ = _minus_onehot(dZ, labels, xp)
     if sample_weight is not None:
         dZ *= sample_weight[:, None]
     db_sum = xp.sum(dZ, axis=0, dtype=acc)
     cost_sum = None
     if compute_loss:
         # logsumexp(z) - z_y = log(total) - (z_y - top): no overflow, >= 0.
-        # z_y picked, not multiplied out: -inf * 0 would be NaN.
-        zero = xp.zeros_like(shifted)
-        losses = xp.log(total[:, 0]) - xp.sum(xp.where(is_label, shifted, zero), axis=1)
+        losses = xp.log(total[:, 0]) - at_label
         if sample_weight is not None:
             losses *= sample_weight
         cost_sum = xp.sum(losses, dtype=acc)
@@ -142,3 +146,41 @@ def example_sums(
     else:
         weight_sum = xp.sum(sample_weight, dtype=acc)
     return cost_sum, dZ, db_sum, weight_sum
+
+
+# Picking each row's label column. NumPy indexes the (row, label) pairs
+# directly: a one-hot (n_samples, k) mask, built, converted and multiplied
+# on every evaluation, took 60 of the 250 microseconds of the per-example
+# work on the digits (1,797 x 10). The array API has no such indexing; there
+# the mask is compared and selected from (never multiplied out: -inf * 0
+# would be NaN).
+
+
+def _labels(y: Array, k: int, xp):
+    """Where each row's label is: NumPy's (rows, labels) index; elsewhere
+    the (n_samples, k) mask of y_i == j."""
+    if xp is np:
+        return np.arange(y.shape[0]), y.astype(np.intp)
+    return y[:, None] == xp.arange(k, dtype=y.dtype)
+
+
+def _at_labels(S: Array, labels, xp) -> Array:
+    """S[i, y_i] for each row i: shape (n_samples,)."""
+    if xp is np:
+        return S[labels]
+    return xp.sum(xp.where(labels, S, xp.zeros_like(S)), axis=1)
+
+
+def _minus_onehot(P: Array, labels, xp) -> Array:
+    """P - onehot(y); NumPy's P is changed in place (P is ours)."""
+    if xp is np:
+        P[labels] -= 1
+        return P
+    return P - xp.astype(labels, P.dtype)
+
+
+def _exp_in_place(S: Array, xp) -> Array:
+    """e^S, into S itself for NumPy (S is ours: one array less per block)."""
+    if xp is np:
+        return np.exp(S, out=S)
+    return xp.exp(S)

@@ -4,8 +4,10 @@ Solvers differ only in how they step; the cost and gradient they follow come
 from :func:`logitnet.core.loss.loss_and_grad`. X may be an array of any array-API
 library, Dask included: it is only ever handed to ``loss_and_grad``, while the
 solver's own state (w, b, the L-BFGS memory) is small and stays in NumPy.
-Both take the same problem (X, y, optional sample weights, L2 strength,
-whether the bias is learned) and return a :class:`SolverResult`.
+Both take the same :class:`Problem` (X, y, the starting point, optional
+sample weights, L2 strength, whether the bias is learned), their own
+settings, and one progress callback, called with a :class:`Step` at every
+iteration; both return a :class:`SolverResult`.
 
 - :func:`gradient_descent`: the course's fixed-step descent.
 - :func:`lbfgs`: limited-memory BFGS with a strong-Wolfe line search. It is
@@ -31,6 +33,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +48,8 @@ __all__ = [
     "COST_EVERY",
     "LBFGS_EVALUATIONS",
     "REPRESENTATIONS",
+    "Problem",
+    "Progress",
     "SolverResult",
     "Step",
     "gradient_descent",
@@ -65,21 +70,59 @@ COST_EVERY = 100
 LBFGS_MEMORY = 10
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What a solver minimizes, and where it starts.
+
+    J(w, b) = sum_i s_i L(x_i . w + b, y_i) / sum_i s_i + (alpha / 2) ||w||^2,
+    as :func:`logitnet.core.loss.loss_and_grad` computes it. Checked where
+    it is built (the estimator, the course's functions); trusted here.
+
+    Attributes
+    ----------
+    X : array of shape (n_samples, n_features), or ScaledPixels
+        NumPy, another array-API namespace, Dask, or stored pixels; only
+        ever handed to ``loss_and_grad`` (or, in the span, to ``gram``).
+    y : array of shape (n_samples,)
+        Labels 0.0 / 1.0 (k classes: 0.0 .. k-1) in the dtype of X, as
+        ``loss_and_grad`` takes them.
+    w0 : ndarray of shape (n_features,) or (n_features, k)
+        Starting weights in the dtype of X, never modified; two dimensions:
+        k >= 3 classes, the softmax neuron.
+    b0 : float, or ndarray of shape (k,), default=0.0
+        Starting bias (k classes: one per class).
+    sample_weight : array of shape (n_samples,), optional
+        Like ``y``.
+    alpha : float, default=0.0
+        L2 strength; the bias is never penalized.
+    fit_intercept : bool, default=True
+        False keeps b at ``b0``.
+    """
+
+    X: Any
+    y: Any
+    w0: NDArray[np.floating]
+    b0: float | NDArray[np.floating] = 0.0
+    sample_weight: Any = None
+    alpha: float = 0.0
+    fit_intercept: bool = True
+
+
 @dataclass
 class SolverResult:
     """What a solver ends with.
 
     Attributes
     ----------
-    w : ndarray of shape (n_features,)
+    w : ndarray of the shape of ``Problem.w0``
         Final weights, the dtype of X.
-    b : float
-        Final bias (0.0 when the bias is not learned).
-    dw : ndarray of shape (n_features,) or None
+    b : float, or ndarray of shape (k,)
+        Final bias (the start's when the bias is not learned).
+    dw : ndarray of the shape of w, or None
         Gradient at the last point evaluated: for gradient descent the last
         iteration's (before its step), as the course's ``optimize`` returns
         it; None after zero iterations.
-    db : float or None
+    db : float, ndarray of shape (k,), or None
         Likewise for the bias.
     costs : list of float
         Recorded costs (see each solver).
@@ -94,12 +137,14 @@ class SolverResult:
         large (said in ``message``).
     message : str
         Why the solver stopped, for warnings and logs.
+    representation : {"primal", "span"}
+        Where the iterates were computed.
     """
 
     w: NDArray[np.floating]
-    b: float
+    b: Any
     dw: NDArray[np.floating] | None = None
-    db: float | None = None
+    db: Any = None
     costs: list[float] = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
@@ -110,15 +155,16 @@ class SolverResult:
 
 @dataclass(frozen=True)
 class Step:
-    """What a solver reports (``on_record``) at an iterate: for a progress
-    display or a log, never needed by the fit itself.
+    """What a solver reports (its ``progress`` callback) at an iterate: for
+    a progress display or a log, never needed by the fit itself.
 
     Attributes
     ----------
     iteration : int
         Steps taken so far (0: the start).
-    cost : float
-        The cost J there.
+    cost : float or None
+        The cost J there; None where gradient descent did not compute it
+        (it records one iteration in ``record_every``).
     evaluations : int
         Cost-and-gradient evaluations so far, this iterate's included; in
         the primal each is a pass over X (an L-BFGS line search may make
@@ -128,7 +174,7 @@ class Step:
     """
 
     iteration: int
-    cost: float
+    cost: float | None
     evaluations: int
     tol: float
     largest: Callable[[], float] = field(repr=False, compare=False)
@@ -140,22 +186,27 @@ class Step:
         return self.largest()
 
 
+#: A solver's one callback: called with the :class:`Step` at each iteration.
+Progress = Callable[[Step], object]
+
+
 class _Primal:
     """The problem in w itself: :func:`loss_and_grad` over X's rows."""
 
     name = "primal"
 
-    def __init__(self, X, y, sample_weight, alpha: float) -> None:
-        self.X, self.y, self.sample_weight, self.alpha = X, y, sample_weight, alpha
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
 
-    def loss_and_grad(self, w, b: float, compute_loss: bool = True):
+    def loss_and_grad(self, w, b, compute_loss: bool = True):
+        p = self.problem
         cost, dw, db = loss_and_grad(
             w,
             b,
-            self.X,
-            self.y,
-            sample_weight=self.sample_weight,
-            alpha=self.alpha,
+            p.X,
+            p.y,
+            sample_weight=p.sample_weight,
+            alpha=p.alpha,
             compute_loss=compute_loss,
         )
         return cost, to_numpy(dw), db
@@ -166,14 +217,13 @@ class _Primal:
     def metric(self, v):
         return v
 
-    def within(self, dw, db: float, tol: float) -> bool:
+    def within(self, dw, db, tol: float) -> bool:
         return _max_abs(dw, db) <= tol
 
 
-def _representation(
-    w, X, y, sample_weight, alpha: float, representation: str, evaluations: int
-):
+def _representation(problem: Problem, representation: str, evaluations: int):
     """The representation to run in (see the module's docstring)."""
+    X, w = problem.X, problem.w0
     from_zero = not np.any(w)
     if representation == "span":
         if not span.available(X):
@@ -196,26 +246,19 @@ def _representation(
         else:
             representation = "span"
     if representation == "span":
-        return span.Span(X, y, sample_weight, alpha)
-    return _Primal(X, y, sample_weight, alpha)
+        return span.Span(X, problem.y, problem.sample_weight, problem.alpha)
+    return _Primal(problem)
 
 
 def gradient_descent(
-    w: NDArray[np.floating],
-    b: float,
-    X: NDArray[np.floating],
-    y: NDArray[np.floating],
+    problem: Problem,
     *,
     learning_rate: float,
     num_iterations: int,
-    sample_weight: NDArray[np.floating] | None = None,
-    alpha: float = 0.0,
-    fit_intercept: bool = True,
     tol: float = 0.0,
     record_every: int = COST_EVERY,
-    on_record: Callable[[Step], None] | None = None,
-    on_iteration: Callable[[int], None] | None = None,
     representation: str = "auto",
+    progress: Progress | None = None,
 ) -> SolverResult:
     """The course's fixed-step gradient descent.
 
@@ -224,37 +267,24 @@ def gradient_descent(
 
     Parameters
     ----------
-    w : ndarray of shape (n_features,)
-        Starting weights, the dtype of X; never modified.
-    b : float
-        Starting bias.
-    X : array of shape (n_samples, n_features)
-        NumPy, another array-API namespace, or Dask.
-    y : array of shape (n_samples,)
-        Labels 0.0 / 1.0 in the dtype of ``X``, as
-        :func:`logitnet.core.loss.loss_and_grad` takes them.
+    problem : Problem
+        The cost and the starting point (w0, b0).
     learning_rate : float
         Step size, > 0.
     num_iterations : int
         Largest number of steps, >= 0.
-    sample_weight : ndarray of shape (n_samples,), optional
-    alpha : float, default=0.0
-        L2 penalty strength (see :func:`logitnet.core.loss.loss_and_grad`).
-    fit_intercept : bool, default=True
-        False keeps b at its starting value.
     tol : float, default=0.0
         Stop (converged) before stepping once max(|dw|, |db|) <= tol;
         0 never stops early, as in the course.
     record_every : int, default=100
         The cost is computed (and recorded) only at iterations that are
         multiples of this, before that iteration's step.
-    on_record : callable (Step) -> None, optional
-        Called at each recorded iteration, before its step.
-    on_iteration : callable (iteration) -> None, optional
-        Called after every step, for progress reporting.
     representation : {"auto", "primal", "span"}, default="auto"
         Where the iterates are computed (see the module's docstring);
         "span" needs an in-memory X and w = 0.
+    progress : callable (Step) -> None, optional
+        Called at every iteration, before its step (the cost None between
+        recorded iterations).
 
     Returns
     -------
@@ -270,15 +300,14 @@ def gradient_descent(
         When the cost or gradient at the start is NaN or infinite (see
         :func:`_check_start`).
     """
-    space = _representation(
-        w, X, y, sample_weight, alpha, representation, num_iterations
-    )
+    space = _representation(problem, representation, num_iterations)
     # In the span, w below holds the coefficients c of w = X^T c (from 0).
+    w0 = problem.w0
     if space.name == "primal":
-        start = w.copy()
+        start = w0.copy()
     else:
-        start = np.zeros((X.shape[0], *w.shape[1:]), w.dtype)
-    result = SolverResult(w=start, b=_bias(b), representation=space.name)
+        start = np.zeros((problem.X.shape[0], *w0.shape[1:]), w0.dtype)
+    result = SolverResult(w=start, b=_bias(problem.b0), representation=space.name)
     w, b = result.w, result.b
     dw: NDArray[np.floating] | None = None
     db: float | None = None
@@ -289,7 +318,7 @@ def gradient_descent(
         cost, dw, db = space.loss_and_grad(w, b, record)
         if i == 0:
             _check_start(cost, dw, db)
-        if not fit_intercept:
+        if not problem.fit_intercept:
             db = db * 0.0
         if record:
             if math.isnan(cost):
@@ -297,8 +326,8 @@ def gradient_descent(
             result.costs.append(cost)
             if i % COST_EVERY == 0:
                 checkpoints.append(cost)
-            if on_record is not None:
-                on_record(_step(space, i, cost, i + 1, tol, dw, db))
+        if progress is not None:
+            progress(_step(space, i, cost, i + 1, tol, dw, db))
         if tol > 0 and space.within(dw, db, tol):
             result.converged = True
             break
@@ -310,18 +339,24 @@ def gradient_descent(
         # n_samples * n_features of the gradient: cheap enough to do always.
         if not (np.isfinite(b).all() and np.isfinite(w).all()):
             raise diverged(i, learning_rate)
-        if on_iteration is not None:
-            on_iteration(i)
     else:
         i = num_iterations
     result.w, dw = space.weights(w, dw)
     result.b, result.dw, result.db, result.n_iter = b, dw, db, i
+    _gd_message(result, tol, learning_rate, checkpoints)
+    return result
+
+
+def _gd_message(result: SolverResult, tol, learning_rate, checkpoints) -> None:
+    """Why gradient descent stopped, and whether it was diverging, in
+    ``result``: judged at the end, so that a run that recovers from a bad
+    start is not diverging."""
+    i = result.n_iter
     result.message = (
         f"the largest gradient component fell to tol={tol:g} after {i} iterations"
         if result.converged
         else f"stopped after {i} iterations (the iteration limit)"
     )
-    # Judged at the end: a run that recovers from a bad start is not diverging.
     result.diverging = bool(checkpoints) and diverging(checkpoints)
     if result.diverging:
         result.message = (
@@ -330,23 +365,16 @@ def gradient_descent(
             "): "
             f"the learning rate {learning_rate:g} is too large; try a smaller one"
         )
-    return result
 
 
 def lbfgs(
-    w: NDArray[np.floating],
-    b: float,
-    X: NDArray[np.floating],
-    y: NDArray[np.floating],
+    problem: Problem,
     *,
     max_iter: int,
     tol: float,
-    sample_weight: NDArray[np.floating] | None = None,
-    alpha: float = 0.0,
-    fit_intercept: bool = True,
     memory: int = LBFGS_MEMORY,
-    on_record: Callable[[Step], None] | None = None,
     representation: str = "auto",
+    progress: Progress | None = None,
 ) -> SolverResult:
     """Limited-memory BFGS on the neuron's cost.
 
@@ -359,29 +387,20 @@ def lbfgs(
 
     Parameters
     ----------
-    w : ndarray of shape (n_features,)
-        Starting weights.
-    b : float
-        Starting bias.
-    X : array of shape (n_samples, n_features)
-        NumPy, another array-API namespace, or Dask.
-    y : array of shape (n_samples,)
-        Labels 0.0 / 1.0 in the dtype of ``X``, as
-        :func:`logitnet.core.loss.loss_and_grad` takes them.
+    problem : Problem
+        The cost and the starting point (w0, b0).
     max_iter : int
         Largest number of iterations, >= 0.
     tol : float
         Converged once max(|dw|, |db|) <= tol.
-    sample_weight, alpha, fit_intercept
-        As for :func:`gradient_descent`.
     memory : int, default=10
         Number of correction pairs kept.
-    on_record : callable (Step) -> None, optional
-        Called at every iterate, the start included, before the stopping
-        test.
     representation : {"auto", "primal", "span"}, default="auto"
         As for :func:`gradient_descent`. In the span the optimizer's
         vectors are (c, b) and its inner products those of (X^T c, b).
+    progress : callable (Step) -> None, optional
+        Called at every iterate, the start included, before the stopping
+        test.
 
     Returns
     -------
@@ -394,19 +413,13 @@ def lbfgs(
         When the cost or gradient at the start is NaN or infinite (see
         :func:`_check_start`).
     """
-    dtype = numpy_dtype(X)
-    space = _representation(
-        w,
-        X,
-        y,
-        sample_weight,
-        alpha,
-        representation,
-        min(max_iter, LBFGS_EVALUATIONS) + 1,
-    )
+    dtype = numpy_dtype(problem.X)
+    evaluations = min(max_iter, LBFGS_EVALUATIONS) + 1
+    space = _representation(problem, representation, evaluations)
+    w, b = problem.w0, problem.b0
     if space.name == "span":
         # The coefficients c of w = X^T c: one per example (and class).
-        w = np.zeros((X.shape[0], *w.shape[1:]))
+        w = np.zeros((problem.X.shape[0], *w.shape[1:]))
     # theta = (w, b) flattened: n weights, then one bias (k for k classes).
     shape, n, scalar = w.shape, w.size, np.ndim(b) == 0
     evaluations = 0
@@ -422,25 +435,24 @@ def lbfgs(
         cost, dw, db = space.loss_and_grad(w_.astype(dtype, copy=False), b_)
         grad = np.empty(theta.size)
         grad[:n] = np.ravel(dw)
-        grad[n:] = db if fit_intercept else 0.0
+        grad[n:] = db if problem.fit_intercept else 0.0
         return cost, grad
 
     def metric(v: NDArray[np.float64]) -> NDArray[np.float64]:
-        """M v, with u . M v the inner product of the weights u and v stand for."""
-        if space.name == "primal":
-            return v
+        """M v, with u . M v the inner product of the weights u and v stand
+        for, in the span (the identity in the primal)."""
         return np.append(np.ravel(space.metric(v[:n].reshape(shape))), v[n:])
 
     theta = np.append(np.ravel(np.asarray(w, dtype=np.float64)), np.ravel(b))
     cost, grad = evaluate(theta)
     _check_start(cost, *parts(grad))
     result = SolverResult(w=w, b=_bias(b), costs=[cost], representation=space.name)
-    steps = Memory(theta.size, memory, metric)
+    steps = Memory(theta.size, memory, None if space.name == "primal" else metric)
     message = f"stopped after {max_iter} iterations (the iteration limit)"
     k = 0
     while True:
-        if on_record is not None:
-            on_record(_step(space, k, cost, evaluations, tol, *parts(grad)))
+        if progress is not None:
+            progress(_step(space, k, cost, evaluations, tol, *parts(grad)))
         if space.within(*parts(grad), tol):
             result.converged = True
             message = (
@@ -470,7 +482,7 @@ def lbfgs(
     return result
 
 
-def _step(space, iteration: int, cost: float, evaluations: int, tol: float, dw, db):
+def _step(space, iteration: int, cost, evaluations: int, tol: float, dw, db):
     """The :class:`Step` at an iterate whose gradient is (dw, db), dw in the
     representation's own terms: its size computed now in the primal (one
     pass over n_features values), when asked in the span, where it is a

@@ -123,10 +123,12 @@ class Span:
         """
         c = as_weights(c, self.K)
         sums = example_sums
-        if c.ndim == 2:  # k classes: C of shape (m, k), b of shape (k,)
-            b, sums = as_weights(b, self.K), softmax_sums
         with np.errstate(over="ignore", invalid="ignore"):
-            z = self.K @ c
+            if c.ndim == 2:  # k classes: C of shape (m, k), b of shape (k,)
+                b, sums = as_weights(b, self.K), softmax_sums
+                z = _times_K(c, self.K)
+            else:
+                z = self.K @ c
             z += b
             cost_sum, dz, db_sum, total = sums(
                 z, self.y, self.sample_weight, compute_loss
@@ -144,18 +146,33 @@ class Span:
 
     def weights(self, *vectors: NDArray[np.floating] | None) -> tuple:
         """w = X^T c for each c given (None stays None): NumPy arrays in X's
-        dtype (also dJ/dw from dJ/dc). One matrix-vector product each: on
-        the cat data two of them took 1.0 ms, one product with the two
-        vectors side by side 1.5 ms."""
+        dtype (also dJ/dw from dJ/dc).
+
+        Vectors: one matrix-vector product each (on the cat data two of
+        them took 1.0 ms, one product with the two side by side 1.5 ms).
+        Matrices C of shape (m, k): one product for all of them side by
+        side, as (C^T X)^T, which reads a row-major X along its rows (on
+        500 x 12,288, 10 classes, one thread: 4.7 ms for two C, against
+        7.3 ms for one X^T C).
+        """
+        given = [c for c in vectors if c is not None]
         with np.errstate(over="ignore", invalid="ignore"):
-            return tuple(
-                None if c is None else to_numpy(self.X.T @ as_weights(c, self.X))
-                for c in vectors
-            )
+            if not given or given[0].ndim == 1:
+                out = [to_numpy(self.X.T @ as_weights(c, self.X)) for c in given]
+            else:
+                xp = namespace(self.X)
+                C = xp.concat([as_weights(c, self.X) for c in given], axis=1)
+                W = to_numpy((C.T @ self.X).T)
+                k = given[0].shape[1]
+                out = [W[:, i * k : (i + 1) * k] for i in range(len(given))]
+        found = iter(out)
+        return tuple(None if c is None else next(found) for c in vectors)
 
     def metric(self, v: NDArray[np.float64]) -> NDArray[np.float64]:
-        """K v for a NumPy float64 v: (X^T u) . (X^T v) = u . (K v)."""
-        Kv = self.K @ as_weights(v, self.K)
+        """K v for a NumPy float64 v (or K V for V of shape (m, k)):
+        (X^T u) . (X^T v) = u . (K v)."""
+        v = as_weights(v, self.K)
+        Kv = _times_K(v, self.K) if v.ndim == 2 else self.K @ v
         return np.asarray(to_numpy(Kv), dtype=np.float64)
 
     def within(self, g: NDArray[np.floating], db: float, tol: float) -> bool:
@@ -172,6 +189,13 @@ class Span:
             return False
         (dw,) = self.weights(g)
         return (float(np.max(np.abs(dw))) if dw.size else 0.0) <= tol
+
+
+def _times_K(C: Array, K: Array) -> Array:
+    """K C for C of shape (m, k), as (C^T K)^T (K is symmetric): column-major,
+    as the softmax's sums take it best, and faster (measured, m = 500,
+    k = 10, one thread: 0.23 ms against 0.32 ms for K C)."""
+    return (C.T @ K).T
 
 
 def _dot(u: Array, v: Array) -> float:

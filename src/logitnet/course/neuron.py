@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from logitnet import checks as check
 from logitnet.core.loss import decision_function, loss_and_grad, sigmoid
-from logitnet.core.solvers import Step, gradient_descent
+from logitnet.core.solvers import Problem, Step, gradient_descent
 
 __all__ = [
     "accuracy",
@@ -204,19 +204,16 @@ def _optimize(w, b, X, Y, num_iterations, learning_rate, print_cost, progress):
     ) as bar:
 
         def report(step: Step) -> None:
-            if print_cost:
+            if print_cost and step.cost is not None:
                 # Through tqdm, so the line is not torn by the bar.
                 bar.write(cost_line(step.iteration, step.cost), file=sys.stdout)
+            bar.update()
 
         result = gradient_descent(
-            w.ravel(),
-            b,
-            X.T,
-            Y.ravel(),
+            Problem(X.T, Y.ravel(), w.ravel(), b),
             learning_rate=learning_rate,
             num_iterations=num_iterations,
-            on_record=report,
-            on_iteration=(lambda _: bar.update()) if progress else None,
+            progress=report if print_cost or progress else None,
         )
     dw, db = result.dw, result.db
     if dw is None:

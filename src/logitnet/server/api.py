@@ -16,7 +16,9 @@ The API:
   prints, one object per file: ``{"path", "label", "probabilities"}``, or
   ``{"path", "error"}`` for a file that is not a picture. ``path`` is the
   name the client gave (``upload`` for a raw body); it is only echoed,
-  never used to open anything.
+  never used to open anything. ``?top=K`` (1 to the number of classes):
+  each picture's K most probable classes only, the most probable first,
+  as ``predict --top K`` shows them.
 - ``POST /api/explain``: one picture (raw body, or a multipart with one
   file): predict's object for it with z (``decision_value``) and the
   explanation as a base64 PNG (``png``; ``?layout=tall`` for a phone);
@@ -90,19 +92,27 @@ __all__ = [
 
 
 def predict_uploads(
-    model: SavedModel, files: list[tuple[str, bytes]]
+    model: SavedModel, files: list[tuple[str, bytes]], top: int | None = None
 ) -> list[dict[str, Any]]:
     """``predict --json``'s objects for uploaded files, in their order
-    (:func:`logitnet.app.prediction.predict_pictures` on their bytes).
+    (:func:`logitnet.app.prediction.predict_pictures` on their bytes);
+    with ``top`` (checked by the endpoint: 1 to the number of classes),
+    each one's ``top`` most probable classes only
+    (:func:`logitnet.app.prediction.top_classes`, as ``predict --top``).
 
     Raises
     ------
     TooManyPixelsError
         If any file is a decompression bomb: the request is refused (422).
     """
-    from logitnet.app.prediction import predict_pictures
+    from logitnet.app.prediction import predict_pictures, top_classes
 
-    return predict_pictures(model, files, fatal=(TooManyPixelsError,))
+    entries = predict_pictures(model, files, fatal=(TooManyPixelsError,))
+    if top is not None:
+        for entry in entries:
+            if "probabilities" in entry:
+                entry["probabilities"] = top_classes(entry["probabilities"], top)
+    return entries
 
 
 def explain_upload(
@@ -321,6 +331,18 @@ def create_app(
     return app
 
 
+def _top_query(k: int) -> Any:
+    """``/api/predict``'s ``?top=K``: 1 to the model's k classes (else 422)."""
+    return Query(
+        None,
+        ge=1,
+        le=k,
+        description="Each picture's K most probable classes only, the most "
+        f"probable first (1 to {k}, the model's classes), as logitnet predict "
+        "--top K shows them; without it, every class in the model's order.",
+    )
+
+
 def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
     """The endpoints under ``/api/``, and ``/healthz``."""
     budget = DecodeBudget(limits.max_decode_bytes)
@@ -372,8 +394,10 @@ def _add_api(app: FastAPI, model: SavedModel, limits: Limits) -> None:
         response_model=list[schemas.Prediction | schemas.FileError],
         responses={200: {"description": "one entry per file"}, **schemas.ERRORS},
     )
-    async def predict(request: Request) -> Response:
-        return await answer(request, lambda files: predict_uploads(model, files))
+    async def predict(
+        request: Request, top: int | None = _top_query(len(model.classes))
+    ) -> Response:
+        return await answer(request, lambda files: predict_uploads(model, files, top))
 
     @app.post(
         "/api/explain",

@@ -83,6 +83,8 @@ def render_docs(base_url: str, *, title: str, version: str, description: str) ->
             f"curl -F file=@cat.jpg -F file=@dog.png {base}/api/predict",
             "# one picture as the body",
             f"curl --data-binary @cat.jpg {base}/api/predict",
+            "# only the two most probable classes of each, the most probable first",
+            f"curl -F file=@cat.jpg '{base}/api/predict?top=2'",
             "# why: z, the probabilities and the explanation (base64 PNG)",
             f"curl -F file=@cat.jpg {base}/api/explain",
             "# what the model is, and how good",

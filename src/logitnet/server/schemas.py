@@ -50,7 +50,8 @@ class Prediction(BaseModel):
     label: str = Field(description="The more probable class.")
     probabilities: dict[str, float] = Field(
         description="Each class's probability, in the model's order of "
-        "classes; they add up to 1."
+        "classes; they add up to 1. With ?top=K, the K most probable only, "
+        "the most probable first."
     )
 
 
@@ -86,6 +87,10 @@ class Explanation(Prediction):
         }
     )
 
+    probabilities: dict[str, float] = Field(
+        description="Each class's probability, in the model's order of "
+        "classes; they add up to 1."
+    )
     decision_value: float = Field(
         description="z = w·x + b; two classes: the second class's probability "
         "is sigmoid(z); more: the predicted class's z (its probability is the "
