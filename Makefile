@@ -62,9 +62,10 @@ run: $(RUN_STAMP)
 
 ## notebook: install JupyterLab (the notebook extra) and open the course's
 ## notebooks, notebooks/, in it
-# LOGITNET_DATA_DIR (above) reaches the notebooks' kernel.
+# LOGITNET_DATA_DIR (above) reaches the notebooks' kernel. JupyterLab will
+# not start as root unless told to: in a container, root is the usual user.
 notebook: $(NOTEBOOK_STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 ## tools: the programs the tests run besides Python, from Debian: headless
 ## Chromium and its WebDriver (the report's browser test) and prlimit from
