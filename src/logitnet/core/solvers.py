@@ -66,8 +66,22 @@ LBFGS_EVALUATIONS = 50
 #: The course records (and prints) the cost every 100 iterations.
 COST_EVERY = 100
 
-#: L-BFGS keeps this many (step, gradient change) pairs.
+#: L-BFGS keeps this many (step, gradient change) pairs at least, and at
+#: most LBFGS_MAX_MEMORY: one pair per LBFGS_ROWS_PER_PAIR rows of X.
+#: More pairs, fewer iterations (scikit-learn's digits, 1,797 x 64, 10
+#: classes, to scikit-learn's converged cost: 83 iterations with 10 pairs,
+#: 61 with 30, 46 with 44 or 50). Applying a pair costs about 8 p flops (p
+#: the number of weights), an evaluation 4 m p (two products over m rows):
+#: with a pair per 40 rows the direction stays within 5 % of an
+#: evaluation, and few rows (the cat data's 209) keep 10.
 LBFGS_MEMORY = 10
+LBFGS_MAX_MEMORY = 50
+LBFGS_ROWS_PER_PAIR = 40
+
+
+def lbfgs_memory(rows: int) -> int:
+    """The correction pairs L-BFGS keeps for X of ``rows`` rows."""
+    return int(min(LBFGS_MAX_MEMORY, max(LBFGS_MEMORY, rows // LBFGS_ROWS_PER_PAIR)))
 
 
 @dataclass(frozen=True)
@@ -372,7 +386,7 @@ def lbfgs(
     *,
     max_iter: int,
     tol: float,
-    memory: int = LBFGS_MEMORY,
+    memory: int | None = None,
     representation: str = "auto",
     progress: Progress | None = None,
 ) -> SolverResult:
@@ -393,8 +407,9 @@ def lbfgs(
         Largest number of iterations, >= 0.
     tol : float
         Converged once max(|dw|, |db|) <= tol.
-    memory : int, default=10
-        Number of correction pairs kept.
+    memory : int, optional
+        Number of correction pairs kept; by default :func:`lbfgs_memory` of
+        X's rows (10 to 50).
     representation : {"auto", "primal", "span"}, default="auto"
         As for :func:`gradient_descent`. In the span the optimizer's
         vectors are (c, b) and its inner products those of (X^T c, b).
@@ -447,6 +462,8 @@ def lbfgs(
     cost, grad = evaluate(theta)
     _check_start(cost, *parts(grad))
     result = SolverResult(w=w, b=_bias(b), costs=[cost], representation=space.name)
+    if memory is None:
+        memory = lbfgs_memory(problem.X.shape[0])
     steps = Memory(theta.size, memory, None if space.name == "primal" else metric)
     message = f"stopped after {max_iter} iterations (the iteration limit)"
     k = 0
