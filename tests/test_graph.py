@@ -196,6 +196,38 @@ def test_bad_inputs_are_one_line(course, tmp_path, args, status, said):
     assert done.returncode == status
     assert said in done.stderr and done.stderr.count("error") == 1
     assert done.stdout == ""
+    # No --out here: the name graph would have drawn in is not said before
+    # the error either.
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not list(tmp_path.glob("*.graph.png"))
+
+
+@pytest.mark.parametrize("label", ["cat", "non-cat"])
+def test_a_certain_model_draws_without_a_warning(course, tmp_path, label):
+    """The course's weights times 1000: a rounds to 0 or 1, so one class's
+    probability is 0 and dL/da infinite for it. JSON says null, the picture
+    says inf, and nothing is warned."""
+    from logitnet.app.modelfile import load_model, save_model
+
+    model = load_model(course["model"])
+    scaled = tmp_path / "certain.npz"
+    save_model(
+        scaled,
+        type(model)(
+            w=model.w * 1000,
+            b=model.b * 1000,
+            classes=model.classes,
+            image_shape=model.image_shape,
+        ),
+    )
+    done = _ok(run("graph", "--model", str(scaled), course["picture"], "--label",
+                   label, "--json", "--out", str(tmp_path / "g.png")))  # fmt: skip
+    assert done.stderr == ""
+    g = json.loads(done.stdout)
+    assert g["a"] in (0.0, 1.0)
+    wrong = (g["a"] == 1.0) != (label == "cat")
+    assert (g["dL_da"] is None) == wrong
+    assert math.isfinite(g["loss"]) and math.isfinite(g["dL_dz"])
 
 
 def test_a_missing_picture_is_one_line(course, tmp_path):

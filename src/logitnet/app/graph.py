@@ -266,7 +266,8 @@ def _backward(
     if graph.multiclass:
         # L = -log a_y: only a_y moves it.
         dL_da = np.zeros_like(probabilities)
-        dL_da[y] = -1.0 / probabilities[y]
+        with np.errstate(divide="ignore"):  # a_y rounded to 0: inf, shown so
+            dL_da[y] = -1.0 / probabilities[y]
         dL_dz = dL_db = np.asarray(db, np.float64)
         b_step = np.zeros_like(dL_db)
         b_step[y] = h
@@ -279,7 +280,12 @@ def _backward(
     else:
         # -y/a + (1 - y)/(1 - a), one term of which is 0; 1 - a is
         # classes[0]'s probability sigma(-z), exact where a is near 1.
-        dL_da = -1.0 / probabilities[1] if y == 1 else 1.0 / probabilities[0]
+        with np.errstate(divide="ignore"):  # the class's a rounded to 0: inf
+            dL_da = float(
+                np.float64(-1.0) / probabilities[1]
+                if y == 1
+                else np.float64(1.0) / probabilities[0]
+            )
         dL_dz = dL_db = float(db)
         b_check = FiniteDifference(
             "dL/db",

@@ -38,7 +38,7 @@ def add_picture(parser: argparse.ArgumentParser, *, what: str) -> None:
 
 def check_picture(args: argparse.Namespace, feedback: Feedback, suffix: str) -> None:
     """One picture given, not a URL; without --out, ``<stem><suffix>`` here,
-    a name nothing has yet (said on stderr)."""
+    a name nothing has yet (said on stderr by :func:`note_chosen_out`)."""
     from pathlib import Path
 
     from logitnet.app.prediction import NOT_ON_DISK
@@ -52,6 +52,8 @@ def check_picture(args: argparse.Namespace, feedback: Feedback, suffix: str) -> 
         )
     if args.image is not None and url_scheme(args.image):
         raise DataError(f"{shown(args.image)}: {NOT_ON_DISK}")
+    # Said once the picture is written: a bad input's error stays one line.
+    args.chosen_out = args.out is None
     if args.out is None:
         if args.image is not None:
             stem = Path(args.image).stem
@@ -60,6 +62,11 @@ def check_picture(args: argparse.Namespace, feedback: Feedback, suffix: str) -> 
         else:
             stem = f"{Path(args.images).name}-{args.index}"
         args.out = str(new_path(stem, suffix))
+
+
+def note_chosen_out(args: argparse.Namespace, feedback: Feedback) -> None:
+    """After the picture is written: its name, when no --out gave one."""
+    if args.chosen_out:
         feedback.note(f"no --out given: drawing in {args.out}")
 
 

@@ -13,7 +13,12 @@ from logitnet.cli._common import (
     model_path,
     print_json,
 )
-from logitnet.cli._picture import add_picture, check_picture, read_picture
+from logitnet.cli._picture import (
+    add_picture,
+    check_picture,
+    note_chosen_out,
+    read_picture,
+)
 from logitnet.files import shown
 
 
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
     )
     plots.save_png(figure, args.out)
+    note_chosen_out(args, feedback)
     if args.json:
         print_json(
             {

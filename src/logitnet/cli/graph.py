@@ -13,7 +13,12 @@ from logitnet.cli._common import (
     model_path,
     print_json,
 )
-from logitnet.cli._picture import add_picture, check_picture, read_picture
+from logitnet.cli._picture import (
+    add_picture,
+    check_picture,
+    note_chosen_out,
+    read_picture,
+)
 from logitnet.files import shown
 
 
@@ -74,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     image = read_picture(args, model)
     graph = neuron_graph(model, image, args.label)
     save_graph(graph_figure(graph), args.out)
+    note_chosen_out(args, feedback)
     if args.json:
         print_json({"path": args.image, **graph.as_json(), "out": args.out})
         return 0

@@ -213,8 +213,9 @@ function howItDecided(file, classes) {
   const picture = element("img", "graph");
   picture.alt = "the computation graph of " + file.name;
   picture.hidden = true;
-  panel.append(element("p", "note", "z = w·x + b, a = sigmoid(z); with the true " +
-                       "class, the loss and the gradient flowing back."),
+  panel.append(element("p", "note", "z = w·x + b, a = sigmoid(z) (for three " +
+                       "classes or more, the softmax of each class's z); with " +
+                       "the true class, the loss and the gradient flowing back."),
                form, status, picture);
   draw.addEventListener("click", async () => {
     draw.disabled = true;

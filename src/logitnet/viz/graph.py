@@ -142,7 +142,10 @@ def _node_texts(graph: NeuronGraph) -> dict[str, str]:
             "+ (1\N{MINUS SIGN}y) log(1\N{MINUS SIGN}a)]",
         }
     texts["a"] += f"\npredicted: {_literal(graph.predicted)[:20]}"
-    texts["b"] = f"b = {_number(float(np.ravel(graph.b)[_column(graph)]))}"
+    which = (
+        f"_{_literal(graph.classes[_column(graph)])[:12]}" if graph.multiclass else ""
+    )
+    texts["b"] = f"b{which} = {_number(float(np.ravel(graph.b)[_column(graph)]))}"
     if graph.label is None:
         return texts
     texts["loss"] += f"\n= {_number(graph.loss)}"
@@ -300,7 +303,8 @@ def _draw_pictures(fig: Figure, graph: NeuronGraph, places: _Places) -> None:
         return
     gradient = fig.add_axes(places.gradient)
     dw = graph.dL_dw if graph.dL_dw.ndim == 1 else graph.dL_dw[:, column]
-    # Each pixel's change summed over its channels: where the step acts.
+    # Each pixel's change summed over its channels: where the step acts (the
+    # title says so: the bar's numbers are sums of 3 components, not one).
     per_pixel = dw.reshape(shape).sum(axis=2)
     limit = float(np.max(np.abs(per_pixel))) or 1.0
     shown = gradient.imshow(
@@ -308,7 +312,8 @@ def _draw_pictures(fig: Figure, graph: NeuronGraph, places: _Places) -> None:
     )
     gradient.set_axis_off()
     gradient.set_title(
-        f"dL/dw{which} = x\N{MIDDLE DOT}dz\n(red: a gradient step lowers w)",
+        f"dL/dw{which} = x\N{MIDDLE DOT}dz{_summed(shape[2])}\n"
+        "(red: a gradient step lowers w)",
         fontsize="small",
         color=BACKWARD,
     )
@@ -325,6 +330,13 @@ def _show_signed(ax, rgb) -> None:
     else:
         ax.imshow(rgb[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
+
+
+def _summed(channels: int) -> str:
+    """What each pixel of the dL/dw picture adds up, said in its title."""
+    if channels == 1:
+        return ""
+    return ", each pixel's R+G+B" if channels == 3 else f", {channels} channels summed"
 
 
 def _centre(rect) -> tuple[float, float]:
