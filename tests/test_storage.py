@@ -83,6 +83,36 @@ def test_secrets_are_never_shown():
     assert redact("oops s3cr3tvalue", url.options) == "oops ***"
 
 
+def test_secrets_are_never_shown_however_a_url_spells_them():
+    # A password with '/' (as secret keys have): up to the last '@' of the host.
+    url = Url("s3://AKIAEXAMPLE:abc/defSECRET@b/k")
+    assert str(url) == "s3://***@b/k"
+    assert "SECRET" not in redact("s3://AKIA:p@ss/wSECRET@b/k@x.zarr")
+    assert redact("s3://b/path/user@x.zarr") == "s3://b/path/user@x.zarr"
+    # Echoed by a library without the scheme: the password is remembered.
+    Url("s3://AKIA:hunter2SECRET@cats/s.zarr")
+    assert "SECRET" not in redact('Invalid bucket name "AKIA:hunter2SECRET@cats"')
+    names = ["sig", "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
+             "token", "code", "key", "secret", "password", "signature"]  # fmt: skip
+    query = "&".join(f"{name}=V{i}SECRET" for i, name in enumerate(names))
+    shown = redact(f"http://h/m.npz?sv=1&{query}&n=1")
+    assert "SECRET" not in shown, shown
+    assert shown.startswith("http://h/m.npz?sv=1&sig=***&") and shown.endswith("&n=1")
+    secret = {"client_kwargs": {"aws_secret_access_key": 98765432}}  # JSON number
+    assert redact("oops 98765432", secret) == "oops ***"
+
+
+def test_secrets_in_a_url_or_an_option_are_never_echoed(s3, tmp_path):
+    # botocore echoes the bucket name it refuses without the scheme.
+    result = run("train", "--data", "s3://AKIA:hunter2SECRET@cats/s.zarr", "--out",
+                 str(tmp_path / "m.npz"))  # fmt: skip
+    assert result.returncode == 1 and "hunter2SECRET" not in result.stderr
+    result = run("train", "--data", f"s3://{BUCKET}/s.zarr", "--storage-option",
+                 "=SECRETVALUEX")  # fmt: skip
+    assert result.returncode == 2 and "SECRETVALUEX" not in result.stderr
+    assert "expected KEY=VALUE" in result.stderr
+
+
 def test_the_python_functions_take_urls():
     import warnings
 
@@ -438,6 +468,20 @@ def test_a_store_and_a_model_over_https_are_read_not_written(tmp_path):
         assert result.stdout.count(f"{base}/s.zarr[test ") == 50
         result = run("train", "--data", f"{base}/s.zarr", "--out", f"{base}/x.npz")
         one_line_error(result, f"{base}/x.npz: http:// URLs are read only")
+        # No secret in an error, a note or a library's warning.
+        signed = f"{base}/m.npz?sv=1&sig=SIGSECRET123"
+        result = run("predict", "--model", signed, "--data", f"{base}/s.zarr")
+        assert result.returncode == 0, result.stderr
+        assert "SIGSECRET123" not in result.stdout + result.stderr
+        result = run("predict", "--model", f"{base}/none.npz?sig=SIGSECRET123",
+                     "--data", f"{base}/s.zarr")  # fmt: skip
+        one_line_error(result, f"{base}/none.npz?sig=***: ")
+        (tmp_path / "s.zarr" / ".zgroup").write_text('{"zarr_format": 2}')
+        secret = f"http://user:pa55wordSECRET@127.0.0.1:{port}/s.zarr"
+        result = run("train", "--data", secret, "--iterations", "2", "--out",
+                     str(tmp_path / "m2.npz"), "--quiet")  # fmt: skip
+        assert "pa55wordSECRET" not in result.stdout + result.stderr, result.stderr
+        assert "logitnet: warning:" in result.stderr
     finally:
         server.kill()
         server.wait()

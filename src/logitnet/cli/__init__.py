@@ -124,8 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Any library's warning (Pillow's about a picture, Matplotlib's about a
     glyph) as one line of logitnet's, ``logitnet: warning: ...``: never a
-    source path in site-packages and a line of its code."""
-    print(f"logitnet: warning: {one_line(message)}", file=file or sys.stderr)
+    source path in site-packages and a line of its code, and never a
+    secret (zarr's names its store by the URL, user information and all)."""
+    from logitnet.data.redaction import redact  # light: re and os only
+
+    text = redact(one_line(message))
+    print(f"logitnet: warning: {text}", file=file or sys.stderr)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -30,12 +30,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from logitnet.data.redaction import option_secrets, redact, remember, userinfo
 from logitnet.exceptions import DataError
 from logitnet.files import url_scheme
 
@@ -95,17 +95,6 @@ DEADLINE = 240
 #: An object up to this size is read in one request (:meth:`Url.open_to_read`).
 WHOLE_READ_BYTES = 64 * 2**20
 
-#: Storage options whose values are secrets: never shown.
-_SECRET = re.compile(
-    r"key|secret|token|password|passwd|credential|sas|signature|auth", re.I
-)
-
-#: A URL's user information (``s3://KEY:SECRET@bucket``), never shown.
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-
-#: The environment's secrets, never shown either.
-_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY")
-
 
 def is_url(path: object) -> bool:
     """Whether ``path`` is a URL logitnet opens with fsspec: ``scheme://``
@@ -153,7 +142,8 @@ def parse_option(text: str) -> tuple[str, Any]:
     """
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise ValueError(f"expected KEY=VALUE; got {redact(text)!r}")
+        # Never echoed: the text may well be a secret given without its key.
+        raise ValueError("expected KEY=VALUE, with a key before the '='")
     try:
         parsed = json.loads(value)
     except ValueError:
@@ -174,27 +164,6 @@ def _nested(options: Mapping[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"storage option {key!r} sets inside a value")
         place[last] = value
     return out
-
-
-def _secrets(value: Any, found: list[str]) -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if _SECRET.search(str(key)) and isinstance(item, str | bytes) and item:
-                found.append(item.decode() if isinstance(item, bytes) else item)
-            else:
-                _secrets(item, found)
-
-
-def redact(text: str, options: Mapping[str, Any] | None = None) -> str:
-    """``text`` without a secret: a URL's user information, the values of
-    secret storage options (keys, secrets, tokens, passwords) in
-    ``options``, and those of the environment's secret variables."""
-    text = _USERINFO.sub(r"\1***@", str(text))
-    found: list[str] = [os.environ.get(name, "") for name in _SECRET_ENV]
-    _secrets(options or {}, found)
-    for secret in sorted({s for s in found if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 class Url:
@@ -218,6 +187,8 @@ class Url:
         self.url = url.rstrip("/") if url.count("/") > 2 else url
         self.options = _nested(options or {})
         self.scheme = url_scheme(url) or ""
+        # A library may echo them in its own words, without the URL.
+        remember(*userinfo(url), *option_secrets(self.options))
 
     def __str__(self) -> str:
         return redact(self.url, self.options)
