@@ -156,6 +156,26 @@ def test_synth_train_predict_on_s3_as_on_a_local_store(s3, stored, tmp_path):
     assert result.stdout.count('"path"') == 300
 
 
+def test_every_command_taking_a_model_takes_a_url(s3, stored, tmp_path):
+    _, local = stored
+    model = f"s3://{BUCKET}/report/m.npz"
+    result = run("train", "--data", str(local), "--iterations", "2", "--out", model,
+                 "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = tmp_path / "r.html"
+    result = run("report", "--model", model, "--data", str(local), "--out", str(page))
+    assert result.returncode == 0, result.stderr
+    assert f"Model file <strong>{model}</strong>" in page.read_text()
+    result = run("evaluate", "--model", model, "--data", str(local), "--json")
+    assert result.returncode == 0, result.stderr
+    assert f'"model": "{model}"' in result.stdout
+    for command in ("explain", "graph"):
+        out = tmp_path / f"{command}.png"
+        result = run(command, "--model", model, "--data", str(local), "--index", "0",
+                     "--out", str(out))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+
 def test_serve_loads_its_model_from_s3_before_it_binds(s3, stored):
     remote, _ = stored
     model_url = f"s3://{BUCKET}/serve/model.npz"
