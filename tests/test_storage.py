@@ -397,6 +397,46 @@ def test_wrong_credentials_are_one_line_without_the_secret(tmp_path):
         server.stop()
 
 
+def _user(iam, name: str, actions: list[str], resource: str) -> dict[str, str]:
+    """A user of the server allowed ``actions`` on ``resource``: its keys."""
+    import json
+
+    iam.create_user(UserName=name)
+    statement = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [statement]}))  # fmt: skip
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}  # fmt: skip
+
+
+def test_rights_on_a_prefix_alone_are_enough_to_write(stored, tmp_path):
+    _, local = stored
+    server = S3Server(no_auth_requests=4)
+    try:
+        admin = _user(server.client("iam"), "admin", ["*"], "*")
+        server.client(**admin).create_bucket(Bucket="locked")
+        iam = server.client("iam", **admin)
+        objects = ["s3:PutObject", "s3:GetObject"]
+        writer = _user(iam, "writer", [*objects, "s3:DeleteObject"],
+                       "arn:aws:s3:::locked/out/*")  # fmt: skip
+        result = run("train", "--data", str(local), "--iterations", "2", "--quiet",
+                     "--out", "s3://locked/out/m.npz", env=server.env(**writer))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "probe" not in result.stderr
+        # Allowed to write, not to remove: the probe left is named.
+        keeper = _user(iam, "keeper", objects, "arn:aws:s3:::locked/out/*")
+        result = run("train", "--data", str(local), "--iterations", "2", "--quiet",
+                     "--out", "s3://locked/out/k.npz", env=server.env(**keeper))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (line,) = [ln for ln in result.stderr.splitlines() if "probe" in ln]
+        assert line.startswith("logitnet: warning: s3://locked/out/k.npz: the probe "
+                               "object s3://locked/out/k.npz.logitnet-probe-"), line  # fmt: skip
+        assert "cannot be removed" in line
+    finally:
+        server.stop()
+
+
 # -- the hardening rules hold for stores on object storage ----------------------
 
 

@@ -31,6 +31,7 @@ import io
 import json
 import os
 import uuid
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -332,7 +333,10 @@ class Url:
     def check_writable(self) -> None:
         """Find a missing bucket, refused credentials or a prefix that
         cannot be written before any work: a small probe object is
-        written beside the URL and removed.
+        written beside the URL and removed. The probe comes first, as
+        credentials may well allow writing under a prefix and nothing at
+        the bucket's level; only when it fails is the bucket looked at, to
+        say why. A probe written but not removable is one warning naming it.
 
         Raises
         ------
@@ -344,17 +348,37 @@ class Url:
                 f"{self}: {self.scheme}:// URLs are read only; write to "
                 "object storage (s3://, gs://, az://) or a local path"
             )
+        if self.key() in _WRITABLE:
+            return  # checked once already (the command, then save_model)
         fs, path = self.filesystem()
-        bucket = path.split("/", 1)[0]
-        remote = self.scheme != "memory" and bucket != path
-        if remote and not self._there(fs, bucket):
-            raise StorageError(f"{self}: bucket {bucket!r} does not exist")
         probe = f"{path}.logitnet-probe-{uuid.uuid4().hex[:12]}"
         try:
             fs.pipe_file(probe, b"")
+        except Exception as e:
+            bucket = path.split("/", 1)[0]
+            if self.scheme != "memory" and bucket != path:
+                try:
+                    there = self._there(fs, bucket)
+                except StorageError:  # not allowed to look: the PUT's error says
+                    there = True
+                if not there:
+                    raise StorageError(
+                        f"{self}: bucket {bucket!r} does not exist"
+                    ) from None
+            raise failure(self, e, "cannot be written") from None
+        _WRITABLE.add(self.key())
+        try:
             fs.rm_file(probe)
         except Exception as e:
-            raise failure(self, e, "cannot be written") from None
+            warnings.warn(
+                redact(
+                    f"{self}: the probe object {self.scheme}://{probe} was written "
+                    f"but cannot be removed ({type(e).__name__}: {e}); remove it "
+                    "by hand",
+                    self.options,
+                ),
+                stacklevel=2,
+            )
 
     def exists(self) -> bool:
         """Whether anything (an object, or objects under it) is at the URL."""
@@ -380,6 +404,11 @@ class Url:
             pass
         except Exception as e:
             raise failure(self, e, "cannot be removed") from None
+
+
+#: The URLs this process found writable: one probe each, not one for the
+#: command's check and another for the library function it calls.
+_WRITABLE: set[tuple[str, str]] = set()
 
 
 def failure(url: Url, error: BaseException, doing: str = "cannot be read") -> Exception:
