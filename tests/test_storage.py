@@ -508,6 +508,16 @@ def test_convert_writes_a_store_on_s3_that_predict_reads(s3, tiny_folder, tmp_pa
     assert result.stdout.startswith(f"{url}[test 0]: ")
 
 
+def test_an_http_server_that_is_down_is_not_a_missing_file(tmp_path):
+    from s3server import free_port
+
+    base = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = run("predict", "--model", f"{base}/m.npz", "--data", f"{base}/s.zarr")
+    one_line_error(result, f"{base}/m.npz: the storage endpoint cannot be reached")
+    result = run("train", "--data", f"{base}/s.zarr", "--out", str(tmp_path / "m.npz"))
+    one_line_error(result, f"{base}/s.zarr: the storage endpoint cannot be reached")
+
+
 def test_a_store_and_a_model_over_https_are_read_not_written(tmp_path):
     from logitnet.data.synth import make_images
     from s3server import free_port

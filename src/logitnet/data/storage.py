@@ -275,7 +275,9 @@ class Url:
             if fs.info(path).get("type") != "file":
                 return None
             return fs.cat_file(path, start=0, end=n_bytes)
-        except FileNotFoundError:
+        except FileNotFoundError as e:
+            if _connection_cause(e) is not None:
+                raise failure(self, e) from None
             return None
         except Exception as e:
             raise failure(self, e) from None
@@ -303,7 +305,9 @@ class Url:
         StorageError), never taken for absence as ``fs.exists`` takes it."""
         try:
             fs.info(path)
-        except FileNotFoundError:
+        except FileNotFoundError as e:
+            if _connection_cause(e) is not None:
+                raise failure(self, e) from None
             return False
         except Exception as e:
             raise failure(self, e) from None
@@ -417,6 +421,10 @@ def failure(url: Url, error: BaseException, doing: str = "cannot be read") -> Ex
     itself (a bug, or an error logitnet already worded)."""
     if isinstance(error, DataError):
         return error
+    if isinstance(error, FileNotFoundError):
+        # fsspec's HTTP filesystem says "not found" for a server that is
+        # down, the connection error as its cause.
+        error = _connection_cause(error) or error
     text = f"{type(error).__name__}: {error}"
     words = _in_words(error, text)
     if words is None:
@@ -448,25 +456,46 @@ def _in_words(error: BaseException, text: str) -> str | None:
         )
     if isinstance(error, FileNotFoundError) or "NoSuchKey" in text:
         return "no such object or zarr store"
-    if any(
-        word in text
-        for word in (
-            "Could not connect",
-            "Connect timeout",
-            "Cannot connect",
-            "Connection refused",
-            "Read timeout",
-            "ConnectionClosed",
-            "Connection was closed",
-            "Server disconnected",
-            "timed out",
-            "TimeoutError",
-        )
-    ) or isinstance(error, ConnectionError | TimeoutError):
+    if _connection(error, text):
         return (
             "the storage endpoint cannot be reached or stopped answering, "
             f"after retries ({_code(text)})"
         )
+    return None
+
+
+#: What the filesystems' errors say of an endpoint that cannot be reached.
+_UNREACHABLE = (
+    "Could not connect",
+    "Connect timeout",
+    "Cannot connect",
+    "Connection refused",
+    "Read timeout",
+    "ConnectionClosed",
+    "Connection was closed",
+    "Server disconnected",
+    "timed out",
+    "TimeoutError",
+)
+
+
+def _connection(error: BaseException, text: str) -> bool:
+    """Whether ``error`` (``text`` its words) is a connection that failed."""
+    return isinstance(error, ConnectionError | TimeoutError) or any(
+        word in text for word in _UNREACHABLE
+    )
+
+
+def _connection_cause(error: BaseException) -> BaseException | None:
+    """The connection error behind ``error`` (its cause, or its cause's),
+    if there is one."""
+    seen: set[int] = set()
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if _connection(cause, f"{type(cause).__name__}: {cause}"):
+            return cause
+        cause = cause.__cause__ or cause.__context__
     return None
 
 
