@@ -75,6 +75,14 @@ def test_storage_options_parse_as_pandas_takes_them():
     assert url.options == {"client_kwargs": {"region_name": "eu-west-1"}}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_option("novalue")
+    result = run(
+        "train", "--data", "s3://b/s.zarr", "--storage-option", "config_kwargs=3"
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "logitnet train: error: --storage-option: storage option 'config_kwargs' takes "
+        "an object"
+    ), result.stderr
 
 
 def test_secrets_are_never_shown():

@@ -42,6 +42,7 @@ from logitnet.files import url_scheme
 
 __all__ = [
     "DEADLINE",
+    "DICT_OPTIONS",
     "EXTRAS",
     "READ_ONLY",
     "S3_DEFAULTS",
@@ -70,6 +71,11 @@ EXTRAS = {
     "abfs": ("adlfs", "azure"),
     "abfss": ("adlfs", "azure"),
 }
+
+#: Storage options whose values are objects (dicts), not values.
+DICT_OPTIONS = frozenset(
+    {"config_kwargs", "client_kwargs", "s3_additional_kwargs", "headers"}
+)
 
 #: Schemes that are read, never written.
 READ_ONLY = frozenset({"http", "https"})
@@ -134,7 +140,8 @@ def parse_option(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` as a storage option, as pandas' ``storage_options``
     would hold it: the value as JSON where it is JSON (``true``, ``3``,
     ``{"a": 1}``), else as text. A dotted key (``client_kwargs.region_name``)
-    is a nested option: see :meth:`Url.__init__`.
+    is a nested option: see :meth:`Url.__init__`; an option of
+    :data:`DICT_OPTIONS` must be an object.
 
     Raises
     ------
@@ -164,6 +171,12 @@ def _nested(options: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(place, dict):
                 raise ValueError(f"storage option {key!r} sets inside a value")
         place[last] = value
+    for key in DICT_OPTIONS & out.keys():
+        if not isinstance(out[key], dict):
+            raise ValueError(
+                f"storage option {key!r} takes an object (a JSON object, or "
+                f"dotted keys as {key}.NAME=VALUE); got {redact(out[key])!r}"
+            )
     return out
 
 
