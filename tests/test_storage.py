@@ -277,6 +277,39 @@ def test_a_failed_write_leaves_no_object_behind(s3):
     )
 
 
+def test_a_synth_told_to_stop_leaves_no_object_behind(s3):
+    import signal
+
+    prefix = "stopped.zarr"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "logitnet", "synth", "--n-samples", "200000",
+         "--out", f"s3://{BUCKET}/{prefix}", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    client = s3.client()
+
+    def written() -> list[str]:
+        listing = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+        return [o["Key"] for o in listing.get("Contents", [])]
+
+    try:
+        deadline = time.monotonic() + 120
+        while len(written()) < 5 and process.poll() is None:
+            assert time.monotonic() < deadline, "synth wrote nothing"
+            time.sleep(0.2)
+        assert process.poll() is None, process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert err == "logitnet: terminated (SIGTERM)\n"
+    assert written() == []
+    result = run("synth", "--n-samples", "50", "--out", f"s3://{BUCKET}/{prefix}",
+                 "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
 def test_remote_hdf5_is_refused_with_the_way_to_a_store(s3, synth_file, tmp_path):
     s3.client().upload_file(str(synth_file), BUCKET, "set.h5")
     line = one_line_error(
