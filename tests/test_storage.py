@@ -506,6 +506,10 @@ def crafted(s3, tmp_path_factory):
     bomb = _chunk(made["bomb"], "train_set_x", 3)
     bomb.parent.mkdir(parents=True, exist_ok=True)
     bomb.write_bytes(_rle_zstd(n * 64 * 64 * 3))
+    made["garbage"] = _store(root / "garbage.zarr", 3)
+    (made["garbage"] / "zarr.json").write_bytes(b"{not json\n\nat all")
+    made["garbage_array"] = _store(root / "garbage_array.zarr", 3)
+    (made["garbage_array"] / "train_set_x" / "zarr.json").write_bytes(b"\x00\xffjunk")
     for name, path in made.items():
         fs.put(str(path), f"{BUCKET}/crafted/{name}.zarr", recursive=True)
     return {name: f"s3://{BUCKET}/crafted/{name}.zarr" for name in made}
@@ -524,6 +528,8 @@ def test_a_format_2_store_on_s3_trains(crafted, tmp_path):
         ("truncated", "train_set_x's chunk c/2/0/0/0 holds 61440 bytes, not the "
          "122880 its shape declares"),
         ("bomb", "train_set_x is stored in chunks of shape (100000, 64, 64, 3)"),
+        ("garbage", "not a zarr store, or one that cannot be read (JSONDecodeError"),
+        ("garbage_array", "not a zarr store, or one that cannot be read ("),
     ],
 )  # fmt: skip
 def test_stores_on_s3_are_checked_as_local_ones(crafted, name, message, tmp_path):

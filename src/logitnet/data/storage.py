@@ -54,6 +54,7 @@ __all__ = [
     "parse_option",
     "recorded",
     "redact",
+    "said_by_storage",
 ]
 
 
@@ -434,15 +435,30 @@ def failure(url: Url, error: BaseException, doing: str = "cannot be read") -> Ex
     itself (a bug, or an error logitnet already worded)."""
     if isinstance(error, DataError):
         return error
-    if isinstance(error, FileNotFoundError):
-        # fsspec's HTTP filesystem says "not found" for a server that is
-        # down, the connection error as its cause.
-        error = _connection_cause(error) or error
+    error = _behind(error)
     text = f"{type(error).__name__}: {error}"
     words = _in_words(error, text)
     if words is None:
         words = f"{doing} ({text})"
     return StorageError(redact(f"{url}: {words}", url.options))
+
+
+def said_by_storage(error: BaseException) -> bool:
+    """Whether ``error`` is storage's own (a missing bucket or object,
+    refused credentials, an endpoint that cannot be reached), as
+    :func:`failure` words it; else it is of the bytes read (metadata that
+    is not zarr's), or a bug."""
+    error = _behind(error)
+    return _in_words(error, f"{type(error).__name__}: {error}") is not None
+
+
+def _behind(error: BaseException) -> BaseException:
+    """The error that says what happened: fsspec's HTTP filesystem says
+    "not found" for a server that is down, the connection error as its
+    cause."""
+    if isinstance(error, FileNotFoundError):
+        return _connection_cause(error) or error
+    return error
 
 
 def _in_words(error: BaseException, text: str) -> str | None:

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from logitnet.data.layout import MAX_CHUNK_BYTES, MAX_SMALL_CHUNKS, MIN_CHUNK_BYTES
-from logitnet.data.storage import StorageError, Url, failure
+from logitnet.data.storage import StorageError, Url, failure, said_by_storage
 from logitnet.exceptions import DataError
 from logitnet.files import removed_on_stop
 
@@ -296,9 +296,8 @@ def _remote_failure(url: Url, error: BaseException) -> Exception:
     else a DataError that the store cannot be read as zarr."""
     if isinstance(error, DataError):
         return error
-    found = failure(url, error)
-    if isinstance(found, StorageError):
-        return found
+    if said_by_storage(error):
+        return failure(url, error)
     return DataError(
         f"{url}: not a zarr store, or one that cannot be read "
         f"({type(error).__name__}: {error})"
