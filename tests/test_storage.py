@@ -75,12 +75,50 @@ def test_storage_options_parse_as_pandas_takes_them():
     assert url.options == {"client_kwargs": {"region_name": "eu-west-1"}}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_option("novalue")
+    result = run(
+        "train", "--data", "s3://b/s.zarr", "--storage-option", "config_kwargs=3"
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "logitnet train: error: --storage-option: storage option 'config_kwargs' takes "
+        "an object"
+    ), result.stderr
 
 
 def test_secrets_are_never_shown():
     url = Url("s3://AKIAEXAMPLE:hunter2secret@b/k", {"secret": "s3cr3tvalue"})
     assert "hunter2secret" not in str(url) and "AKIAEXAMPLE" not in str(url)
     assert redact("oops s3cr3tvalue", url.options) == "oops ***"
+
+
+def test_secrets_are_never_shown_however_a_url_spells_them():
+    # A password with '/' (as secret keys have): up to the last '@' of the host.
+    url = Url("s3://AKIAEXAMPLE:abc/defSECRET@b/k")
+    assert str(url) == "s3://***@b/k"
+    assert "SECRET" not in redact("s3://AKIA:p@ss/wSECRET@b/k@x.zarr")
+    assert redact("s3://b/path/user@x.zarr") == "s3://b/path/user@x.zarr"
+    # Echoed by a library without the scheme: the password is remembered.
+    Url("s3://AKIA:hunter2SECRET@cats/s.zarr")
+    assert "SECRET" not in redact('Invalid bucket name "AKIA:hunter2SECRET@cats"')
+    names = ["sig", "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
+             "token", "code", "key", "secret", "password", "signature"]  # fmt: skip
+    query = "&".join(f"{name}=V{i}SECRET" for i, name in enumerate(names))
+    shown = redact(f"http://h/m.npz?sv=1&{query}&n=1")
+    assert "SECRET" not in shown, shown
+    assert shown.startswith("http://h/m.npz?sv=1&sig=***&") and shown.endswith("&n=1")
+    secret = {"client_kwargs": {"aws_secret_access_key": 98765432}}  # JSON number
+    assert redact("oops 98765432", secret) == "oops ***"
+
+
+def test_secrets_in_a_url_or_an_option_are_never_echoed(s3, tmp_path):
+    # botocore echoes the bucket name it refuses without the scheme.
+    result = run("train", "--data", "s3://AKIA:hunter2SECRET@cats/s.zarr", "--out",
+                 str(tmp_path / "m.npz"))  # fmt: skip
+    assert result.returncode == 1 and "hunter2SECRET" not in result.stderr
+    result = run("train", "--data", f"s3://{BUCKET}/s.zarr", "--storage-option",
+                 "=SECRETVALUEX")  # fmt: skip
+    assert result.returncode == 2 and "SECRETVALUEX" not in result.stderr
+    assert "expected KEY=VALUE" in result.stderr
 
 
 def test_the_python_functions_take_urls():
@@ -124,6 +162,26 @@ def test_synth_train_predict_on_s3_as_on_a_local_store(s3, stored, tmp_path):
     result = run("predict", "--model", model_url, "--data", remote, "--json")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count('"path"') == 300
+
+
+def test_every_command_taking_a_model_takes_a_url(s3, stored, tmp_path):
+    _, local = stored
+    model = f"s3://{BUCKET}/report/m.npz"
+    result = run("train", "--data", str(local), "--iterations", "2", "--out", model,
+                 "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = tmp_path / "r.html"
+    result = run("report", "--model", model, "--data", str(local), "--out", str(page))
+    assert result.returncode == 0, result.stderr
+    assert f"Model file <strong>{model}</strong>" in page.read_text()
+    result = run("evaluate", "--model", model, "--data", str(local), "--json")
+    assert result.returncode == 0, result.stderr
+    assert f'"model": "{model}"' in result.stdout
+    for command in ("explain", "graph"):
+        out = tmp_path / f"{command}.png"
+        result = run(command, "--model", model, "--data", str(local), "--index", "0",
+                     "--out", str(out))  # fmt: skip
+        assert result.returncode == 0, result.stderr
 
 
 def test_serve_loads_its_model_from_s3_before_it_binds(s3, stored):
@@ -217,6 +275,39 @@ def test_a_failed_write_leaves_no_object_behind(s3):
     assert "Contents" not in s3.client().list_objects_v2(
         Bucket=BUCKET, Prefix="failed.zarr"
     )
+
+
+def test_a_synth_told_to_stop_leaves_no_object_behind(s3):
+    import signal
+
+    prefix = "stopped.zarr"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "logitnet", "synth", "--n-samples", "200000",
+         "--out", f"s3://{BUCKET}/{prefix}", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    client = s3.client()
+
+    def written() -> list[str]:
+        listing = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+        return [o["Key"] for o in listing.get("Contents", [])]
+
+    try:
+        deadline = time.monotonic() + 120
+        while len(written()) < 5 and process.poll() is None:
+            assert time.monotonic() < deadline, "synth wrote nothing"
+            time.sleep(0.2)
+        assert process.poll() is None, process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert err == "logitnet: terminated (SIGTERM)\n"
+    assert written() == []
+    result = run("synth", "--n-samples", "50", "--out", f"s3://{BUCKET}/{prefix}",
+                 "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 def test_remote_hdf5_is_refused_with_the_way_to_a_store(s3, synth_file, tmp_path):
@@ -347,6 +438,46 @@ def test_wrong_credentials_are_one_line_without_the_secret(tmp_path):
         server.stop()
 
 
+def _user(iam, name: str, actions: list[str], resource: str) -> dict[str, str]:
+    """A user of the server allowed ``actions`` on ``resource``: its keys."""
+    import json
+
+    iam.create_user(UserName=name)
+    statement = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [statement]}))  # fmt: skip
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}  # fmt: skip
+
+
+def test_rights_on_a_prefix_alone_are_enough_to_write(stored, tmp_path):
+    _, local = stored
+    server = S3Server(no_auth_requests=4)
+    try:
+        admin = _user(server.client("iam"), "admin", ["*"], "*")
+        server.client(**admin).create_bucket(Bucket="locked")
+        iam = server.client("iam", **admin)
+        objects = ["s3:PutObject", "s3:GetObject"]
+        writer = _user(iam, "writer", [*objects, "s3:DeleteObject"],
+                       "arn:aws:s3:::locked/out/*")  # fmt: skip
+        result = run("train", "--data", str(local), "--iterations", "2", "--quiet",
+                     "--out", "s3://locked/out/m.npz", env=server.env(**writer))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "probe" not in result.stderr
+        # Allowed to write, not to remove: the probe left is named.
+        keeper = _user(iam, "keeper", objects, "arn:aws:s3:::locked/out/*")
+        result = run("train", "--data", str(local), "--iterations", "2", "--quiet",
+                     "--out", "s3://locked/out/k.npz", env=server.env(**keeper))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (line,) = [ln for ln in result.stderr.splitlines() if "probe" in ln]
+        assert line.startswith("logitnet: warning: s3://locked/out/k.npz: the probe "
+                               "object s3://locked/out/k.npz.logitnet-probe-"), line  # fmt: skip
+        assert "cannot be removed" in line
+    finally:
+        server.stop()
+
+
 # -- the hardening rules hold for stores on object storage ----------------------
 
 
@@ -375,6 +506,10 @@ def crafted(s3, tmp_path_factory):
     bomb = _chunk(made["bomb"], "train_set_x", 3)
     bomb.parent.mkdir(parents=True, exist_ok=True)
     bomb.write_bytes(_rle_zstd(n * 64 * 64 * 3))
+    made["garbage"] = _store(root / "garbage.zarr", 3)
+    (made["garbage"] / "zarr.json").write_bytes(b"{not json\n\nat all")
+    made["garbage_array"] = _store(root / "garbage_array.zarr", 3)
+    (made["garbage_array"] / "train_set_x" / "zarr.json").write_bytes(b"\x00\xffjunk")
     for name, path in made.items():
         fs.put(str(path), f"{BUCKET}/crafted/{name}.zarr", recursive=True)
     return {name: f"s3://{BUCKET}/crafted/{name}.zarr" for name in made}
@@ -393,6 +528,8 @@ def test_a_format_2_store_on_s3_trains(crafted, tmp_path):
         ("truncated", "train_set_x's chunk c/2/0/0/0 holds 61440 bytes, not the "
          "122880 its shape declares"),
         ("bomb", "train_set_x is stored in chunks of shape (100000, 64, 64, 3)"),
+        ("garbage", "not a zarr store, or one that cannot be read (JSONDecodeError"),
+        ("garbage_array", "not a zarr store, or one that cannot be read ("),
     ],
 )  # fmt: skip
 def test_stores_on_s3_are_checked_as_local_ones(crafted, name, message, tmp_path):
@@ -418,6 +555,16 @@ def test_convert_writes_a_store_on_s3_that_predict_reads(s3, tiny_folder, tmp_pa
     assert result.stdout.startswith(f"{url}[test 0]: ")
 
 
+def test_an_http_server_that_is_down_is_not_a_missing_file(tmp_path):
+    from s3server import free_port
+
+    base = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = run("predict", "--model", f"{base}/m.npz", "--data", f"{base}/s.zarr")
+    one_line_error(result, f"{base}/m.npz: the storage endpoint cannot be reached")
+    result = run("train", "--data", f"{base}/s.zarr", "--out", str(tmp_path / "m.npz"))
+    one_line_error(result, f"{base}/s.zarr: the storage endpoint cannot be reached")
+
+
 def test_a_store_and_a_model_over_https_are_read_not_written(tmp_path):
     from logitnet.data.synth import make_images
     from s3server import free_port
@@ -438,6 +585,20 @@ def test_a_store_and_a_model_over_https_are_read_not_written(tmp_path):
         assert result.stdout.count(f"{base}/s.zarr[test ") == 50
         result = run("train", "--data", f"{base}/s.zarr", "--out", f"{base}/x.npz")
         one_line_error(result, f"{base}/x.npz: http:// URLs are read only")
+        # No secret in an error, a note or a library's warning.
+        signed = f"{base}/m.npz?sv=1&sig=SIGSECRET123"
+        result = run("predict", "--model", signed, "--data", f"{base}/s.zarr")
+        assert result.returncode == 0, result.stderr
+        assert "SIGSECRET123" not in result.stdout + result.stderr
+        result = run("predict", "--model", f"{base}/none.npz?sig=SIGSECRET123",
+                     "--data", f"{base}/s.zarr")  # fmt: skip
+        one_line_error(result, f"{base}/none.npz?sig=***: ")
+        (tmp_path / "s.zarr" / ".zgroup").write_text('{"zarr_format": 2}')
+        secret = f"http://user:pa55wordSECRET@127.0.0.1:{port}/s.zarr"
+        result = run("train", "--data", secret, "--iterations", "2", "--out",
+                     str(tmp_path / "m2.npz"), "--quiet")  # fmt: skip
+        assert "pa55wordSECRET" not in result.stdout + result.stderr, result.stderr
+        assert "logitnet: warning:" in result.stderr
     finally:
         server.kill()
         server.wait()

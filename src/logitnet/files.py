@@ -24,7 +24,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from logitnet.exceptions import OutputPathError, PathClashError
@@ -42,6 +42,7 @@ __all__ = [
     "new_path",
     "not_a_file",
     "remove_temporary_files",
+    "removed_on_stop",
     "shown",
     "url_scheme",
 ]
@@ -49,6 +50,16 @@ __all__ = [
 #: Temporary files being written now: what :func:`remove_temporary_files`
 #: removes when the process is told to stop (SIGTERM, SIGHUP).
 _PENDING: set[Path] = set()
+
+#: Outputs being written elsewhere than one temporary file (a zarr store,
+#: local or on object storage): how to remove each, run by
+#: :func:`remove_temporary_files` as well.
+_REMOVERS: dict[int, Callable[[], object]] = {}
+
+#: How long a process told to stop waits for those removals (a store on
+#: object storage is removed by requests, each bounded but slow on a slow
+#: endpoint): past it, the process exits anyway.
+REMOVAL_SECONDS = 20
 
 #: What :func:`file_kind` calls each kind of file that is not regular.
 _KINDS = (
@@ -412,10 +423,42 @@ def _done(tmp: Path) -> None:
 
 
 def remove_temporary_files() -> None:
-    """Remove every temporary file being written: what a process told to
-    stop does before it exits, so no half-written file is left behind."""
+    """Remove every temporary file being written, and every output
+    registered with :func:`removed_on_stop`: what a process told to stop
+    does before it exits, so no half-written file or store is left behind.
+    The removals of the latter run in threads, waited for at most
+    :data:`REMOVAL_SECONDS` in all."""
+    import threading
+    import time
+
     for tmp in list(_PENDING):
         tmp.unlink(missing_ok=True)
+    workers = []
+    for remove in list(_REMOVERS.values()):
+        worker = threading.Thread(target=_quietly, args=(remove,), daemon=True)
+        worker.start()
+        workers.append(worker)
+    deadline = time.monotonic() + REMOVAL_SECONDS
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+
+
+def _quietly(remove: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):  # exiting anyway: nothing to tell
+        remove()
+
+
+@contextlib.contextmanager
+def removed_on_stop(remove: Callable[[], object]) -> Iterator[None]:
+    """Within the block, ``remove()`` is run if the process is told to stop
+    (:func:`remove_temporary_files`): an output written in place, removed
+    so rather than left half-written."""
+    key = id(remove)
+    _REMOVERS[key] = remove
+    try:
+        yield
+    finally:
+        _REMOVERS.pop(key, None)
 
 
 def _file_mode(path: Path) -> int:

@@ -8,9 +8,10 @@ Every failure the user can cause ends in one line on stderr, ``logitnet:
 error: ...``, and a non-zero exit status: 2 for a usage error (a bad or
 missing option), 1 for bad data or files. No traceback, and no output file
 is left behind. SIGTERM and SIGHUP are handled as Ctrl-C is: the temporary
-files being written are removed, one line says so, and the status is 128
-plus the signal's number (143, 129). A warning, logitnet's or a library's,
-is one line too, ``logitnet: warning: ...``, without a source path.
+files and the stores being written are removed, one line says so, and the
+status is 128 plus the signal's number (143, 129). A warning, logitnet's or
+a library's, is one line too, ``logitnet: warning: ...``, without a source
+path or a secret.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminate(signum: int, frame: object) -> None:
-    """Stop at once: remove the temporary files being written, say so in
+    """Stop at once: remove the temporary files and the stores being
+    written (a store on object storage within a bounded time), say so in
     one line, exit with 128 + the signal's number. Done here rather than by
     raising an exception, which Python would swallow if the signal landed
     in a finalizer or a weakref callback."""
@@ -124,8 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Any library's warning (Pillow's about a picture, Matplotlib's about a
     glyph) as one line of logitnet's, ``logitnet: warning: ...``: never a
-    source path in site-packages and a line of its code."""
-    print(f"logitnet: warning: {one_line(message)}", file=file or sys.stderr)
+    source path in site-packages and a line of its code, and never a
+    secret (zarr's names its store by the URL, user information and all)."""
+    from logitnet.data.redaction import redact  # light: re and os only
+
+    text = redact(one_line(message))
+    print(f"logitnet: warning: {text}", file=file or sys.stderr)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -55,4 +55,9 @@ def locate_urls(args: argparse.Namespace) -> None:
             from logitnet.data.storage import is_url, locate
 
             if is_url(value) or value.startswith("file://"):
-                setattr(args, attr, locate(value, options))
+                try:
+                    setattr(args, attr, locate(value, options))
+                except ValueError as e:  # the --storage-option values
+                    from logitnet.cli._common import UsageError
+
+                    raise UsageError(f"--storage-option: {e}") from None

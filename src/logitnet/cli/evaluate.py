@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             {
-                "model": args.model,
+                "model": str(args.model),  # a URL without its secrets
                 "data": source,
                 "classes": model.classes,
                 "metrics": result.metrics,

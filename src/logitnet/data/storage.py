@@ -30,17 +30,19 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import uuid
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from logitnet.data.redaction import option_secrets, redact, remember, userinfo
 from logitnet.exceptions import DataError
 from logitnet.files import url_scheme
 
 __all__ = [
     "DEADLINE",
+    "DICT_OPTIONS",
     "EXTRAS",
     "READ_ONLY",
     "S3_DEFAULTS",
@@ -52,6 +54,7 @@ __all__ = [
     "parse_option",
     "recorded",
     "redact",
+    "said_by_storage",
 ]
 
 
@@ -69,6 +72,11 @@ EXTRAS = {
     "abfs": ("adlfs", "azure"),
     "abfss": ("adlfs", "azure"),
 }
+
+#: Storage options whose values are objects (dicts), not values.
+DICT_OPTIONS = frozenset(
+    {"config_kwargs", "client_kwargs", "s3_additional_kwargs", "headers"}
+)
 
 #: Schemes that are read, never written.
 READ_ONLY = frozenset({"http", "https"})
@@ -94,17 +102,6 @@ DEADLINE = 240
 
 #: An object up to this size is read in one request (:meth:`Url.open_to_read`).
 WHOLE_READ_BYTES = 64 * 2**20
-
-#: Storage options whose values are secrets: never shown.
-_SECRET = re.compile(
-    r"key|secret|token|password|passwd|credential|sas|signature|auth", re.I
-)
-
-#: A URL's user information (``s3://KEY:SECRET@bucket``), never shown.
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
-
-#: The environment's secrets, never shown either.
-_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY")
 
 
 def is_url(path: object) -> bool:
@@ -144,7 +141,8 @@ def parse_option(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` as a storage option, as pandas' ``storage_options``
     would hold it: the value as JSON where it is JSON (``true``, ``3``,
     ``{"a": 1}``), else as text. A dotted key (``client_kwargs.region_name``)
-    is a nested option: see :meth:`Url.__init__`.
+    is a nested option: see :meth:`Url.__init__`; an option of
+    :data:`DICT_OPTIONS` must be an object.
 
     Raises
     ------
@@ -153,7 +151,8 @@ def parse_option(text: str) -> tuple[str, Any]:
     """
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise ValueError(f"expected KEY=VALUE; got {redact(text)!r}")
+        # Never echoed: the text may well be a secret given without its key.
+        raise ValueError("expected KEY=VALUE, with a key before the '='")
     try:
         parsed = json.loads(value)
     except ValueError:
@@ -173,28 +172,13 @@ def _nested(options: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(place, dict):
                 raise ValueError(f"storage option {key!r} sets inside a value")
         place[last] = value
+    for key in DICT_OPTIONS & out.keys():
+        if not isinstance(out[key], dict):
+            raise ValueError(
+                f"storage option {key!r} takes an object (a JSON object, or "
+                f"dotted keys as {key}.NAME=VALUE); got {redact(out[key])!r}"
+            )
     return out
-
-
-def _secrets(value: Any, found: list[str]) -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if _SECRET.search(str(key)) and isinstance(item, str | bytes) and item:
-                found.append(item.decode() if isinstance(item, bytes) else item)
-            else:
-                _secrets(item, found)
-
-
-def redact(text: str, options: Mapping[str, Any] | None = None) -> str:
-    """``text`` without a secret: a URL's user information, the values of
-    secret storage options (keys, secrets, tokens, passwords) in
-    ``options``, and those of the environment's secret variables."""
-    text = _USERINFO.sub(r"\1***@", str(text))
-    found: list[str] = [os.environ.get(name, "") for name in _SECRET_ENV]
-    _secrets(options or {}, found)
-    for secret in sorted({s for s in found if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 class Url:
@@ -218,6 +202,8 @@ class Url:
         self.url = url.rstrip("/") if url.count("/") > 2 else url
         self.options = _nested(options or {})
         self.scheme = url_scheme(url) or ""
+        # A library may echo them in its own words, without the URL.
+        remember(*userinfo(url), *option_secrets(self.options))
 
     def __str__(self) -> str:
         return redact(self.url, self.options)
@@ -303,7 +289,9 @@ class Url:
             if fs.info(path).get("type") != "file":
                 return None
             return fs.cat_file(path, start=0, end=n_bytes)
-        except FileNotFoundError:
+        except FileNotFoundError as e:
+            if _connection_cause(e) is not None:
+                raise failure(self, e) from None
             return None
         except Exception as e:
             raise failure(self, e) from None
@@ -331,7 +319,9 @@ class Url:
         StorageError), never taken for absence as ``fs.exists`` takes it."""
         try:
             fs.info(path)
-        except FileNotFoundError:
+        except FileNotFoundError as e:
+            if _connection_cause(e) is not None:
+                raise failure(self, e) from None
             return False
         except Exception as e:
             raise failure(self, e) from None
@@ -361,7 +351,10 @@ class Url:
     def check_writable(self) -> None:
         """Find a missing bucket, refused credentials or a prefix that
         cannot be written before any work: a small probe object is
-        written beside the URL and removed.
+        written beside the URL and removed. The probe comes first, as
+        credentials may well allow writing under a prefix and nothing at
+        the bucket's level; only when it fails is the bucket looked at, to
+        say why. A probe written but not removable is one warning naming it.
 
         Raises
         ------
@@ -373,17 +366,37 @@ class Url:
                 f"{self}: {self.scheme}:// URLs are read only; write to "
                 "object storage (s3://, gs://, az://) or a local path"
             )
+        if self.key() in _WRITABLE:
+            return  # checked once already (the command, then save_model)
         fs, path = self.filesystem()
-        bucket = path.split("/", 1)[0]
-        remote = self.scheme != "memory" and bucket != path
-        if remote and not self._there(fs, bucket):
-            raise StorageError(f"{self}: bucket {bucket!r} does not exist")
         probe = f"{path}.logitnet-probe-{uuid.uuid4().hex[:12]}"
         try:
             fs.pipe_file(probe, b"")
+        except Exception as e:
+            bucket = path.split("/", 1)[0]
+            if self.scheme != "memory" and bucket != path:
+                try:
+                    there = self._there(fs, bucket)
+                except StorageError:  # not allowed to look: the PUT's error says
+                    there = True
+                if not there:
+                    raise StorageError(
+                        f"{self}: bucket {bucket!r} does not exist"
+                    ) from None
+            raise failure(self, e, "cannot be written") from None
+        _WRITABLE.add(self.key())
+        try:
             fs.rm_file(probe)
         except Exception as e:
-            raise failure(self, e, "cannot be written") from None
+            warnings.warn(
+                redact(
+                    f"{self}: the probe object {self.scheme}://{probe} was written "
+                    f"but cannot be removed ({type(e).__name__}: {e}); remove it "
+                    "by hand",
+                    self.options,
+                ),
+                stacklevel=2,
+            )
 
     def exists(self) -> bool:
         """Whether anything (an object, or objects under it) is at the URL."""
@@ -411,17 +424,41 @@ class Url:
             raise failure(self, e, "cannot be removed") from None
 
 
+#: The URLs this process found writable: one probe each, not one for the
+#: command's check and another for the library function it calls.
+_WRITABLE: set[tuple[str, str]] = set()
+
+
 def failure(url: Url, error: BaseException, doing: str = "cannot be read") -> Exception:
     """An error of a filesystem as one line naming the URL: a StorageError
     for what storage says (missing, refused, unreachable), else ``error``
     itself (a bug, or an error logitnet already worded)."""
     if isinstance(error, DataError):
         return error
+    error = _behind(error)
     text = f"{type(error).__name__}: {error}"
     words = _in_words(error, text)
     if words is None:
         words = f"{doing} ({text})"
     return StorageError(redact(f"{url}: {words}", url.options))
+
+
+def said_by_storage(error: BaseException) -> bool:
+    """Whether ``error`` is storage's own (a missing bucket or object,
+    refused credentials, an endpoint that cannot be reached), as
+    :func:`failure` words it; else it is of the bytes read (metadata that
+    is not zarr's), or a bug."""
+    error = _behind(error)
+    return _in_words(error, f"{type(error).__name__}: {error}") is not None
+
+
+def _behind(error: BaseException) -> BaseException:
+    """The error that says what happened: fsspec's HTTP filesystem says
+    "not found" for a server that is down, the connection error as its
+    cause."""
+    if isinstance(error, FileNotFoundError):
+        return _connection_cause(error) or error
+    return error
 
 
 def _in_words(error: BaseException, text: str) -> str | None:
@@ -448,25 +485,46 @@ def _in_words(error: BaseException, text: str) -> str | None:
         )
     if isinstance(error, FileNotFoundError) or "NoSuchKey" in text:
         return "no such object or zarr store"
-    if any(
-        word in text
-        for word in (
-            "Could not connect",
-            "Connect timeout",
-            "Cannot connect",
-            "Connection refused",
-            "Read timeout",
-            "ConnectionClosed",
-            "Connection was closed",
-            "Server disconnected",
-            "timed out",
-            "TimeoutError",
-        )
-    ) or isinstance(error, ConnectionError | TimeoutError):
+    if _connection(error, text):
         return (
             "the storage endpoint cannot be reached or stopped answering, "
             f"after retries ({_code(text)})"
         )
+    return None
+
+
+#: What the filesystems' errors say of an endpoint that cannot be reached.
+_UNREACHABLE = (
+    "Could not connect",
+    "Connect timeout",
+    "Cannot connect",
+    "Connection refused",
+    "Read timeout",
+    "ConnectionClosed",
+    "Connection was closed",
+    "Server disconnected",
+    "timed out",
+    "TimeoutError",
+)
+
+
+def _connection(error: BaseException, text: str) -> bool:
+    """Whether ``error`` (``text`` its words) is a connection that failed."""
+    return isinstance(error, ConnectionError | TimeoutError) or any(
+        word in text for word in _UNREACHABLE
+    )
+
+
+def _connection_cause(error: BaseException) -> BaseException | None:
+    """The connection error behind ``error`` (its cause, or its cause's),
+    if there is one."""
+    seen: set[int] = set()
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if _connection(cause, f"{type(cause).__name__}: {cause}"):
+            return cause
+        cause = cause.__cause__ or cause.__context__
     return None
 
 

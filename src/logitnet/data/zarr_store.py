@@ -45,8 +45,9 @@ from pathlib import Path
 import numpy as np
 
 from logitnet.data.layout import MAX_CHUNK_BYTES, MAX_SMALL_CHUNKS, MIN_CHUNK_BYTES
-from logitnet.data.storage import StorageError, Url, failure
+from logitnet.data.storage import StorageError, Url, failure, said_by_storage
 from logitnet.exceptions import DataError
+from logitnet.files import removed_on_stop
 
 __all__ = [
     "KNOWN_CODECS",
@@ -113,7 +114,8 @@ def new_store(path: Path | Url):
                 f"{path}: something is already there; remove it or give another name"
             )
         try:
-            yield zarr.open_group(path.zarr_store(read_only=False), mode="w-")
+            with removed_on_stop(lambda: _remove_written(path)):
+                yield zarr.open_group(path.zarr_store(read_only=False), mode="w-")
         except BaseException:
             path.remove()
             raise
@@ -122,10 +124,21 @@ def new_store(path: Path | Url):
         raise OutputPathError(f"{path}: already exists; remove it or give another name")
     tmp = path.parent / f".{path.name[:64]}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        yield zarr.open_group(str(tmp), mode="w-")
-        os.rename(tmp, path)
+        with removed_on_stop(lambda: shutil.rmtree(tmp, ignore_errors=True)):
+            yield zarr.open_group(str(tmp), mode="w-")
+            os.rename(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_written(url: Url) -> None:
+    """Remove a store being written, told to stop: twice, as writes in
+    flight when the first listing was taken may land after it."""
+    import time
+
+    url.remove()
+    time.sleep(0.5)
+    url.remove()
 
 
 def new_array(group, name: str, shape: tuple, dtype, rows_per_chunk: int):
@@ -283,9 +296,8 @@ def _remote_failure(url: Url, error: BaseException) -> Exception:
     else a DataError that the store cannot be read as zarr."""
     if isinstance(error, DataError):
         return error
-    found = failure(url, error)
-    if isinstance(found, StorageError):
-        return found
+    if said_by_storage(error):
+        return failure(url, error)
     return DataError(
         f"{url}: not a zarr store, or one that cannot be read "
         f"({type(error).__name__}: {error})"

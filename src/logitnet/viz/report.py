@@ -174,7 +174,12 @@ def _provenance(model: SavedModel, model_path, created) -> str:
     made_by = f"logitnet {__version__}"
     if model.logitnet_version and model.logitnet_version != __version__:
         made_by += f" (the model was written by logitnet {model.logitnet_version})"
-    name = Path(model_path).name if model_path is not None else "(not a file)"
+    if model_path is None:
+        name = "(not a file)"
+    elif isinstance(model_path, str | os.PathLike):
+        name = Path(model_path).name
+    else:  # a URL (data/storage's Url), shown whole: its str() has no secret
+        name = str(model_path)
     written = created.strftime("%Y-%m-%d %H:%M %Z").strip()
     return (
         f'<p class="note">Model file <strong>{_text(name)}</strong>\n'
@@ -364,8 +369,9 @@ def render_report(
         test set").
     misclassified_probability : sequence of k float, optional
         The model's probability of the (wrongly) predicted class of each.
-    model_path : path-like, optional
-        The model file, named at the top of the page.
+    model_path : path-like or data.storage.Url, optional
+        The model file, named at the top of the page (a URL whole, without
+        its secrets).
     created : datetime, optional
         When the page is written (default: now, UTC).
     split : {"test", "train", "all"}, default="test"
