@@ -32,7 +32,7 @@ from sklearn.linear_model import LogisticRegression as SklearnLR
 
 sys.path.insert(0, str(Path(__file__).parent))
 import course_reference as course
-from timing import THREADS, each_setting, interleaved
+from timing import THREADS, each_setting, fewest_iterations, interleaved
 
 import logitnet
 from logitnet import LogisticRegression
@@ -51,20 +51,6 @@ GD_ITERATIONS = 2000
 
 def cost_of(w, b, X, y):
     return loss_and_grad(np.asarray(w, float).ravel(), float(b), X, y)[0]
-
-
-def first_reaching(make_cost, limit):
-    """Smallest k in 1..limit with make_cost(k) <= TARGET (bisection)."""
-    lo, hi = 1, limit
-    if make_cost(hi) > TARGET:
-        raise RuntimeError(f"target cost not reached in {limit} iterations")
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if make_cost(mid) <= TARGET:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def run_course(Xc, Yc):
@@ -148,7 +134,7 @@ def time_to_course_cost(X, y, Xc, Yc, repeat):
                 max_iter=k, tol=0, dtype=dtype, representation=representation
             ).fit(Xd, y)
 
-        k = first_reaching(lambda k, fit=fit: _clf_cost(fit(k), X, y), 200)
+        k = fewest_iterations(lambda k, fit=fit: _clf_cost(fit(k), X, y), TARGET, 200)
         clf = fit(k)
         rows.append((key, f"{name} [{clf.representation_}]", k, _clf_cost(clf, X, y)))
         fns[key] = lambda k=k, fit=fit: fit(k)
@@ -156,7 +142,7 @@ def time_to_course_cost(X, y, Xc, Yc, repeat):
     def sk(k):
         return SklearnLR(C=np.inf, max_iter=k, tol=0).fit(X, y)
 
-    k = first_reaching(lambda k: _clf_cost(sk(k), X, y), 200)
+    k = fewest_iterations(lambda k: _clf_cost(sk(k), X, y), TARGET, 200)
     rows.append(
         ("sklearn", "scikit-learn lbfgs (unpenalized)", k, _clf_cost(sk(k), X, y))
     )
@@ -164,8 +150,10 @@ def time_to_course_cost(X, y, Xc, Yc, repeat):
 
     if torch is not None:
         yf = y.astype(float)
-        k = first_reaching(
-            lambda k: cost_of(*torch_lbfgs(X, yf, k, torch.float64), X, yf), 200
+        k = fewest_iterations(
+            lambda k: cost_of(*torch_lbfgs(X, yf, k, torch.float64), X, yf),
+            TARGET,
+            200,
         )
         w, b = torch_lbfgs(X, yf, k, torch.float64)
         rows.append(

@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLR
-from timing import each_setting
+from timing import each_setting, fewest_iterations
 
 from logitnet import LogisticRegression
 from logitnet.core.loss import loss_and_grad
@@ -52,20 +52,6 @@ def objective(coef, intercept, X, y, alpha) -> float:
     W = np.asarray(coef, np.float64).T.copy()
     return loss_and_grad(W, np.asarray(intercept, np.float64), X, y.astype(float),
                          alpha=alpha)[0]  # fmt: skip
-
-
-def fewest_iterations(cost_after, target: float, limit: int) -> int:
-    """The smallest k in 1..limit with cost_after(k) <= target (bisection)."""
-    if cost_after(limit) > target:
-        raise RuntimeError(f"the target was not reached in {limit} iterations")
-    lo, hi = 1, limit
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if cost_after(mid) <= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def torch_lbfgs(X, y, k, steps, alpha):

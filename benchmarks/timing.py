@@ -16,7 +16,7 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-__all__ = ["THREADS", "each_setting", "interleaved", "threads"]
+__all__ = ["THREADS", "each_setting", "fewest_iterations", "interleaved", "threads"]
 
 #: The two thread settings every comparison runs under: None leaves each
 #: library's default, 1 limits every BLAS, OpenMP and PyTorch pool to one.
@@ -66,3 +66,19 @@ def each_setting(fns, repeat, pause: float = 0.0):
         with threads(limit):
             out[setting] = interleaved(fns, repeat, pause)
     return out
+
+
+def fewest_iterations(cost_after, target: float, limit: int) -> int:
+    """The smallest k in 1..limit with cost_after(k) <= target (bisection):
+    how many iterations an implementation needs to reach the target cost,
+    so that each is timed doing the same work."""
+    if cost_after(limit) > target:
+        raise RuntimeError(f"the target was not reached in {limit} iterations")
+    lo, hi = 1, limit
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cost_after(mid) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
