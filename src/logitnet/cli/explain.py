@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     first = answer.answer(0)
     label, probabilities = first["label"], first["probabilities"]
     target = _target(args.target, model.classes, label)
-    z = _decision_value(answer, model.classes, target)
+    z = answer.decision_value(0, target)
     figure = plots.explanation(
         image,
         model.w,
@@ -107,10 +107,3 @@ def _target(name: str | None, classes: list[str], label: str) -> str:
         known = ", ".join(shown(c) for c in classes)
         raise UsageError(f"--class {shown(name)} is not a class of the model ({known})")
     return name
-
-
-def _decision_value(answer, classes: list[str], target: str) -> float:
-    """z: two classes, w.x + b (``classes[1]``'s log-odds); more, the
-    target class's."""
-    z = answer.decision_values[0]
-    return float(z) if z.ndim == 0 else float(z[classes.index(target)])
