@@ -93,6 +93,16 @@ class Predictions:
             ),
         }
 
+    def decision_value(self, i: int, target: str | None = None) -> float:
+        """Picture i's z: two classes, w . x + b (``classes[1]``'s log-odds,
+        whatever ``target``); more, ``target``'s z (default: the predicted
+        class's), as ``explain`` reports it."""
+        z = self.decision_values[i]
+        if np.ndim(z) == 0:
+            return float(z)
+        name = self.labels[i] if target is None else target
+        return float(z[self.classes.index(name)])
+
 
 #: The classes ``predict`` shows of each picture without ``--top``.
 DEFAULT_TOP = 3

@@ -36,7 +36,7 @@ def add_picture(parser: argparse.ArgumentParser, *, what: str) -> None:
     )
 
 
-def check_picture(args: argparse.Namespace, feedback: Feedback, suffix: str) -> None:
+def check_picture(args: argparse.Namespace, suffix: str) -> None:
     """One picture given, not a URL; without --out, ``<stem><suffix>`` here,
     a name nothing has yet (said on stderr by :func:`note_chosen_out`)."""
     from pathlib import Path
@@ -62,6 +62,15 @@ def check_picture(args: argparse.Namespace, feedback: Feedback, suffix: str) -> 
         else:
             stem = f"{Path(args.images).name}-{args.index}"
         args.out = str(new_path(stem, suffix))
+
+
+def check_class(option: str, name: str | None, classes: list[str]) -> None:
+    """``option``'s class ``name``, if given, is one of the model's."""
+    if name is not None and name not in classes:
+        known = ", ".join(shown(c) for c in classes)
+        raise UsageError(
+            f"{option} {shown(name)} is not a class of the model ({known})"
+        )
 
 
 def note_chosen_out(args: argparse.Namespace, feedback: Feedback) -> None:

@@ -6,7 +6,6 @@ import argparse
 
 from logitnet.cli._common import (
     Feedback,
-    UsageError,
     add_feedback,
     add_model,
     check_outputs,
@@ -15,6 +14,7 @@ from logitnet.cli._common import (
 )
 from logitnet.cli._picture import (
     add_picture,
+    check_class,
     check_picture,
     note_chosen_out,
     read_picture,
@@ -60,15 +60,16 @@ def run(args: argparse.Namespace) -> int:
 
     feedback = Feedback(args)
     model_path(args, feedback)
-    check_picture(args, feedback, ".why.png")
+    check_picture(args, ".why.png")
     check_outputs(args, {"--out": args.out})
     model = load_picture_model(args.model)
     image = read_picture(args, model)
     answer = classify(model, image[None])
     first = answer.answer(0)
     label, probabilities = first["label"], first["probabilities"]
-    target = _target(args.target, model.classes, label)
-    z = _decision_value(answer, model.classes, target)
+    check_class("--class", args.target, model.classes)
+    target = label if args.target is None else args.target
+    z = answer.decision_value(0, target)
     figure = plots.explanation(
         image,
         model.w,
@@ -97,20 +98,3 @@ def run(args: argparse.Namespace) -> int:
             f"drawn in {shown(args.out)}"
         )
     return 0
-
-
-def _target(name: str | None, classes: list[str], label: str) -> str:
-    """The class ``--class`` names (checked), or the predicted one."""
-    if name is None:
-        return label
-    if name not in classes:
-        known = ", ".join(shown(c) for c in classes)
-        raise UsageError(f"--class {shown(name)} is not a class of the model ({known})")
-    return name
-
-
-def _decision_value(answer, classes: list[str], target: str) -> float:
-    """z: two classes, w.x + b (``classes[1]``'s log-odds); more, the
-    target class's."""
-    z = answer.decision_values[0]
-    return float(z) if z.ndim == 0 else float(z[classes.index(target)])

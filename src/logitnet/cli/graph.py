@@ -15,6 +15,7 @@ from logitnet.cli._common import (
 )
 from logitnet.cli._picture import (
     add_picture,
+    check_class,
     check_picture,
     note_chosen_out,
     read_picture,
@@ -66,16 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
     feedback = Feedback(args)
     model_path(args, feedback)
-    check_picture(args, feedback, ".graph.png")
+    check_picture(args, ".graph.png")
     if Path(args.out).suffix.lower() not in FORMATS:
         raise UsageError(f"--out {shown(args.out)} must end in .png or .svg")
     check_outputs(args, {"--out": args.out})
     model = load_picture_model(args.model)
-    if args.label is not None and args.label not in model.classes:
-        known = ", ".join(shown(c) for c in model.classes)
-        raise UsageError(
-            f"--label {shown(args.label)} is not a class of the model ({known})"
-        )
+    check_class("--label", args.label, model.classes)
     image = read_picture(args, model)
     graph = neuron_graph(model, image, args.label)
     save_graph(graph_figure(graph), args.out)

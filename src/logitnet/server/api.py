@@ -67,7 +67,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from logitnet.app.prediction import Predictions, without_name
+from logitnet.app.prediction import without_name
 from logitnet.exceptions import DataError, TooManyPixelsError
 from logitnet.files import shown
 from logitnet.server import schemas
@@ -144,18 +144,9 @@ def explain_upload(
     return {
         "path": name,
         **answer.answer(0),
-        "decision_value": _decision_value(answer, model),
+        "decision_value": answer.decision_value(0),
         "png": base64.b64encode(plots.png_bytes(figure)).decode("ascii"),
     }
-
-
-def _decision_value(answer: Predictions, model: SavedModel) -> float:
-    """The picture's z: two classes, w·x + b (``classes[1]``'s log-odds);
-    k classes, the predicted class's z."""
-    z = answer.decision_values[0]
-    if np.ndim(z) == 0:
-        return float(z)
-    return float(z[model.classes.index(answer.labels[0])])
 
 
 def model_metadata(model: SavedModel) -> dict[str, Any]:

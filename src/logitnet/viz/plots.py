@@ -413,12 +413,13 @@ def gallery(
             raise ValueError(
                 f"probabilities must have one value per image ({k}); got {len(p)}"
             )
-        shares = [
-            f"\n{_literal(format_probabilities({name: float(value)}))}"
-            for name, value in zip(predicted_labels, p, strict=True)
-        ]
-    if arrows and probabilities is not None:
-        shares = [f" ({value:.2f})" for value in p]
+        if arrows:
+            shares = [f" ({value:.2f})" for value in p]
+        else:
+            shares = [
+                f"\n{_literal(format_probabilities({name: float(value)}))}"
+                for name, value in zip(predicted_labels, p, strict=True)
+            ]
     if k == 0:
         fig = Figure(figsize=(6, 1.2), layout="constrained")
         ax = fig.add_subplot()
