@@ -278,9 +278,9 @@ def _load(path: Path | Url, *, pictures: bool) -> SavedModel:
 
 def _load_url(url: Url, *, pictures: bool) -> SavedModel:
     """:func:`_load` on object storage: the archive read by ranges."""
-    from logitnet.files import describe_bytes
+    from logitnet.files import HEAD_BYTES, describe_bytes
 
-    head = url.head(4096)
+    head = url.head(HEAD_BYTES)
     if head is None:
         raise ModelFileError(f"{url}: {url.missing('no such model file')}")
     what = describe_bytes(head)
