@@ -30,6 +30,7 @@ from pathlib import Path
 from logitnet.exceptions import OutputPathError, PathClashError
 
 __all__ = [
+    "HEAD_BYTES",
     "LFS_POINTER",
     "ZIP_ARCHIVE",
     "atomic_path",
@@ -146,7 +147,7 @@ _SIGNATURES = (
 
 #: Bytes read from the start of a file to say what it is (HDF5's signature
 #: may sit at 2048, after a user block).
-_HEAD_BYTES = 4096
+HEAD_BYTES = 4096
 
 #: Files of a zarr store's top level (versions 2 and 3).
 _ZARR_MARKERS = (".zgroup", ".zarray", "zarr.json")
@@ -175,7 +176,7 @@ def describe_file(path: str | os.PathLike[str]) -> str | None:
         return f"a {kind}" if special else f"unreadable ({kind})"
     try:
         with open(path, "rb") as f:
-            head = f.read(_HEAD_BYTES)
+            head = f.read(HEAD_BYTES)
     except OSError as e:
         return f"unreadable ({e.strerror or e})"
     return describe_bytes(head)
@@ -187,7 +188,7 @@ def describe_bytes(head: bytes) -> str:
     ``"an empty file"``, ...): for bytes that are not on disk, such as an
     upload. Only the first 4 KiB are looked at; nothing is parsed. Every
     picture format is named ``"... image"``."""
-    head = head[:_HEAD_BYTES]
+    head = head[:HEAD_BYTES]
     if not head:
         return "an empty file"
     for offset, signature, what in _SIGNATURES:

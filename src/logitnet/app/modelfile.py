@@ -278,16 +278,16 @@ def _load(path: Path | Url, *, pictures: bool) -> SavedModel:
 
 def _load_url(url: Url, *, pictures: bool) -> SavedModel:
     """:func:`_load` on object storage: the archive read by ranges."""
-    from logitnet.files import describe_bytes
+    from logitnet.files import HEAD_BYTES, describe_bytes
 
-    head = url.head(4096)
+    head = url.head(HEAD_BYTES)
     if head is None:
-        missing = url.missing().replace("no such object or zarr store", "")
-        raise ModelFileError(f"{url}: {missing or 'no such model file'}")
-    _check_zip(url, describe_bytes(head))
+        raise ModelFileError(f"{url}: {url.missing('no such model file')}")
+    what = describe_bytes(head)
+    _check_zip(url, what)
     try:
         with url.open_to_read() as f:
-            return _load_archive(url, f, describe_bytes(head), pictures=pictures)
+            return _load_archive(url, f, what, pictures=pictures)
     except (ModelFileError, StorageError):
         raise
     except Exception as e:

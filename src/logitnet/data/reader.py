@@ -38,7 +38,7 @@ from logitnet.data.layout import (
 )
 from logitnet.data.storage import Url, locate
 from logitnet.exceptions import DataError
-from logitnet.files import describe_bytes, file_kind, not_a_file
+from logitnet.files import HEAD_BYTES, describe_bytes, file_kind, not_a_file
 
 __all__ = [
     "CHUNK_BYTES",
@@ -483,7 +483,7 @@ def _describe_store(path: Path, x_key: str, y_key: str):
     if isinstance(path, Url):
         if path.holds_store():
             return _zarr_layout(path, x_key, y_key)
-        head = path.head(_HEAD_BYTES)
+        head = path.head(HEAD_BYTES)
         if head is not None:
             raise DataError(
                 f"{path}: is {describe_bytes(head)}; logitnet reads data on object "
@@ -509,10 +509,6 @@ def _describe_store(path: Path, x_key: str, y_key: str):
             (x.shape, x.dtype, _raw_offset(path, x.file, x_key), None),
             (y.shape, y.dtype, _raw_offset(path, y.file, y_key), None),
         )
-
-
-#: Bytes of an object read to say what it is (as files.describe_file does).
-_HEAD_BYTES = 4096
 
 
 def _zarr_layout(path: Path | Url, x_key: str, y_key: str):

@@ -304,15 +304,16 @@ class Url:
             self._there(fs, f"{path}/{name}") for name in ("zarr.json", ".zgroup")
         )
 
-    def missing(self) -> str:
+    def missing(self, nothing: str = "no such object or zarr store") -> str:
         """Why nothing is at the URL, in words: its bucket (or container)
-        does not exist, or the bucket holds nothing of that name."""
+        does not exist, or, in ``nothing``'s words, the bucket holds nothing
+        of that name."""
         fs, path = self.filesystem()
         bucket = path.split("/", 1)[0]
         remote = self.scheme not in READ_ONLY | {"memory"} and bucket != path
         if remote and not self._there(fs, bucket):
             return f"bucket {bucket!r} does not exist"
-        return "no such object or zarr store"
+        return nothing
 
     def _there(self, fs, path: str) -> bool:
         """Whether ``path`` exists; an error of the endpoint is raised (as a
