@@ -127,13 +127,16 @@ def execute(path: Path, kernel: Path, workdir: Path, **env: str) -> dict[str, li
 def printed(outputs: list) -> list[str]:
     """What a cell printed, line by line, after checking it printed nothing
     on stderr (a warning) and raised nothing."""
-    lines = []
+    text = ""
     for output in outputs:
         assert output.output_type != "error", output
         if output.output_type == "stream":
             assert output.name == "stdout", output.text
-            lines += output.text.splitlines()
-    return lines
+            text += output.text
+    # Joined before splitting: the kernel sends stdout in pieces on a timer,
+    # and print() writes a line and its newline apart, so a piece may end
+    # between the two.
+    return text.splitlines()
 
 
 def pictures(outputs: list) -> int:
